@@ -1,0 +1,30 @@
+//! The core of [optout](https://docs.rs/optout): the [`Unsubscriber`] trait every provider
+//! implements, the shared types ([`Recipient`], [`Topics`], [`Unsubscribe`], [`Receipt`]), the
+//! one [`Error`], the [`RetryPolicy`], and the HTTP plumbing provider crates build on.
+//!
+//! Applications usually depend on the `optout` crate, which re-exports all of this together
+//! with the providers they enable.
+//!
+//! Where to find things:
+//! - `types`: the request and receipt model;
+//! - `error`: [`Error`], [`ErrorKind`] and the status classification;
+//! - `retry`: [`RetryPolicy::decide`] and [`wait_from_headers`], pure functions;
+//! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
+//! - [`validate`]: the input checks every provider applies before sending.
+
+mod error;
+pub mod http;
+mod retry;
+mod types;
+mod unsubscriber;
+pub mod validate;
+
+pub use async_trait::async_trait;
+pub use error::{snippet, Error, ErrorKind, Partial};
+pub use http::{HttpClient, HttpConfig, Request, Response};
+pub use retry::{wait_from_headers, Decision, RetryPolicy};
+pub use types::{LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
+pub use unsubscriber::{per_topic, TopicOutcome, Unsubscriber, UnsubscriberExt, TOPIC_CONCURRENCY};
+
+/// Re-exported so that provider crates and users name the same versions.
+pub use {reqwest, secrecy};

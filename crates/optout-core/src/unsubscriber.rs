@@ -1,0 +1,287 @@
+//! The one trait every provider implements, and the helper for providers that need one call
+//! per topic.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt};
+
+use crate::{Error, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
+
+/// Honours an opt-out at one provider.
+///
+/// Object safe: hold any provider as `Box<dyn Unsubscriber>` or `Arc<dyn Unsubscriber>`.
+///
+/// ```
+/// use optout_core::{async_trait, Error, Outcome, Provider, Receipt, Unsubscribe, Unsubscriber};
+///
+/// /// A provider that only records what it was asked (e.g. for tests).
+/// #[derive(Debug)]
+/// struct Recorder;
+///
+/// #[async_trait]
+/// impl Unsubscriber for Recorder {
+///     fn provider(&self) -> Provider { Provider::Migma }
+///     async fn unsubscribe(&self, req: &Unsubscribe) -> Result<Receipt, Error> {
+///         Ok(Receipt::new(self.provider(), req.recipient.clone(), req.topics.clone(),
+///                         Outcome::Unsubscribed, None))
+///     }
+/// }
+///
+/// # tokio_test_block_on(async {
+/// use optout_core::{Recipient, Topics};
+/// let any: Box<dyn Unsubscriber> = Box::new(Recorder);
+/// let receipt = any.unsubscribe(&Unsubscribe::new(Recipient::subscriber("c1")?, Topics::one("t"))).await?;
+/// assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+/// # Ok::<(), Error>(()) });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f) }
+/// ```
+#[async_trait]
+pub trait Unsubscriber: Send + Sync + std::fmt::Debug {
+    /// Which provider this is.
+    fn provider(&self) -> Provider;
+
+    /// Unsubscribes `request.recipient` from `request.topics`.
+    ///
+    /// Bad input, an unsupported recipient kind or `Topics::All` where the provider cannot
+    /// take it are refused with nothing sent. When several topics need several calls, a
+    /// failure on some is an [`ErrorKind::Partial`](crate::ErrorKind::Partial) error that
+    /// still carries the receipts of the others.
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error>;
+}
+
+#[async_trait]
+impl<T: Unsubscriber + ?Sized> Unsubscriber for Box<T> {
+    fn provider(&self) -> Provider {
+        (**self).provider()
+    }
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        (**self).unsubscribe(request).await
+    }
+}
+
+#[async_trait]
+impl<T: Unsubscriber + ?Sized> Unsubscriber for Arc<T> {
+    fn provider(&self) -> Provider {
+        (**self).provider()
+    }
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        (**self).unsubscribe(request).await
+    }
+}
+
+#[async_trait]
+impl<T: Unsubscriber + ?Sized> Unsubscriber for &T {
+    fn provider(&self) -> Provider {
+        (**self).provider()
+    }
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        (**self).unsubscribe(request).await
+    }
+}
+
+/// Conveniences over [`Unsubscriber`], for every implementation.
+#[async_trait]
+pub trait UnsubscriberExt: Unsubscriber {
+    /// Unsubscribes `recipient` from `topics`, with no legal basis or idempotency key.
+    async fn unsubscribe_from(
+        &self,
+        recipient: Recipient,
+        topics: Topics,
+    ) -> Result<Receipt, Error> {
+        self.unsubscribe(&Unsubscribe::new(recipient, topics)).await
+    }
+}
+
+impl<T: Unsubscriber + ?Sized> UnsubscriberExt for T {}
+
+/// What one topic's call said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicOutcome {
+    /// Unsubscribed or already.
+    pub outcome: Outcome,
+    /// The provider's reference, if any.
+    pub reference: Option<String>,
+}
+
+/// How many topic calls of one request run at once.
+pub const TOPIC_CONCURRENCY: usize = 4;
+
+/// Runs `call` once per topic id (at most [`TOPIC_CONCURRENCY`] at a time) and folds the
+/// answers into one receipt.
+///
+/// All succeed: one receipt, `Unsubscribed` if any topic changed. One topic only: its error
+/// as it is. Several, some failed: an [`ErrorKind::Partial`](crate::ErrorKind::Partial) error
+/// with a receipt per confirmed topic and the error of each failed one, so that a failure
+/// never hides a success and nothing unconfirmed is reported as done.
+pub async fn per_topic<'a, F, Fut>(
+    provider: Provider,
+    request: &Unsubscribe,
+    topic_ids: &'a [String],
+    call: F,
+) -> Result<Receipt, Error>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: Future<Output = Result<TopicOutcome, Error>>,
+{
+    let results: Vec<(String, Result<TopicOutcome, Error>)> = stream::iter(topic_ids)
+        .map(|id| {
+            let fut = call(id);
+            async move { (id.clone(), fut.await) }
+        })
+        .buffered(TOPIC_CONCURRENCY)
+        .collect()
+        .await;
+
+    let receipt = |topics: Topics, outcome, reference| {
+        Receipt::new(
+            provider,
+            request.recipient.clone(),
+            topics,
+            outcome,
+            reference,
+        )
+    };
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for (id, result) in results {
+        match result {
+            Ok(t) => done.push(receipt(Topics::Only(vec![id]), t.outcome, t.reference)),
+            Err(e) => failed.push((id, e)),
+        }
+    }
+    if failed.is_empty() {
+        let outcome = done
+            .iter()
+            .map(|r| r.outcome)
+            .reduce(Outcome::merge)
+            .unwrap_or(Outcome::AlreadyUnsubscribed);
+        let references: Vec<&str> = done.iter().filter_map(|r| r.reference.as_deref()).collect();
+        let reference = (!references.is_empty()).then(|| references.join(","));
+        return Ok(receipt(
+            Topics::Only(topic_ids.to_vec()),
+            outcome,
+            reference,
+        ));
+    }
+    if topic_ids.len() == 1 {
+        let (_, error) = failed.remove(0);
+        return Err(error);
+    }
+    Err(Error::partial_failure(provider, done, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn request(topics: &[&str]) -> Unsubscribe {
+        Unsubscribe::new(
+            Recipient::subscriber("c1").unwrap(),
+            Topics::only(topics.iter().copied()),
+        )
+    }
+
+    fn ids(topics: &[&str]) -> Vec<String> {
+        topics.iter().map(|s| s.to_string()).collect()
+    }
+
+    async fn fake(id: &str) -> Result<TopicOutcome, Error> {
+        match id {
+            "new" | "new2" => Ok(TopicOutcome {
+                outcome: Outcome::Unsubscribed,
+                reference: Some(format!("ref-{id}")),
+            }),
+            "old" => Ok(TopicOutcome {
+                outcome: Outcome::AlreadyUnsubscribed,
+                reference: None,
+            }),
+            _ => Err(Error::api(Provider::Migma, 404).with_message("no such topic")),
+        }
+    }
+
+    #[tokio::test]
+    async fn all_done_merges_into_one_receipt() {
+        let req = request(&["new", "old", "new2"]);
+        let r = per_topic(Provider::Migma, &req, &ids(&["new", "old", "new2"]), fake)
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, Outcome::Unsubscribed);
+        assert_eq!(r.topics, Topics::only(["new", "old", "new2"]));
+        assert_eq!(r.reference.as_deref(), Some("ref-new,ref-new2"));
+
+        let r = per_topic(Provider::Migma, &req, &ids(&["old"]), fake)
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, Outcome::AlreadyUnsubscribed);
+    }
+
+    #[tokio::test]
+    async fn one_topic_failing_is_its_own_error() {
+        let req = request(&["gone"]);
+        let e = per_topic(Provider::Migma, &req, &ids(&["gone"]), fake)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_failure_never_hides_a_success() {
+        let req = request(&["new", "gone"]);
+        let e = per_topic(Provider::Migma, &req, &ids(&["new", "gone"]), fake)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Partial);
+        let partial = e.partial().unwrap();
+        assert_eq!(partial.done.len(), 1);
+        assert_eq!(partial.done[0].topics, Topics::one("new"));
+        assert_eq!(partial.failed[0].0, "gone");
+        assert_eq!(partial.failed[0].1.kind(), ErrorKind::NotFound);
+    }
+
+    #[derive(Debug)]
+    struct Fixed;
+
+    #[async_trait]
+    impl Unsubscriber for Fixed {
+        fn provider(&self) -> Provider {
+            Provider::Novu
+        }
+        async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+            Ok(Receipt::new(
+                Provider::Novu,
+                request.recipient.clone(),
+                request.topics.clone(),
+                Outcome::AlreadyUnsubscribed,
+                None,
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_trait_works_through_box_arc_and_the_extension() {
+        let boxed: Box<dyn Unsubscriber> = Box::new(Fixed);
+        let shared: Arc<dyn Unsubscriber> = Arc::new(Fixed);
+        let req = request(&["t"]);
+        assert_eq!(boxed.provider(), Provider::Novu);
+        assert_eq!(
+            boxed.unsubscribe(&req).await.unwrap().outcome,
+            Outcome::AlreadyUnsubscribed
+        );
+        assert_eq!(
+            shared.unsubscribe(&req).await.unwrap().provider,
+            Provider::Novu
+        );
+        let list: Vec<Box<dyn Unsubscriber>> = vec![Box::new(Fixed), Box::new(shared.clone())];
+        for u in &list {
+            let r = u
+                .unsubscribe_from(Recipient::subscriber("s").unwrap(), Topics::one("x"))
+                .await
+                .unwrap();
+            assert_eq!(r.topics, Topics::one("x"));
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Input checks shared by every provider. Each returns a field-level
+//! [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error that says which field, what
+//! was wrong and what is allowed, so that bad input is refused before anything is sent.
+
+use crate::{Error, Provider, Topics};
+
+/// Longest id, key or token we accept in one field. No provider documents a longer one, and
+/// a bound keeps a runaway input from building a huge request.
+pub const MAX_FIELD_LEN: usize = 1024;
+
+/// Refuses an empty (or all-white-space) value, a value with control characters, and one
+/// longer than [`MAX_FIELD_LEN`].
+pub fn non_empty(field: &str, value: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid_input(field, "must not be empty"));
+    }
+    if value.len() > MAX_FIELD_LEN {
+        return Err(Error::invalid_input(
+            field,
+            format!(
+                "is {} bytes long; at most {MAX_FIELD_LEN} are allowed",
+                value.len()
+            ),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            field,
+            "contains a control character (new line, tab, ...); none are allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// An id that goes into a URL path as one segment: non-empty, and not `.` or `..` (which a
+/// URL would read as "this folder" or "the parent folder" however it is encoded).
+pub fn path_segment(field: &str, value: &str) -> Result<(), Error> {
+    non_empty(field, value)?;
+    if value == "." || value == ".." {
+        return Err(Error::invalid_input(
+            field,
+            format!("{value:?} cannot be used as an id in a URL path"),
+        ));
+    }
+    Ok(())
+}
+
+/// An email address: a local part, one `@`, a domain; no white space; at most 254 bytes.
+///
+/// Deliberately lenient beyond that (the provider is the judge of deliverability): we only
+/// refuse what cannot be an address at all.
+pub fn email(field: &str, value: &str) -> Result<(), Error> {
+    non_empty(field, value)?;
+    let bad = |why: &str| {
+        Error::invalid_input(
+            field,
+            format!("{value:?} is not an email address ({why}); expected local-part@domain"),
+        )
+    };
+    if value.len() > 254 {
+        return Err(bad("longer than 254 bytes"));
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Err(bad("it contains white space"));
+    }
+    match value.rsplit_once('@') {
+        None => Err(bad("no @")),
+        Some(("", _)) => Err(bad("no local part before the @")),
+        Some((_, domain))
+            if domain.is_empty() || domain.starts_with('.') || domain.ends_with('.') =>
+        {
+            Err(bad("no domain after the @"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Normalizes a phone number to an MSISDN: drops spaces, dashes, dots, brackets and one
+/// leading `+`; what remains must be 6 to 15 digits (E.164 allows at most 15).
+pub fn normalize_msisdn(field: &str, value: &str) -> Result<String, Error> {
+    let trimmed = value.trim();
+    let rest = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let digits: String = rest
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    msisdn(field, &digits)?;
+    Ok(digits)
+}
+
+/// An MSISDN as sent: 6 to 15 ASCII digits and nothing else.
+pub fn msisdn(field: &str, value: &str) -> Result<(), Error> {
+    if !value.bytes().all(|b| b.is_ascii_digit()) || !(6..=15).contains(&value.len()) {
+        return Err(Error::invalid_input(
+            field,
+            format!(
+                "{value:?} is not a phone number; expected an MSISDN of 6 to 15 digits in \
+                 international format, e.g. 254700000000"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The topic ids of a request for a provider that needs them listed: refuses
+/// [`Topics::All`] (`Unsupported`), an empty list, and an empty or malformed id. Repeated ids
+/// are dropped, keeping the first, so that no topic is sent twice.
+pub fn topic_ids(provider: Provider, field: &str, topics: &Topics) -> Result<Vec<String>, Error> {
+    let ids = topics.ids().ok_or_else(|| {
+        Error::unsupported(
+            provider,
+            format!("unsubscribe from all topics at once; name the {field}s"),
+        )
+    })?;
+    listed_ids(field, ids)
+}
+
+/// Checks a non-empty list of ids (each a valid path segment) and drops repeats.
+pub fn listed_ids(field: &str, ids: &[String]) -> Result<Vec<String>, Error> {
+    if ids.is_empty() {
+        return Err(Error::invalid_input(
+            field,
+            "no topic given; name at least one",
+        ));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        path_segment(field, id)?;
+        if !unique.contains(id) {
+            unique.push(id.clone());
+        }
+    }
+    Ok(unique)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn field_of(e: Error) -> String {
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        e.field().unwrap().to_string()
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_domain() {
+        assert!(email("recipient", "alice@example.com").is_ok());
+        assert!(email("recipient", "a+tag@sub.example.co.uk").is_ok());
+        for bad in [
+            "",
+            "   ",
+            "alice",
+            "@example.com",
+            "alice@",
+            "a b@c.d",
+            "a@.com",
+        ] {
+            let err = email("recipient", bad).unwrap_err();
+            assert!(err.to_string().contains("recipient"), "{err}");
+            assert_eq!(field_of(err), "recipient");
+        }
+    }
+
+    #[test]
+    fn msisdn_is_6_to_15_digits_after_normalizing() {
+        assert_eq!(
+            normalize_msisdn("recipient", "+254 700-000.000").unwrap(),
+            "254700000000"
+        );
+        assert_eq!(normalize_msisdn("recipient", "123456").unwrap(), "123456");
+        for bad in [
+            "12345",
+            "1234567890123456",
+            "25470000000a",
+            "",
+            "++254700000000",
+        ] {
+            let err = normalize_msisdn("recipient", bad).unwrap_err();
+            assert!(err.to_string().contains("6 to 15 digits"), "{err}");
+        }
+    }
+
+    #[test]
+    fn ids_must_be_usable_as_one_path_segment() {
+        assert!(path_segment("topic", "a b/c?d").is_ok());
+        assert!(path_segment("topic", "..").is_err());
+        assert!(path_segment("topic", "").is_err());
+        assert!(path_segment("topic", "a\nb").is_err());
+        assert!(path_segment("topic", &"x".repeat(MAX_FIELD_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn topic_ids_refuse_all_and_empty_and_drop_repeats() {
+        let err = topic_ids(Provider::Migma, "topic", &Topics::All).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert_eq!(err.provider(), Some(Provider::Migma));
+        let err = topic_ids(Provider::Migma, "topic", &Topics::Only(vec![])).unwrap_err();
+        assert_eq!(field_of(err), "topic");
+        assert_eq!(
+            topic_ids(Provider::Migma, "topic", &Topics::only(["a", "b", "a"])).unwrap(),
+            ["a", "b"]
+        );
+    }
+}
