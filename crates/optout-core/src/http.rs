@@ -113,7 +113,10 @@ macro_rules! http_builder_methods {
 }
 
 /// One request, ready to send (and to send again: the body is shared, not copied).
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the method, the path and the header names only: the query and header
+/// values may hold credentials.
+#[derive(Clone)]
 pub struct Request {
     method: Method,
     url: Url,
@@ -158,6 +161,17 @@ impl Request {
     /// The body, if any.
     pub fn body(&self) -> Option<&[u8]> {
         self.body.as_deref()
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.url.path())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.as_ref().map_or(0, Bytes::len))
+            .finish()
     }
 }
 

@@ -115,22 +115,31 @@ pub fn topic_ids(provider: Provider, field: &str, topics: &Topics) -> Result<Vec
     listed_ids(field, ids)
 }
 
-/// Checks a non-empty list of ids (each a valid path segment) and drops repeats.
+/// Checks a non-empty list of ids, each usable as one URL path segment, and drops repeats.
 pub fn listed_ids(field: &str, ids: &[String]) -> Result<Vec<String>, Error> {
+    for id in ids {
+        path_segment(field, id)?;
+    }
+    unique(field, ids)
+}
+
+/// Checks a non-empty list of non-empty ids and drops repeats, keeping the first of each.
+pub fn unique(field: &str, ids: &[String]) -> Result<Vec<String>, Error> {
     if ids.is_empty() {
         return Err(Error::invalid_input(
             field,
             "no topic given; name at least one",
         ));
     }
-    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut kept = Vec::with_capacity(ids.len());
     for id in ids {
-        path_segment(field, id)?;
-        if !unique.contains(id) {
-            unique.push(id.clone());
+        non_empty(field, id)?;
+        if seen.insert(id.as_str()) {
+            kept.push(id.clone());
         }
     }
-    Ok(unique)
+    Ok(kept)
 }
 
 #[cfg(test)]

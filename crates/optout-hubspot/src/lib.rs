@@ -1,0 +1,1 @@
+//! HubSpot communication-preference subscription types (work in progress).

@@ -1,0 +1,1 @@
+//! Migma email topics (work in progress).

@@ -1,0 +1,1 @@
+//! Mobivate SMS campaigns (work in progress).

@@ -1,0 +1,1 @@
+//! Novu notification topics (work in progress).

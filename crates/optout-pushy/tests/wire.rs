@@ -1,0 +1,328 @@
+//! Pushy on the wire, against a loopback wiremock server, with the docs' own examples.
+
+use std::time::Duration;
+
+use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_pushy::{Pushy, UnsubscribeRequest};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A key with characters that must be URL-encoded in the query string.
+const KEY: &str = "sk_live a&b=c+d";
+const KEY_ENCODED: &str = "sk_live+a%26b%3Dc%2Bd";
+
+fn client(server: &MockServer) -> Pushy {
+    Pushy::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .retry_policy(
+            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap()
+}
+
+fn device() -> Recipient {
+    Recipient::device("a6345d0278adc55d3474f5").unwrap()
+}
+
+async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/topics/unsubscribe"))
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// Asserts the one request the server saw, whole: method, path, query, headers, body.
+async fn assert_sent(server: &MockServer, body: serde_json::Value) {
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "exactly one request");
+    let r = &requests[0];
+    assert_eq!(r.method.as_str(), "POST");
+    assert_eq!(r.url.path(), "/topics/unsubscribe");
+    assert_eq!(
+        r.url.query(),
+        Some(format!("api_key={KEY_ENCODED}").as_str())
+    );
+    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(header("accept").as_deref(), Some("application/json"));
+    assert_eq!(
+        header("user-agent"),
+        Some(format!("optout-pushy/{}", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(
+        header("authorization"),
+        None,
+        "Pushy's key goes in the query only"
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap(),
+        body
+    );
+}
+
+#[tokio::test]
+async fn sends_the_documented_request_and_decodes_the_documented_answer() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"success": true})),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::only(["news", "media"])))
+        .await
+        .unwrap();
+    assert_sent(
+        &server,
+        json!({"token": "a6345d0278adc55d3474f5", "topics": ["news", "media"]}),
+    )
+    .await;
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    assert_eq!(receipt.topics, Topics::only(["news", "media"]));
+    assert_eq!(receipt.recipient, device());
+}
+
+#[tokio::test]
+async fn all_topics_is_the_wildcard() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"success": true})),
+        1,
+    )
+    .await;
+    client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::All))
+        .await
+        .unwrap();
+    assert_sent(
+        &server,
+        json!({"token": "a6345d0278adc55d3474f5", "topics": ["*"]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn success_as_the_string_true_is_accepted_and_unknown_fields_tolerated() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"success": "true", "extra": 1})),
+        1,
+    )
+    .await;
+    let typed = UnsubscribeRequest {
+        token: "t".into(),
+        topics: vec!["news".into()],
+    };
+    assert!(
+        client(&server)
+            .unsubscribe_topics(&typed)
+            .await
+            .unwrap()
+            .success
+    );
+}
+
+#[tokio::test]
+async fn success_false_is_an_error_not_a_receipt() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"success": false})),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn the_documented_error_keeps_its_code_and_message() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(400).set_body_json(json!({
+            "code": "INVALID_DEVICE_TOKEN",
+            "error": "The provided device token is invalid."
+        })),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.code(), Some("INVALID_DEVICE_TOKEN"));
+    assert_eq!(err.message(), Some("The provided device token is invalid."));
+    assert!(!err.is_retryable());
+    assert_eq!(err.attempts(), 1, "a 400 is not retried");
+}
+
+#[tokio::test]
+async fn a_bad_key_is_unauthorized_and_not_retried() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"code": "INVALID_API_KEY", "error": "bad key"})),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn rate_limits_and_proxy_errors_are_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"success": true})),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+}
+
+#[tokio::test]
+async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_string("<html>oops"),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.to_string().contains("<html>oops"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_nothing_sent() {
+    let server = MockServer::start().await;
+    mount(&server, ResponseTemplate::new(200), 0).await;
+    let pushy = client(&server);
+    let too_many: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+    let cases = [
+        (Unsubscribe::new(device(), Topics::Only(too_many)), "topics"),
+        (
+            Unsubscribe::new(device(), Topics::one("no spaces")),
+            "topic",
+        ),
+        (
+            Unsubscribe::new(device(), Topics::one("x".repeat(101))),
+            "topic",
+        ),
+        (Unsubscribe::new(device(), Topics::Only(vec![])), "topic"),
+    ];
+    for (request, field) in cases {
+        let err = pushy.unsubscribe(&request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert_eq!(err.field(), Some(field), "{err}");
+        assert!(!err.was_sent());
+    }
+    let typed = UnsubscribeRequest {
+        token: " ".into(),
+        topics: vec!["news".into()],
+    };
+    assert_eq!(
+        pushy.unsubscribe_topics(&typed).await.unwrap_err().field(),
+        Some("token")
+    );
+    let email = Unsubscribe::new(
+        Recipient::email("a@example.com").unwrap(),
+        Topics::one("news"),
+    );
+    assert_eq!(
+        pushy.unsubscribe(&email).await.unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+}
+
+#[tokio::test]
+async fn the_key_never_shows_in_debug_display_or_errors() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(500)
+            .set_body_json(json!({"code": "X", "error": format!("bad {KEY}")})),
+        1,
+    )
+    .await;
+    let pushy = Pushy::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = pushy
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap_err();
+    let refused = Pushy::builder()
+        .api_key(KEY)
+        .base_url("http://127.0.0.1:1")
+        .max_retries(0)
+        .build()
+        .unwrap()
+        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Network);
+    let text = format!(
+        "{pushy:?} {err} {err:?} {refused} {refused:?} {}",
+        serde_json::to_string(&refused).unwrap()
+    );
+    for secret in ["sk_live", KEY_ENCODED] {
+        assert!(!text.contains(secret), "{text}");
+    }
+}
+
+#[test]
+fn building_needs_a_key_and_a_usable_base_url() {
+    let err = Pushy::builder().build().unwrap_err();
+    assert!(err.to_string().contains("PUSHY_SECRET_API_KEY"), "{err}");
+    let err = Pushy::builder()
+        .api_key("k")
+        .base_url("ftp://x")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
