@@ -50,6 +50,23 @@ pub trait Unsubscriber: Send + Sync + std::fmt::Debug {
     /// failure on some is an [`ErrorKind::Partial`](crate::ErrorKind::Partial) error that
     /// still carries the receipts of the others.
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error>;
+
+    /// How many requests [`unsubscribe_many`](Self::unsubscribe_many) can fold into one call
+    /// to the provider (1 unless the provider has a batch endpoint; Novu takes 100).
+    fn batch_size(&self) -> usize {
+        1
+    }
+
+    /// Unsubscribes several requests, answering one result per request, in order. Providers
+    /// with a batch endpoint override this to send fewer calls; the default sends them one
+    /// after another.
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            results.push(self.unsubscribe(request).await);
+        }
+        results
+    }
 }
 
 #[async_trait]
@@ -59,6 +76,12 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for Box<T> {
     }
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         (**self).unsubscribe(request).await
+    }
+    fn batch_size(&self) -> usize {
+        (**self).batch_size()
+    }
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        (**self).unsubscribe_many(requests).await
     }
 }
 
@@ -70,6 +93,12 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for Arc<T> {
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         (**self).unsubscribe(request).await
     }
+    fn batch_size(&self) -> usize {
+        (**self).batch_size()
+    }
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        (**self).unsubscribe_many(requests).await
+    }
 }
 
 #[async_trait]
@@ -79,6 +108,12 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for &T {
     }
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         (**self).unsubscribe(request).await
+    }
+    fn batch_size(&self) -> usize {
+        (**self).batch_size()
+    }
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        (**self).unsubscribe_many(requests).await
     }
 }
 
