@@ -170,6 +170,43 @@ impl Recipient {
         })
     }
 
+    /// The recipient `provider` takes, from one text value: an email address for HubSpot, a
+    /// phone number for Mobivate, a device token for Pushy, a subscriber (Novu) or contact
+    /// (Migma) id with an optional Novu subscription `identifier` for the others.
+    ///
+    /// ```
+    /// use optout_core::{Provider, Recipient};
+    /// let r = Recipient::for_provider(Provider::Mobivate, "+254700000000", None)?;
+    /// assert_eq!(r, Recipient::Phone { msisdn: "254700000000".into() });
+    /// assert!(Recipient::for_provider(Provider::HubSpot, "not-an-email", None).is_err());
+    /// # Ok::<(), optout_core::Error>(())
+    /// ```
+    pub fn for_provider(
+        provider: Provider,
+        value: &str,
+        identifier: Option<&str>,
+    ) -> Result<Self, Error> {
+        let value = value.trim();
+        let recipient = match provider {
+            Provider::HubSpot => Recipient::email(value)?,
+            Provider::Mobivate => Recipient::phone(value)?,
+            Provider::Pushy => Recipient::device(value)?,
+            Provider::Migma | Provider::Novu => match identifier.map(str::trim) {
+                Some(identifier) if !identifier.is_empty() => {
+                    Recipient::subscriber_with_identifier(value, identifier)?
+                }
+                _ => Recipient::subscriber(value)?,
+            },
+        };
+        if identifier.is_some_and(|i| !i.trim().is_empty()) && provider != Provider::Novu {
+            return Err(Error::invalid_input(
+                "identifier",
+                format!("only Novu takes a subscription identifier, not {provider}"),
+            ));
+        }
+        Ok(recipient)
+    }
+
     /// The kind of recipient, for messages: `email`, `phone`, `device` or `subscriber`.
     pub fn kind(&self) -> &'static str {
         match self {

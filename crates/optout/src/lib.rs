@@ -12,6 +12,7 @@
 //! | `mobivate` | Mobivate SMS campaigns | [`providers::mobivate`] |
 //! | `hubspot` | HubSpot subscription types | [`providers::hubspot`] |
 //! | `full` | all of the above | |
+//! | `bulk` | [`bulk`]: CSV opt-outs with a journal | |
 //! | `rustls` (default) / `native-tls` | the TLS library | |
 //!
 //! ```no_run
@@ -35,6 +36,9 @@
 //! person's opt-out to every configured provider at once.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "bulk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
+pub mod bulk;
 pub mod fanout;
 
 pub use optout_core::{

@@ -1,0 +1,615 @@
+//! Bulk opt-outs from CSV that lose nothing: streamed input, bounded concurrency, batches where
+//! the provider has them, and an append-only journal that makes a rerun skip what is done.
+//!
+//! The CSV has a header row with a `recipient` column and, optionally, `topic` and
+//! `identifier` columns. A row's `topic` adds to the job's topics.
+//!
+//! ```no_run
+//! # #[cfg(feature = "hubspot")]
+//! # async fn run() -> Result<(), optout::Error> {
+//! use std::sync::Arc;
+//! use optout::bulk::{run, BulkJob};
+//! let client = Arc::new(optout::providers::hubspot::HubSpot::from_env()?);
+//! let input = std::fs::File::open("optouts.csv").map_err(|e| optout::Error::config(e.to_string()))?;
+//! let job = BulkJob::new().topic("12345").journal("optouts.journal");
+//! let summary = run(client, input, &job, |_row| {}).await?;
+//! println!("{summary}");
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use optout_core::{
+    Error, LegalBasis, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// What to do with every row.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BulkJob {
+    /// Topics for every row (a row's own `topic` column adds to these).
+    pub topics: Vec<String>,
+    /// Unsubscribe every row from all topics (where the provider can).
+    pub all_topics: bool,
+    /// Batches in flight at once (default 8).
+    pub concurrency: usize,
+    /// The journal file, if any.
+    pub journal: Option<PathBuf>,
+    /// The legal basis recorded with each opt-out (HubSpot).
+    pub legal_basis: Option<(LegalBasis, String)>,
+}
+
+impl Default for BulkJob {
+    fn default() -> Self {
+        BulkJob {
+            topics: Vec::new(),
+            all_topics: false,
+            concurrency: 8,
+            journal: None,
+            legal_basis: None,
+        }
+    }
+}
+
+impl BulkJob {
+    /// A job with no topics, concurrency 8 and no journal.
+    pub fn new() -> Self {
+        BulkJob::default()
+    }
+
+    /// Adds a topic for every row.
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topics.push(topic.into());
+        self
+    }
+
+    /// Unsubscribes from all topics.
+    pub fn all_topics(mut self, all: bool) -> Self {
+        self.all_topics = all;
+        self
+    }
+
+    /// Sets how many batches are in flight at once (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Appends every finished row to `path` and skips the rows it records as done.
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal = Some(path.into());
+        self
+    }
+
+    /// Records a legal basis with each opt-out.
+    pub fn legal_basis(mut self, basis: LegalBasis, explanation: impl Into<String>) -> Self {
+        self.legal_basis = Some((basis, explanation.into()));
+        self
+    }
+}
+
+/// How one row ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RowResult {
+    /// Confirmed by the provider.
+    Done(Receipt),
+    /// The provider or the network failed (after retries), or the row was refused.
+    Failed(Error),
+    /// Already confirmed in the journal; nothing sent.
+    Skipped,
+}
+
+/// One finished row, as handed to the progress callback.
+#[derive(Debug)]
+pub struct RowReport {
+    /// The row's line in the input (the header is line 1).
+    pub line: u64,
+    /// How it ended.
+    pub result: RowResult,
+}
+
+/// The counts at the end of a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Rows read.
+    pub rows: u64,
+    /// Rows newly unsubscribed.
+    pub unsubscribed: u64,
+    /// Rows the provider said were already unsubscribed.
+    pub already: u64,
+    /// Rows that failed (provider, network or bad input).
+    pub failed: u64,
+    /// Rows skipped because the journal records them as done.
+    pub skipped: u64,
+}
+
+impl Summary {
+    /// Whether every row is done (now or in an earlier run).
+    pub fn all_done(&self) -> bool {
+        self.failed == 0
+    }
+
+    fn count(&mut self, result: &RowResult) {
+        match result {
+            RowResult::Done(r) if r.outcome == Outcome::AlreadyUnsubscribed => self.already += 1,
+            RowResult::Done(_) => self.unsubscribed += 1,
+            RowResult::Failed(_) => self.failed += 1,
+            RowResult::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} unsubscribed, {} already, {} failed",
+            self.unsubscribed, self.already, self.failed
+        )?;
+        if self.skipped > 0 {
+            write!(f, ", {} skipped (done in the journal)", self.skipped)?;
+        }
+        Ok(())
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    line: u64,
+    result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+}
+
+/// A row read from the input: ready to send, or refused with its reason.
+struct Row {
+    line: u64,
+    key: String,
+    request: Result<Unsubscribe, Error>,
+}
+
+/// Runs `job` over the CSV `input` with `client`, calling `on_row` as each row finishes.
+///
+/// Memory stays flat however long the input: rows are read on a blocking thread and handed
+/// over through a bounded queue, at most `concurrency` batches are in flight, and only a
+/// 128-bit hash of each done row's key is kept from the journal. A row that cannot be read
+/// (bad email, empty recipient) is reported with its line number and does not stop the others.
+///
+/// Errors only for what stops the whole run: a missing `recipient` column, unreadable CSV, or
+/// a journal that cannot be read or written.
+pub async fn run<R: Read + Send + 'static>(
+    client: Arc<dyn Unsubscriber>,
+    input: R,
+    job: &BulkJob,
+    mut on_row: impl FnMut(&RowReport),
+) -> Result<Summary, Error> {
+    let done = match &job.journal {
+        Some(path) => load_journal(path)?,
+        None => HashSet::new(),
+    };
+    let mut journal = match &job.journal {
+        Some(path) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    Error::config(format!("cannot open the journal {}: {e}", path.display()))
+                })?,
+        ),
+        None => None,
+    };
+
+    let batch = client.batch_size().max(1);
+    let (tx, mut rx) = mpsc::channel::<Vec<Row>>(job.concurrency * 2);
+    let reader_job = job.clone();
+    let provider = client.provider();
+    let reader = tokio::task::spawn_blocking(move || {
+        read_rows(input, &reader_job, provider, batch, &done, &tx)
+    });
+
+    let mut summary = Summary::default();
+    let batches = stream::poll_fn(|cx| rx.poll_recv(cx))
+        .map(|rows| {
+            let client = client.clone();
+            async move { send_batch(client.as_ref(), rows).await }
+        })
+        .buffer_unordered(job.concurrency.max(1));
+    futures_util::pin_mut!(batches);
+    while let Some(finished) = batches.next().await {
+        for (row, result) in finished {
+            if let (Some(file), false) = (journal.as_mut(), matches!(result, RowResult::Skipped)) {
+                write_entry(file, &row, &result, job)?;
+            }
+            summary.rows += 1;
+            summary.count(&result);
+            on_row(&RowReport {
+                line: row.line,
+                result,
+            });
+        }
+    }
+    reader
+        .await
+        .map_err(|e| Error::config(format!("the input reader stopped: {e}")))??;
+    Ok(summary)
+}
+
+async fn send_batch(client: &dyn Unsubscriber, rows: Vec<Row>) -> Vec<(Row, RowResult)> {
+    // Split into rows to send, refused rows and skipped rows, keeping each row's slot.
+    let mut requests = Vec::with_capacity(rows.len());
+    let mut slots = Vec::with_capacity(rows.len());
+    let mut early: Vec<Option<RowResult>> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match &row.request {
+            Ok(_) if row.key.is_empty() => early.push(Some(RowResult::Skipped)),
+            Ok(request) => {
+                slots.push(early.len());
+                early.push(None);
+                requests.push(request.clone());
+            }
+            Err(e) => early.push(Some(RowResult::Failed(clone_error(e)))),
+        }
+    }
+    let mut answers = if requests.is_empty() {
+        Vec::new()
+    } else {
+        client.unsubscribe_many(&requests).await
+    };
+    // A provider that answers fewer results than requests must not lose a row.
+    while answers.len() < slots.len() {
+        answers.push(Err(Error::config(
+            "the provider returned no result for this row",
+        )));
+    }
+    for (slot, answer) in slots.into_iter().zip(answers) {
+        early[slot] = Some(match answer {
+            Ok(receipt) => RowResult::Done(receipt),
+            Err(error) => RowResult::Failed(error),
+        });
+    }
+    rows.into_iter()
+        .zip(early)
+        .map(|(row, result)| (row, result.unwrap_or(RowResult::Skipped)))
+        .collect()
+}
+
+/// Errors are not `Clone` (they may hold a source); a refused row's error only carries a field
+/// and a reason, so rebuild it.
+fn clone_error(e: &Error) -> Error {
+    Error::invalid_input(
+        e.field().unwrap_or("row"),
+        e.message().unwrap_or("is not valid"),
+    )
+}
+
+fn read_rows<R: Read>(
+    input: R,
+    job: &BulkJob,
+    provider: optout_core::Provider,
+    batch: usize,
+    done: &HashSet<u128>,
+    tx: &mpsc::Sender<Vec<Row>>,
+) -> Result<(), Error> {
+    let mut csv = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(input);
+    let headers = csv
+        .headers()
+        .map_err(|e| Error::invalid_input("input", format!("cannot read the CSV header: {e}")))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let recipient_col = column("recipient").ok_or_else(|| {
+        Error::invalid_input(
+            "input",
+            format!(
+                "the CSV header has no `recipient` column (found: {}); expected recipient[,topic][,identifier]",
+                headers.iter().collect::<Vec<_>>().join(",")
+            ),
+        )
+    })?;
+    let (topic_col, identifier_col) = (column("topic"), column("identifier"));
+
+    let mut pending = Vec::with_capacity(batch);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line();
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
+                pending.push(Row {
+                    line,
+                    key: String::new(),
+                    request: Err(Error::invalid_input(format!("line {line}"), e.to_string())),
+                });
+                continue;
+            }
+        }
+        let get = |col: Option<usize>| col.and_then(|c| record.get(c)).filter(|v| !v.is_empty());
+        let recipient = get(Some(recipient_col)).unwrap_or("");
+        let identifier = get(identifier_col);
+        let mut topics = job.topics.clone();
+        if let Some(topic) = get(topic_col) {
+            topics.push(topic.to_string());
+        }
+        let key = format!(
+            "{provider}|{recipient}|{}|{}",
+            identifier.unwrap_or(""),
+            if job.all_topics {
+                "*".to_string()
+            } else {
+                topics.join(",")
+            }
+        );
+        let request = row_request(job, provider, recipient, identifier, topics).map_err(|e| {
+            Error::invalid_input(
+                format!("line {line}: {}", e.field().unwrap_or("row")),
+                e.message().unwrap_or("is not valid"),
+            )
+        });
+        let skip = request.is_ok() && done.contains(&fnv1a_128(key.as_bytes()));
+        pending.push(Row {
+            line,
+            key: if skip { String::new() } else { key },
+            request,
+        });
+        if pending.len() == batch
+            && tx
+                .blocking_send(std::mem::replace(&mut pending, Vec::with_capacity(batch)))
+                .is_err()
+        {
+            return Ok(()); // the sender side stopped: nothing more to do
+        }
+    }
+    if !pending.is_empty() {
+        let _ = tx.blocking_send(pending);
+    }
+    Ok(())
+}
+
+fn row_request(
+    job: &BulkJob,
+    provider: optout_core::Provider,
+    recipient: &str,
+    identifier: Option<&str>,
+    topics: Vec<String>,
+) -> Result<Unsubscribe, Error> {
+    if recipient.is_empty() {
+        return Err(Error::invalid_input("recipient", "is empty"));
+    }
+    let recipient = Recipient::for_provider(provider, recipient, identifier)?;
+    let topics = if job.all_topics {
+        Topics::All
+    } else if topics.is_empty() {
+        return Err(Error::invalid_input(
+            "topic",
+            "no topic for this row; give --topic, --all-topics or a `topic` column",
+        ));
+    } else {
+        Topics::Only(topics)
+    };
+    let request = Unsubscribe::new(recipient, topics);
+    Ok(match &job.legal_basis {
+        Some((basis, why)) => request.legal_basis(*basis, why.clone()),
+        None => request,
+    })
+}
+
+fn write_entry(file: &mut File, row: &Row, result: &RowResult, job: &BulkJob) -> Result<(), Error> {
+    let entry = match result {
+        RowResult::Done(receipt) => Entry {
+            key: row.key.clone(),
+            line: row.line,
+            result: match receipt.outcome {
+                Outcome::AlreadyUnsubscribed => "already_unsubscribed".into(),
+                _ => "unsubscribed".into(),
+            },
+            receipt: serde_json::to_value(receipt).ok(),
+            error: None,
+        },
+        RowResult::Failed(error) => Entry {
+            key: row.key.clone(),
+            line: row.line,
+            result: "failed".into(),
+            receipt: None,
+            error: serde_json::to_value(error).ok(),
+        },
+        RowResult::Skipped => return Ok(()),
+    };
+    let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+    line.push(b'\n');
+    // One write per line, straight to the OS: a kill after it returns loses nothing.
+    file.write_all(&line).map_err(|e| {
+        let path = job
+            .journal
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Error::config(format!("cannot append to the journal {path}: {e}"))
+    })
+}
+
+/// The hashes of the keys the journal records as done. A torn last line (the process was
+/// killed while writing it) is ignored: that row is simply sent again.
+fn load_journal(path: &std::path::Path) -> Result<HashSet<u128>, Error> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => {
+            return Err(Error::config(format!(
+                "cannot read the journal {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let mut done = HashSet::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| {
+            Error::config(format!("cannot read the journal {}: {e}", path.display()))
+        })?;
+        if let Ok(entry) = serde_json::from_str::<Entry>(&line) {
+            if entry.result == "unsubscribed" || entry.result == "already_unsubscribed" {
+                done.insert(fnv1a_128(entry.key.as_bytes()));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// FNV-1a, 128 bits: stable across builds (unlike std's hasher), so a journal written by one
+/// version is read right by the next, and collisions are out of reach (about 1e-27 for a
+/// million rows).
+fn fnv1a_128(bytes: &[u8]) -> u128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    bytes.iter().fold(OFFSET, |hash, b| {
+        (hash ^ u128::from(*b)).wrapping_mul(PRIME)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optout_core::{async_trait, ErrorKind, Provider};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    #[derive(Debug, Default)]
+    struct Recorder {
+        seen: Mutex<Vec<String>>,
+        calls: AtomicUsize,
+        batch: usize,
+    }
+
+    #[async_trait]
+    impl Unsubscriber for Recorder {
+        fn provider(&self) -> Provider {
+            Provider::HubSpot
+        }
+        async fn unsubscribe(&self, req: &Unsubscribe) -> Result<Receipt, Error> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.seen.lock().unwrap().push(req.recipient.to_string());
+            if req.recipient.to_string().starts_with("fail") {
+                return Err(Error::api(Provider::HubSpot, 503));
+            }
+            Ok(Receipt::new(
+                Provider::HubSpot,
+                req.recipient.clone(),
+                req.topics.clone(),
+                Outcome::Unsubscribed,
+                None,
+            ))
+        }
+        fn batch_size(&self) -> usize {
+            self.batch.max(1)
+        }
+    }
+
+    fn csv(rows: &[&str]) -> std::io::Cursor<Vec<u8>> {
+        std::io::Cursor::new(format!("recipient,topic\n{}\n", rows.join("\n")).into_bytes())
+    }
+
+    #[tokio::test]
+    async fn bad_rows_are_reported_by_line_and_do_not_stop_the_others() {
+        let client = Arc::new(Recorder::default());
+        let mut failures = Vec::new();
+        let summary = run(
+            client.clone(),
+            csv(&["a@example.com,1", "not-an-email,1", ",1", "b@example.com,"]),
+            &BulkJob::new().topic("9"),
+            |row| {
+                if let RowResult::Failed(e) = &row.result {
+                    failures.push((row.line, e.kind(), e.to_string()));
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            summary,
+            Summary {
+                rows: 4,
+                unsubscribed: 2,
+                already: 0,
+                failed: 2,
+                skipped: 0
+            }
+        );
+        assert_eq!(failures.len(), 2);
+        assert_eq!(failures[0].0, 3);
+        assert!(failures[0].2.contains("line 3"), "{}", failures[0].2);
+        assert_eq!(failures[1].0, 4);
+        assert_eq!(failures[1].1, ErrorKind::InvalidInput);
+        assert_eq!(client.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_missing_recipient_column_stops_the_run_before_sending() {
+        let client = Arc::new(Recorder::default());
+        let input = std::io::Cursor::new(b"email\na@example.com\n".to_vec());
+        let err = run(client.clone(), input, &BulkJob::new().topic("1"), |_| {})
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("recipient"), "{err}");
+        assert_eq!(client.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn the_journal_makes_a_rerun_send_only_what_is_not_done() {
+        let dir = std::env::temp_dir().join(format!("optout-bulk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = dir.join("j.jsonl");
+        let _ = std::fs::remove_file(&journal);
+        let job = BulkJob::new().topic("1").journal(&journal).concurrency(3);
+        let rows = ["a@example.com", "fail@example.com", "c@example.com"];
+
+        let first = Arc::new(Recorder {
+            batch: 2,
+            ..Default::default()
+        });
+        let s1 = run(first.clone(), csv(&rows), &job, |_| {}).await.unwrap();
+        assert_eq!((s1.unsubscribed, s1.failed), (2, 1));
+        let lines = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(lines.lines().count(), 3, "every row once: {lines}");
+
+        // A torn line from a killed process is ignored.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap()
+            .write_all(b"{\"key\":\"hub")
+            .unwrap();
+        let second = Arc::new(Recorder::default());
+        let s2 = run(second.clone(), csv(&rows), &job, |_| {}).await.unwrap();
+        assert_eq!(s2.skipped, 2);
+        assert_eq!(s2.failed, 1);
+        assert_eq!(
+            *second.seen.lock().unwrap(),
+            vec!["fail@example.com".to_string()]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fnv_is_the_reference_function() {
+        // FNV-1a 128 of the empty input is the offset basis; of "a", the published value.
+        assert_eq!(fnv1a_128(b""), 0x6c62272e07bb014262b821756295c58d);
+        assert_eq!(fnv1a_128(b"a"), 0xd228cb696f1a8caf78912b704e4a8964);
+    }
+}
