@@ -144,31 +144,39 @@ pub struct TopicOutcome {
 /// How many topic calls of one request run at once.
 pub const TOPIC_CONCURRENCY: usize = 4;
 
-/// Runs `call` once per topic id (at most [`TOPIC_CONCURRENCY`] at a time) and folds the
-/// answers into one receipt.
+/// Runs `calls`, one future per topic id in `topic_ids` and in the same order (at most
+/// [`TOPIC_CONCURRENCY`] at a time), and folds the answers into one receipt.
 ///
 /// All succeed: one receipt, `Unsubscribed` if any topic changed. One topic only: its error
 /// as it is. Several, some failed: an [`ErrorKind::Partial`](crate::ErrorKind::Partial) error
 /// with a receipt per confirmed topic and the error of each failed one, so that a failure
 /// never hides a success and nothing unconfirmed is reported as done.
-pub async fn per_topic<'a, F, Fut>(
+///
+/// The futures are made by the caller before anything is awaited, which keeps this future
+/// `Send` inside `#[async_trait]` methods:
+///
+/// ```ignore
+/// per_topic(PROVIDER, request, &ids, ids.iter().map(|id| self.one_topic(id))).await
+/// ```
+pub async fn per_topic<Fut>(
     provider: Provider,
     request: &Unsubscribe,
-    topic_ids: &'a [String],
-    call: F,
+    topic_ids: &[String],
+    calls: impl IntoIterator<Item = Fut>,
 ) -> Result<Receipt, Error>
 where
-    F: Fn(&'a str) -> Fut,
     Fut: Future<Output = Result<TopicOutcome, Error>>,
 {
-    let results: Vec<(String, Result<TopicOutcome, Error>)> = stream::iter(topic_ids)
-        .map(|id| {
-            let fut = call(id);
-            async move { (id.clone(), fut.await) }
-        })
+    let calls: Vec<Fut> = calls.into_iter().collect();
+    let mut answers: Vec<Result<TopicOutcome, Error>> = stream::iter(calls)
         .buffered(TOPIC_CONCURRENCY)
         .collect()
         .await;
+    // A caller that gave fewer calls than ids must not have the rest reported as done.
+    while answers.len() < topic_ids.len() {
+        answers.push(Err(Error::config("no call was made for this topic")));
+    }
+    let results = topic_ids.iter().cloned().zip(answers);
 
     let receipt = |topics: Topics, outcome, reference| {
         Receipt::new(
@@ -224,6 +232,11 @@ mod tests {
         topics.iter().map(|s| s.to_string()).collect()
     }
 
+    async fn fold(req: &Unsubscribe, topics: &[&str]) -> Result<Receipt, Error> {
+        let ids = ids(topics);
+        per_topic(Provider::Migma, req, &ids, ids.iter().map(|id| fake(id))).await
+    }
+
     async fn fake(id: &str) -> Result<TopicOutcome, Error> {
         match id {
             "new" | "new2" => Ok(TopicOutcome {
@@ -241,40 +254,67 @@ mod tests {
     #[tokio::test]
     async fn all_done_merges_into_one_receipt() {
         let req = request(&["new", "old", "new2"]);
-        let r = per_topic(Provider::Migma, &req, &ids(&["new", "old", "new2"]), fake)
-            .await
-            .unwrap();
+        let r = fold(&req, &["new", "old", "new2"]).await.unwrap();
         assert_eq!(r.outcome, Outcome::Unsubscribed);
         assert_eq!(r.topics, Topics::only(["new", "old", "new2"]));
         assert_eq!(r.reference.as_deref(), Some("ref-new,ref-new2"));
 
-        let r = per_topic(Provider::Migma, &req, &ids(&["old"]), fake)
-            .await
-            .unwrap();
+        let r = fold(&req, &["old"]).await.unwrap();
         assert_eq!(r.outcome, Outcome::AlreadyUnsubscribed);
     }
 
     #[tokio::test]
     async fn one_topic_failing_is_its_own_error() {
         let req = request(&["gone"]);
-        let e = per_topic(Provider::Migma, &req, &ids(&["gone"]), fake)
-            .await
-            .unwrap_err();
+        let e = fold(&req, &["gone"]).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
     }
 
     #[tokio::test]
     async fn a_failure_never_hides_a_success() {
         let req = request(&["new", "gone"]);
-        let e = per_topic(Provider::Migma, &req, &ids(&["new", "gone"]), fake)
-            .await
-            .unwrap_err();
+        let e = fold(&req, &["new", "gone"]).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Partial);
         let partial = e.partial().unwrap();
         assert_eq!(partial.done.len(), 1);
         assert_eq!(partial.done[0].topics, Topics::one("new"));
         assert_eq!(partial.failed[0].0, "gone");
         assert_eq!(partial.failed[0].1.kind(), ErrorKind::NotFound);
+    }
+
+    #[derive(Debug)]
+    struct PerTopic;
+
+    #[async_trait]
+    impl Unsubscriber for PerTopic {
+        fn provider(&self) -> Provider {
+            Provider::Migma
+        }
+        async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+            let ids = request.topics.ids().unwrap_or_default().to_vec();
+            per_topic(
+                Provider::Migma,
+                request,
+                &ids,
+                ids.iter().map(|id| self.call(id)),
+            )
+            .await
+        }
+    }
+
+    impl PerTopic {
+        async fn call(&self, id: &str) -> Result<TopicOutcome, Error> {
+            fake(id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn per_topic_can_be_awaited_inside_an_async_trait_method() {
+        let r = PerTopic
+            .unsubscribe(&request(&["new", "old"]))
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, Outcome::Unsubscribed);
     }
 
     #[derive(Debug)]
