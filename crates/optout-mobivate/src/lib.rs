@@ -1,1 +1,442 @@
-//! Mobivate SMS campaigns (work in progress).
+//! Unsubscribe phone numbers from [Mobivate](https://mobivate.com) SMS campaigns.
+//!
+//! One endpoint: `POST /subscriptions/v1/{campaign_id}/unsubscribe` with
+//! `{"msisdn","signature"}` (plus `"keyword"` when one is configured), where the
+//! [`signature`] is the MD5 of the account id, the campaign id and the MSISDN. No header
+//! carries a credential: the account id only signs. [`Mobivate`] is the typed client:
+//! [`Mobivate::unsubscribe_campaign`]. It implements [`Unsubscriber`] for
+//! [`Recipient::Phone`] with [`Topics::Only`] naming campaign ids (one call per campaign).
+//!
+//! ```no_run
+//! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout_mobivate::Mobivate;
+//! # async fn run() -> Result<(), optout_core::Error> {
+//! let mobivate = Mobivate::from_env()?; // MOBIVATE_ACCOUNT_ID, optional MOBIVATE_KEYWORD and MOBIVATE_BASE_URL
+//! let request = Unsubscribe::new(Recipient::phone("+254 700 000000")?, Topics::one("c71e2c2ee68b410a82d6c5f910c2d428"));
+//! let receipt = mobivate.unsubscribe(&request).await?;
+//! println!("{}: {} ({:?})", receipt.recipient, receipt.outcome, receipt.reference);
+//! # Ok(()) }
+//! ```
+
+use std::fmt::Write as _;
+
+use md5::{Digest, Md5};
+use optout_core::http::{optional_env, require_secret, required_env, HttpConfig};
+use optout_core::reqwest::header::HeaderMap;
+use optout_core::reqwest::{Method, Url};
+use optout_core::secrecy::{ExposeSecret, SecretString};
+use optout_core::{
+    async_trait, http_builder_methods, snippet, validate, Error, HttpClient, Outcome, Provider,
+    Receipt, Recipient, Request, Response, TopicOutcome, Unsubscribe, Unsubscriber,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Mobivate's production subscription API.
+pub const DEFAULT_BASE_URL: &str = "https://subscription-api.mobivate.com";
+/// The variable [`Mobivate::from_env`] reads the account id (the signing secret) from.
+pub const ACCOUNT_ID_VAR: &str = "MOBIVATE_ACCOUNT_ID";
+/// The variable [`Mobivate::from_env`] reads the optional keyword from.
+pub const KEYWORD_VAR: &str = "MOBIVATE_KEYWORD";
+/// The `state` of a successful unsubscribe.
+pub const UNSUBSCRIBED: &str = "unsubscribed";
+const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+const PROVIDER: Provider = Provider::Mobivate;
+
+/// The request signature: lower-case hex `MD5(account_id + campaign_id + msisdn)`, a plain
+/// concatenation in that order.
+///
+/// Mobivate's prose lists the three values in another order; its worked example, which the
+/// server checks against, is this one:
+///
+/// ```
+/// assert_eq!(
+///     optout_mobivate::signature(
+///         "43e36f54eef111e270639871000000f1",
+///         "c71e2c2ee68b410a82d6c5f910c2d428",
+///         "254700000000",
+///     ),
+///     "1af289e14aa593c843da7cd869a8e2f7"
+/// );
+/// ```
+pub fn signature(account_id: &str, campaign_id: &str, msisdn: &str) -> String {
+    let digest = Md5::new()
+        .chain_update(account_id)
+        .chain_update(campaign_id)
+        .chain_update(msisdn)
+        .finalize();
+    let mut hex = String::with_capacity(32);
+    for byte in digest {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// The body of `POST /subscriptions/v1/{campaign_id}/unsubscribe`, as documented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnsubscribeRequest {
+    /// The phone number: international format, digits only.
+    pub msisdn: String,
+    /// [`signature`] of the account id, the campaign id and `msisdn`.
+    pub signature: String,
+    /// The account's keyword, sent only when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+}
+
+/// Mobivate's answer, on success and on failure alike.
+///
+/// Lenient on purpose: the docs show it in Python notation (`True`, `Null`) and mark nothing
+/// required, so every field is optional, flags are read from booleans or `"true"`/`"false"`,
+/// and text fields from strings, numbers or `null`. The HTTP status and [`state`](Self::state)
+/// decide the outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct UnsubscribeResponse {
+    /// `false` when the signature does not match the account id.
+    #[serde(default, deserialize_with = "flag")]
+    pub authenticated: Option<bool>,
+    /// `false` when Mobivate does not take the phone number.
+    #[serde(default, deserialize_with = "flag")]
+    pub valid_msisdn: Option<bool>,
+    /// `false` when the campaign id is not one of the account's campaigns.
+    #[serde(default, deserialize_with = "flag")]
+    pub valid_campaign: Option<bool>,
+    /// The campaign's status, e.g. `active`.
+    #[serde(default, deserialize_with = "text")]
+    pub campaign_status: Option<String>,
+    /// The campaign's name.
+    #[serde(default, deserialize_with = "text")]
+    pub campaign_name: Option<String>,
+    /// The campaign's service (short code).
+    #[serde(default, deserialize_with = "text")]
+    pub campaign_service: Option<String>,
+    /// The subscription's state after the call: `unsubscribed` on success.
+    #[serde(default, deserialize_with = "text")]
+    pub state: Option<String>,
+    /// Mobivate's error text, `null` on success.
+    #[serde(default, deserialize_with = "text")]
+    pub error: Option<String>,
+    /// Mobivate's reference for the opt-out, e.g. `AP:aaaaaaa-bbbbbbbbb-cccccccc`.
+    #[serde(default, deserialize_with = "text")]
+    pub reference: Option<String>,
+}
+
+impl UnsubscribeResponse {
+    /// Whether `state` says the number is unsubscribed (compared case-insensitively).
+    pub fn is_unsubscribed(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case(UNSUBSCRIBED))
+    }
+
+    /// What the flags that are `false` mean, with Mobivate's own error text; `None` when no
+    /// flag is `false`.
+    fn refusal(&self) -> Option<String> {
+        let flags = [
+            (
+                self.authenticated,
+                "authenticated is false: the signature does not match MOBIVATE_ACCOUNT_ID \
+                 (wrong account id, or another account's campaign)",
+            ),
+            (
+                self.valid_msisdn,
+                "valid_msisdn is false: Mobivate does not take this phone number (expected \
+                 international digits without +, e.g. 254700000000)",
+            ),
+            (
+                self.valid_campaign,
+                "valid_campaign is false: the campaign id is not a campaign of this account",
+            ),
+        ];
+        let mut reasons: Vec<String> = flags
+            .into_iter()
+            .filter(|(value, _)| *value == Some(false))
+            .map(|(_, reason)| reason.to_string())
+            .collect();
+        if reasons.is_empty() {
+            return None;
+        }
+        reasons.extend(self.said());
+        Some(reasons.join("; "))
+    }
+
+    /// Mobivate's own error text, if it gave one.
+    fn said(&self) -> Option<String> {
+        self.error
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| format!("Mobivate says: {e}"))
+    }
+}
+
+/// `true`, `false`, `"true"`, `"false"` (any case) or `null`.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(b)),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        other => Err(serde::de::Error::custom(format!(
+            "expected true, false or null, got {other}"
+        ))),
+    }
+}
+
+/// A string, a number or a boolean as text; `null` as `None`; anything else as its JSON.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+/// A Mobivate client: one connection pool, the account id (the signing secret), the optional
+/// keyword, retries.
+///
+/// Its `Debug` never shows the account id.
+#[derive(Debug, Clone)]
+pub struct Mobivate {
+    http: HttpClient,
+    account_id: SecretString,
+    keyword: Option<String>,
+}
+
+/// Builds a [`Mobivate`] client.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct MobivateBuilder {
+    account_id: Option<SecretString>,
+    keyword: Option<String>,
+    http: HttpConfig,
+}
+
+impl MobivateBuilder {
+    /// A builder with the account id from `MOBIVATE_ACCOUNT_ID`, the keyword from
+    /// `MOBIVATE_KEYWORD` and the base URL from `MOBIVATE_BASE_URL` if set; further settings
+    /// can follow.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(MobivateBuilder {
+            account_id: Some(required_env(ACCOUNT_ID_VAR)?),
+            keyword: optional_env(KEYWORD_VAR),
+            http: HttpConfig::from_env(PROVIDER),
+        })
+    }
+
+    /// The account id, which signs every request (it is a secret: never sent, never shown).
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(SecretString::from(account_id.into()));
+        self
+    }
+
+    /// The keyword sent with every request (optional; none is sent unless set).
+    pub fn keyword(mut self, keyword: impl Into<String>) -> Self {
+        self.keyword = Some(keyword.into());
+        self
+    }
+
+    http_builder_methods!();
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Mobivate, Error> {
+        let account_id = require_secret(self.account_id, ACCOUNT_ID_VAR)?;
+        if let Some(keyword) = &self.keyword {
+            // Exact in what we send: a blank keyword is a mistake, not "no keyword".
+            validate::non_empty(KEYWORD_VAR, keyword).map_err(|e| {
+                Error::config(format!(
+                    "{KEYWORD_VAR} {}; leave it unset to send no keyword",
+                    e.message().unwrap_or("is not valid")
+                ))
+            })?;
+        }
+        let http = HttpClient::new(
+            PROVIDER,
+            self.http,
+            DEFAULT_BASE_URL,
+            USER_AGENT,
+            HeaderMap::new(),
+            vec![account_id.clone()],
+        )?;
+        Ok(Mobivate {
+            http,
+            account_id,
+            keyword: self.keyword,
+        })
+    }
+}
+
+impl Mobivate {
+    /// A builder; set at least [`account_id`](MobivateBuilder::account_id).
+    pub fn builder() -> MobivateBuilder {
+        MobivateBuilder::default()
+    }
+
+    /// A client from `MOBIVATE_ACCOUNT_ID` and `MOBIVATE_KEYWORD` (optional), with the base URL
+    /// from `MOBIVATE_BASE_URL` if set.
+    pub fn from_env() -> Result<Mobivate, Error> {
+        MobivateBuilder::from_env()?.build()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        self.http.base_url()
+    }
+
+    /// The signed body for `msisdn` in `campaign_id`, with the configured keyword.
+    pub fn request(&self, campaign_id: &str, msisdn: &str) -> UnsubscribeRequest {
+        UnsubscribeRequest {
+            msisdn: msisdn.to_owned(),
+            signature: signature(self.account_id.expose_secret(), campaign_id, msisdn),
+            keyword: self.keyword.clone(),
+        }
+    }
+
+    /// `POST /subscriptions/v1/{campaign_id}/unsubscribe`: the typed call, validated and
+    /// signed before it is sent.
+    ///
+    /// Only a 2xx whose `state` is `unsubscribed` is a success. A `false` flag
+    /// (`authenticated`, `valid_msisdn`, `valid_campaign`) is an error that says which and
+    /// what it means; its kind comes from the HTTP status (a 404 is
+    /// [`NotFound`](optout_core::ErrorKind::NotFound), a 2xx
+    /// [`Rejected`](optout_core::ErrorKind::Rejected)).
+    pub async fn unsubscribe_campaign(
+        &self,
+        campaign_id: &str,
+        msisdn: &str,
+    ) -> Result<UnsubscribeResponse, Error> {
+        validate::path_segment("campaign", campaign_id)?;
+        validate::msisdn("msisdn", msisdn)?;
+        let url = self
+            .http
+            .endpoint(&["subscriptions", "v1", campaign_id, "unsubscribe"]);
+        let request = Request::json(Method::POST, url, &self.request(campaign_id, msisdn))?;
+        self.http.send(request, decode).await
+    }
+}
+
+/// Turns Mobivate's answer into the typed response or an error that says why.
+fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
+    let status = response.status.as_u16();
+    let error = Error::api(PROVIDER, status);
+    if !response.status.is_success() {
+        // Errors come in the same envelope; a proxy may answer HTML. Trust the status for
+        // the kind, and the body for the explanation.
+        let message = response
+            .try_json::<UnsubscribeResponse>()
+            .and_then(|body| {
+                body.refusal().or_else(|| body.said()).or_else(|| {
+                    body.state
+                        .map(|state| format!("Mobivate answered state {state:?}"))
+                })
+            })
+            .unwrap_or_else(|| snippet(response.body));
+        return Err(error.with_message(message));
+    }
+    let body: UnsubscribeResponse = response.json(PROVIDER)?;
+    if let Some(refusal) = body.refusal() {
+        return Err(error.with_message(refusal));
+    }
+    if !body.is_unsubscribed() {
+        // A 2xx whose state is not "unsubscribed" confirms nothing. (A 2xx with state
+        // "unsubscribed" and an `error` text is a success: the state is what Mobivate
+        // documents as the outcome.)
+        let state = body
+            .state
+            .as_deref()
+            .map_or_else(|| "no state".to_string(), |s| format!("state {s:?}"));
+        let campaign = body
+            .campaign_status
+            .as_deref()
+            .map(|s| format!(" (campaign status {s:?})"))
+            .unwrap_or_default();
+        let mut message = format!(
+            "Mobivate answered {state}{campaign}, not \"{UNSUBSCRIBED}\"; the opt-out is not \
+             confirmed"
+        );
+        if let Some(said) = body.said() {
+            message = format!("{message}; {said}");
+        }
+        return Err(error.with_message(message));
+    }
+    Ok(body)
+}
+
+#[async_trait]
+impl Unsubscriber for Mobivate {
+    fn provider(&self) -> Provider {
+        PROVIDER
+    }
+
+    /// Maps a [`Recipient::Phone`] onto one signed
+    /// `POST /subscriptions/v1/{campaign_id}/unsubscribe` per campaign id. Mobivate has no
+    /// "already unsubscribed" answer, so a success is always [`Outcome::Unsubscribed`]; the
+    /// receipt's reference is Mobivate's `reference`.
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        let Recipient::Phone { msisdn } = &request.recipient else {
+            return Err(Error::unsupported(
+                PROVIDER,
+                format!(
+                    "unsubscribe a {} recipient; Mobivate takes a phone number (MSISDN)",
+                    request.recipient.kind()
+                ),
+            ));
+        };
+        validate::msisdn("recipient", msisdn)?;
+        let campaigns = validate::topic_ids(PROVIDER, "campaign", &request.topics)?;
+        let calls = campaigns.iter().map(|campaign_id| async move {
+            let answer = self.unsubscribe_campaign(campaign_id, msisdn).await?;
+            Ok(TopicOutcome {
+                outcome: Outcome::Unsubscribed,
+                reference: answer.reference.filter(|r| !r.trim().is_empty()),
+            })
+        });
+        optout_core::per_topic(PROVIDER, request, &campaigns, calls).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_the_docs_worked_example() {
+        assert_eq!(
+            signature(
+                "43e36f54eef111e270639871000000f1",
+                "c71e2c2ee68b410a82d6c5f910c2d428",
+                "254700000000"
+            ),
+            "1af289e14aa593c843da7cd869a8e2f7"
+        );
+        // The order matters: the prose's order (campaign, msisdn, account) gives another hash.
+        assert_ne!(
+            signature(
+                "c71e2c2ee68b410a82d6c5f910c2d428",
+                "254700000000",
+                "43e36f54eef111e270639871000000f1"
+            ),
+            "1af289e14aa593c843da7cd869a8e2f7"
+        );
+        assert_eq!(signature("", "", ""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn the_docs_sample_in_json_decodes_and_flags_are_lenient() {
+        let body: UnsubscribeResponse = serde_json::from_str(
+            r#"{"authenticated": "True", "valid_msisdn": true, "valid_campaign": null,
+                "campaign_service": 12345, "state": "Unsubscribed", "error": null}"#,
+        )
+        .unwrap();
+        assert_eq!(body.authenticated, Some(true));
+        assert_eq!(body.valid_campaign, None);
+        assert_eq!(body.campaign_service.as_deref(), Some("12345"));
+        assert!(body.is_unsubscribed());
+        assert!(body.refusal().is_none());
+        assert!(
+            serde_json::from_str::<UnsubscribeResponse>(r#"{"authenticated": "maybe"}"#).is_err()
+        );
+    }
+}

@@ -1,1 +1,636 @@
-//! Novu notification topics (work in progress).
+//! Unsubscribe subscribers from [Novu](https://novu.co) topics.
+//!
+//! One endpoint: `DELETE /v2/topics/{topicKey}/subscriptions` with
+//! `{"subscriptions":[{"subscriberId","identifier"?}]}`
+//! ([docs](https://docs.novu.co/api-reference/topics/delete-topic-subscriptions)). [`Novu`] is
+//! the typed client: [`Novu::delete_topic_subscriptions`] takes any number of subscriptions and
+//! sends them in chunks of 100. It implements [`Unsubscriber`] for [`Recipient::Subscriber`]
+//! with [`Topics::Only`] (one DELETE per topic key).
+//!
+//! ```no_run
+//! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout_novu::Novu;
+//! # async fn run() -> Result<(), optout_core::Error> {
+//! let novu = Novu::from_env()?; // NOVU_SECRET_KEY, optional NOVU_REGION and NOVU_BASE_URL
+//! let request = Unsubscribe::new(Recipient::subscriber("user-123")?, Topics::one("product-updates"));
+//! let receipt = novu.unsubscribe(&request).await?;
+//! println!("{}: {}", receipt.recipient, receipt.outcome);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use optout_core::http::{optional_env, require_secret, required_env, secret_header, HttpConfig};
+use optout_core::reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use optout_core::reqwest::{Method, Url};
+use optout_core::secrecy::SecretString;
+use optout_core::{
+    async_trait, http_builder_methods, snippet, validate, Error, HttpClient, Outcome, Provider,
+    Receipt, Recipient, Request, Response, TopicOutcome, Unsubscribe, Unsubscriber,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Novu's production API in the US region (the default).
+pub const DEFAULT_BASE_URL: &str = "https://api.novu.co";
+/// Novu's production API in the EU region.
+pub const EU_BASE_URL: &str = "https://eu.api.novu.co";
+/// The variable [`Novu::from_env`] reads the secret key from.
+pub const SECRET_KEY_VAR: &str = "NOVU_SECRET_KEY";
+/// The variable [`Novu::from_env`] reads the region from (`us` or `eu`; optional).
+pub const REGION_VAR: &str = "NOVU_REGION";
+/// The most subscriptions one request may name.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// The longest idempotency key Novu accepts (a longer one is a 400).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+/// The per-item code meaning "this subscription did not exist": already unsubscribed.
+pub const SUBSCRIPTION_NOT_FOUND: &str = "SUBSCRIPTION_NOT_FOUND";
+const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+const PROVIDER: Provider = Provider::Novu;
+
+/// Where the Novu account lives; chooses the default base URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Region {
+    /// `https://api.novu.co` (the default).
+    #[default]
+    Us,
+    /// `https://eu.api.novu.co`.
+    Eu,
+}
+
+impl Region {
+    /// The region's API base URL.
+    pub const fn base_url(self) -> &'static str {
+        match self {
+            Region::Us => DEFAULT_BASE_URL,
+            Region::Eu => EU_BASE_URL,
+        }
+    }
+
+    /// `us` or `eu`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Region {
+    type Err = Error;
+
+    /// `us` or `eu`, in any case; anything else is a configuration error.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "us" => Ok(Region::Us),
+            "eu" => Ok(Region::Eu),
+            _ => Err(Error::config(format!(
+                "{s:?} is not a Novu region; expected us or eu"
+            ))),
+        }
+    }
+}
+
+/// One item of the request body: a subscriber (all their subscriptions in the topic), one
+/// subscription by its identifier, or both. Absent fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SubscriptionRef {
+    /// The subscriber id; alone, it removes every subscription of the subscriber in the topic.
+    #[serde(rename = "subscriberId", skip_serializing_if = "Option::is_none")]
+    pub subscriber_id: Option<String>,
+    /// The subscription identifier, to remove that one subscription only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+}
+
+impl SubscriptionRef {
+    /// Every subscription of `subscriber_id` in the topic.
+    pub fn subscriber(subscriber_id: impl Into<String>) -> Self {
+        SubscriptionRef {
+            subscriber_id: Some(subscriber_id.into()),
+            identifier: None,
+        }
+    }
+
+    /// The subscription with this identifier.
+    pub fn by_identifier(identifier: impl Into<String>) -> Self {
+        SubscriptionRef {
+            subscriber_id: None,
+            identifier: Some(identifier.into()),
+        }
+    }
+
+    /// Narrows to the subscription with this identifier.
+    pub fn with_identifier(mut self, identifier: impl Into<String>) -> Self {
+        self.identifier = Some(identifier.into());
+        self
+    }
+
+    /// Checks the item as Novu would: at least one of the two, neither empty.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.subscriber_id.is_none() && self.identifier.is_none() {
+            return Err(Error::invalid_input(
+                "subscription",
+                "has neither a subscriberId nor an identifier; Novu needs at least one",
+            ));
+        }
+        if let Some(id) = &self.subscriber_id {
+            validate::non_empty("subscriberId", id)?;
+        }
+        if let Some(identifier) = &self.identifier {
+            validate::non_empty("identifier", identifier)?;
+        }
+        Ok(())
+    }
+}
+
+/// The body of one DELETE: 1 to 100 items.
+#[derive(Serialize)]
+struct DeleteBody<'a> {
+    subscriptions: &'a [SubscriptionRef],
+}
+
+/// The answer: `{data, meta, errors?}`. Also what Novu sends with a 400 when every item
+/// failed. Merged over chunks by [`Novu::delete_topic_subscriptions`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct DeleteSubscriptionsResponse {
+    /// The subscriptions deleted.
+    pub data: Vec<DeletedSubscription>,
+    /// The counts.
+    pub meta: Meta,
+    /// One entry per item that failed (absent when none did).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub errors: Vec<SubscriptionError>,
+}
+
+impl DeleteSubscriptionsResponse {
+    fn merge(&mut self, other: DeleteSubscriptionsResponse) {
+        self.data.extend(other.data);
+        self.errors.extend(other.errors);
+        let (m, o) = (&mut self.meta, other.meta);
+        m.total_count = m.total_count.saturating_add(o.total_count);
+        m.successful = m.successful.saturating_add(o.successful);
+        m.failed = m.failed.saturating_add(o.failed);
+    }
+}
+
+/// One deleted subscription. Only `_id` is required; the rest is kept when Novu sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DeletedSubscription {
+    /// The subscription's id (`_id`): the receipt's reference.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// The subscription identifier.
+    pub identifier: Option<String>,
+    /// The topic.
+    pub topic: Option<TopicSummary>,
+    /// The subscriber (Novu sends `null` when it no longer exists).
+    pub subscriber: Option<SubscriberSummary>,
+    /// When the subscription was created.
+    pub created_at: Option<String>,
+    /// When the subscription was last updated.
+    pub updated_at: Option<String>,
+    /// The subscription's context keys, e.g. `tenant:org-a`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub context_keys: Vec<String>,
+}
+
+/// The topic of a deleted subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct TopicSummary {
+    /// Novu's internal id (`_id`).
+    #[serde(rename = "_id")]
+    pub id: Option<String>,
+    /// The topic key.
+    pub key: Option<String>,
+    /// The topic name.
+    pub name: Option<String>,
+}
+
+/// The subscriber of a deleted subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct SubscriberSummary {
+    /// Novu's internal id (`_id`).
+    #[serde(rename = "_id")]
+    pub id: Option<String>,
+    /// The subscriber id.
+    pub subscriber_id: Option<String>,
+    /// Avatar URL.
+    pub avatar: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+}
+
+/// `meta`: how many items were asked for, deleted and failed (missing counts read as 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[non_exhaustive]
+pub struct Meta {
+    /// Items in the request(s).
+    pub total_count: u64,
+    /// Subscriptions deleted.
+    pub successful: u64,
+    /// Items that failed.
+    pub failed: u64,
+}
+
+/// One failed item, e.g. `{"subscriberId":"x","code":"SUBSCRIBER_NOT_FOUND","message":".."}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct SubscriptionError {
+    /// The subscriber id of the item (`unknown` when the item had none).
+    pub subscriber_id: Option<String>,
+    /// The item's identifier, when Novu echoes it.
+    pub identifier: Option<String>,
+    /// Novu's code: `SUBSCRIPTION_NOT_FOUND`, `SUBSCRIBER_NOT_FOUND`, `INVALID_REQUEST`, ...
+    pub code: Option<String>,
+    /// Novu's message.
+    pub message: Option<String>,
+}
+
+/// Novu's error body: `{statusCode, timestamp, path, message, error?}`, where `message` is a
+/// string or (validation errors) an array of strings. Only what optout reads is kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ErrorBody {
+    /// A string, an array of strings, or (rarely) another JSON value.
+    pub message: Option<Value>,
+    /// The HTTP reason (`Not Found`), used as the code when there is no `code`.
+    pub error: Option<String>,
+    /// A specific code, when Novu sends one.
+    pub code: Option<String>,
+    /// Novu's error id (5xx), for its support.
+    pub error_id: Option<String>,
+    /// Validation details, when there is no message.
+    pub errors: Option<Value>,
+}
+
+impl ErrorBody {
+    /// The message as one line: arrays joined with `; `, Novu's error id appended.
+    pub fn text(&self) -> String {
+        let as_text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let message = self.message.as_ref().filter(|m| !m.is_null());
+        let mut text = match message.or(self.errors.as_ref()) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::Array(items)) => items.iter().map(as_text).collect::<Vec<_>>().join("; "),
+            Some(other) => as_text(other),
+        };
+        if let Some(id) = &self.error_id {
+            text = format!("{text} (errorId {id})").trim_start().to_string();
+        }
+        text
+    }
+}
+
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A Novu client: one connection pool, the secret key (in a sensitive header), retries.
+///
+/// Its `Debug` never shows the key.
+#[derive(Debug, Clone)]
+pub struct Novu {
+    http: HttpClient,
+}
+
+/// Builds a [`Novu`] client.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct NovuBuilder {
+    secret_key: Option<SecretString>,
+    region: Region,
+    http: HttpConfig,
+}
+
+impl NovuBuilder {
+    /// A builder with the key from `NOVU_SECRET_KEY`, the region from `NOVU_REGION` (`us` or
+    /// `eu`, default `us`) and the base URL from `NOVU_BASE_URL` if set.
+    pub fn from_env() -> Result<Self, Error> {
+        let region = match optional_env(REGION_VAR) {
+            None => Region::Us,
+            Some(value) => value.parse().map_err(|_| {
+                Error::config(format!("{REGION_VAR} is {value:?}; expected us or eu"))
+            })?,
+        };
+        Ok(NovuBuilder {
+            secret_key: Some(required_env(SECRET_KEY_VAR)?),
+            region,
+            http: HttpConfig::from_env(PROVIDER),
+        })
+    }
+
+    /// The environment's secret key (Novu dashboard, API Keys).
+    pub fn secret_key(mut self, key: impl Into<String>) -> Self {
+        self.secret_key = Some(SecretString::from(key.into()));
+        self
+    }
+
+    /// The region, which chooses the default base URL. A [`base_url`](Self::base_url) wins.
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = region;
+        self
+    }
+
+    http_builder_methods!();
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Novu, Error> {
+        let key = require_secret(self.secret_key, SECRET_KEY_VAR)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            secret_header("ApiKey", &key, SECRET_KEY_VAR)?,
+        );
+        let http = HttpClient::new(
+            PROVIDER,
+            self.http,
+            self.region.base_url(),
+            USER_AGENT,
+            headers,
+            vec![key],
+        )?;
+        Ok(Novu { http })
+    }
+}
+
+impl Novu {
+    /// A builder; set at least [`secret_key`](NovuBuilder::secret_key).
+    pub fn builder() -> NovuBuilder {
+        NovuBuilder::default()
+    }
+
+    /// A client from `NOVU_SECRET_KEY`, `NOVU_REGION` and `NOVU_BASE_URL` (see
+    /// [`NovuBuilder::from_env`]).
+    pub fn from_env() -> Result<Novu, Error> {
+        NovuBuilder::from_env()?.build()
+    }
+
+    /// The base URL requests go to (the override, else the region's).
+    pub fn base_url(&self) -> &Url {
+        self.http.base_url()
+    }
+
+    /// `DELETE /v2/topics/{topicKey}/subscriptions` for any number of subscriptions, sent one
+    /// chunk of at most 100 after another; `data`, `meta` (summed) and `errors` are merged.
+    /// Everything is validated before the first chunk is sent.
+    ///
+    /// An `idempotency_key` is sent as the `idempotency-key` header: unchanged when there is
+    /// one chunk, as `{key}-{n}` (`n` = 1-based chunk number) when there are several, so that
+    /// each body has its own key. Each sent key must fit in 255 bytes.
+    ///
+    /// If a chunk fails after earlier ones succeeded, the error is returned and its message
+    /// says how many chunks were applied (they stay applied; later chunks were not sent).
+    /// Sending the same call again is safe: an item already deleted comes back as
+    /// `SUBSCRIPTION_NOT_FOUND`.
+    pub async fn delete_topic_subscriptions(
+        &self,
+        topic_key: &str,
+        subscriptions: &[SubscriptionRef],
+        idempotency_key: Option<&str>,
+    ) -> Result<DeleteSubscriptionsResponse, Error> {
+        self.delete(topic_key, subscriptions, idempotency_key)
+            .await
+            .map(|(_, response)| response)
+    }
+
+    /// As [`delete_topic_subscriptions`](Self::delete_topic_subscriptions), also answering the
+    /// HTTP status of the last chunk.
+    async fn delete(
+        &self,
+        topic_key: &str,
+        subscriptions: &[SubscriptionRef],
+        idempotency_key: Option<&str>,
+    ) -> Result<(u16, DeleteSubscriptionsResponse), Error> {
+        validate::path_segment("topic", topic_key)?;
+        if subscriptions.is_empty() {
+            return Err(Error::invalid_input(
+                "subscriptions",
+                "none given; name at least one (any number is sent in chunks of 100)",
+            ));
+        }
+        for item in subscriptions {
+            item.validate()?;
+        }
+        let url = self
+            .http
+            .endpoint(&["v2", "topics", topic_key, "subscriptions"]);
+        let chunks: Vec<&[SubscriptionRef]> = subscriptions.chunks(MAX_SUBSCRIPTIONS).collect();
+        let keys = derived_keys(idempotency_key, chunks.len());
+        let mut requests = Vec::with_capacity(chunks.len());
+        for (chunk, key) in chunks.iter().zip(&keys) {
+            let body = DeleteBody {
+                subscriptions: chunk,
+            };
+            let mut request = Request::json(Method::DELETE, url.clone(), &body)?;
+            if let Some(key) = key {
+                request = request.header("idempotency-key", idempotency_header(key)?);
+            }
+            requests.push(request);
+        }
+        let total = requests.len();
+        let mut merged = DeleteSubscriptionsResponse::default();
+        let mut last_status = 0;
+        for (done, request) in requests.into_iter().enumerate() {
+            match self.http.send(request, decode).await {
+                Ok((status, part)) => {
+                    last_status = status;
+                    merged.merge(part);
+                }
+                Err(error) if done == 0 => return Err(error),
+                Err(error) => {
+                    let applied: usize = chunks.iter().take(done).map(|c| c.len()).sum();
+                    let message = format!(
+                        "chunk {} of {total} failed after chunks 1-{done} ({applied} subscriptions) \
+                         were applied; later chunks were not sent: {}",
+                        done + 1,
+                        error.message().unwrap_or("no message"),
+                    );
+                    return Err(error.with_message(message));
+                }
+            }
+        }
+        Ok((last_status, merged))
+    }
+
+    /// One topic of an [`Unsubscribe`]: one DELETE with one item.
+    async fn unsubscribe_topic(
+        &self,
+        topic_key: &str,
+        item: &SubscriptionRef,
+        idempotency_key: Option<&str>,
+    ) -> Result<TopicOutcome, Error> {
+        let (status, response) = self
+            .delete(topic_key, std::slice::from_ref(item), idempotency_key)
+            .await?;
+        // One item was sent, so every `data` entry is one of its subscriptions (a subscriber
+        // id alone removes all of them) and every `errors` entry is about it.
+        if !response.data.is_empty() {
+            let ids: Vec<&str> = response.data.iter().map(|d| d.id.as_str()).collect();
+            return Ok(TopicOutcome {
+                outcome: Outcome::Unsubscribed,
+                reference: Some(ids.join(",")),
+            });
+        }
+        let not_already = response
+            .errors
+            .iter()
+            .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND));
+        match (not_already, response.errors.is_empty()) {
+            (Some(failure), _) => Err(item_error(status, failure)),
+            (None, false) => Ok(TopicOutcome {
+                outcome: Outcome::AlreadyUnsubscribed,
+                reference: None,
+            }),
+            (None, true) => Err(Error::api(PROVIDER, status).with_message(
+                "Novu's answer lists neither a deleted subscription nor an error for this \
+                 subscriber; nothing is confirmed",
+            )),
+        }
+    }
+}
+
+/// The key for each of `chunks` requests: `key` itself for one, `{key}-{n}` for several.
+fn derived_keys(key: Option<&str>, chunks: usize) -> Vec<Option<String>> {
+    (1..=chunks)
+        .map(|n| match key {
+            Some(key) if chunks > 1 => Some(format!("{key}-{n}")),
+            other => other.map(str::to_owned),
+        })
+        .collect()
+}
+
+fn idempotency_header(key: &str) -> Result<HeaderValue, Error> {
+    validate::non_empty("idempotency_key", key)?;
+    if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(Error::invalid_input(
+            "idempotency_key",
+            format!(
+                "is {} bytes long with any chunk or topic suffix; Novu takes at most \
+                 {MAX_IDEMPOTENCY_KEY_LEN}",
+                key.len()
+            ),
+        ));
+    }
+    // Exact in what we send: visible ASCII and spaces only (no obs-text bytes).
+    let ascii = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    match HeaderValue::from_str(key) {
+        Ok(value) if ascii => Ok(value),
+        _ => Err(Error::invalid_input(
+            "idempotency_key",
+            "cannot go in an HTTP header; use visible ASCII characters (a UUID is best)",
+        )),
+    }
+}
+
+/// A per-item failure as an error. Novu gives it no status of its own: codes ending in
+/// `_NOT_FOUND` (e.g. `SUBSCRIBER_NOT_FOUND`) are reported as 404 so that the kind is
+/// `NotFound`, others with the status of Novu's answer; the message names the real status.
+fn item_error(status: u16, failure: &SubscriptionError) -> Error {
+    let code = failure.code.clone().unwrap_or_default();
+    let as_status = if code.ends_with("_NOT_FOUND") {
+        404
+    } else {
+        status
+    };
+    let message = failure.message.as_deref().unwrap_or("the item failed");
+    Error::api(PROVIDER, as_status)
+        .with_code(code)
+        .with_message(format!(
+            "{message} (a per-item error in Novu's HTTP {status} answer)"
+        ))
+}
+
+/// Turns Novu's answer into the result (also from a 400 that carries it, which is how Novu
+/// says every item failed) or an error with Novu's code and message.
+fn decode(response: Response<'_>) -> Result<(u16, DeleteSubscriptionsResponse), Error> {
+    let status = response.status.as_u16();
+    if response.status.is_success() {
+        return Ok((status, response.json(PROVIDER)?));
+    }
+    if status == 400 {
+        if let Some(result) = response.try_json::<DeleteSubscriptionsResponse>() {
+            return Ok((status, result));
+        }
+    }
+    let error = Error::api(PROVIDER, status);
+    let Some(body) = response.try_json::<ErrorBody>() else {
+        return Err(error.with_message(snippet(response.body)));
+    };
+    // Novu's docs: 409 means a request with the same idempotency key is still being
+    // processed, and comes with Retry-After; retrying then replays its answer.
+    let error = if status == 409 {
+        error.with_retryable(true)
+    } else {
+        error
+    };
+    Err(error
+        .with_code(body.code.clone().or(body.error.clone()).unwrap_or_default())
+        .with_message(body.text()))
+}
+
+#[async_trait]
+impl Unsubscriber for Novu {
+    fn provider(&self) -> Provider {
+        PROVIDER
+    }
+
+    /// Maps a [`Recipient::Subscriber`] (with its optional identifier) onto one DELETE per
+    /// topic key, with one item each. Deleted -> [`Outcome::Unsubscribed`] (reference: the
+    /// subscriptions' `_id`s); `SUBSCRIPTION_NOT_FOUND` -> [`Outcome::AlreadyUnsubscribed`];
+    /// any other per-item code is an error with that code.
+    ///
+    /// An idempotency key is sent unchanged for one topic; for several, topic `n` (1-based,
+    /// in the order given, repeats dropped) gets `{key}-{n}`, so each body has its own key.
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        let Recipient::Subscriber { id, identifier } = &request.recipient else {
+            return Err(Error::unsupported(
+                PROVIDER,
+                format!(
+                    "unsubscribe a {} recipient; Novu takes a subscriber id",
+                    request.recipient.kind()
+                ),
+            ));
+        };
+        let topics = validate::topic_ids(PROVIDER, "topic", &request.topics)?;
+        let item = SubscriptionRef {
+            subscriber_id: Some(id.clone()),
+            identifier: identifier.clone(),
+        };
+        item.validate()?;
+        let keys = derived_keys(request.idempotency_key.as_deref(), topics.len());
+        for key in keys.iter().flatten() {
+            idempotency_header(key)?;
+        }
+        let calls = topics
+            .iter()
+            .zip(&keys)
+            .map(|(topic, key)| self.unsubscribe_topic(topic, &item, key.as_deref()));
+        optout_core::per_topic(PROVIDER, request, &topics, calls).await
+    }
+}

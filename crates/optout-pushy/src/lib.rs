@@ -138,6 +138,15 @@ pub struct PushyBuilder {
 }
 
 impl PushyBuilder {
+    /// A builder with the key from `PUSHY_SECRET_API_KEY` and the base URL from
+    /// `PUSHY_BASE_URL` if set; further settings can follow.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(PushyBuilder {
+            api_key: Some(required_env(API_KEY_VAR)?),
+            http: HttpConfig::from_env(PROVIDER),
+        })
+    }
+
     /// The app's Secret API Key (Pushy Dashboard, API Authentication tab).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(SecretString::from(key.into()));
@@ -169,11 +178,7 @@ impl Pushy {
 
     /// A client from `PUSHY_SECRET_API_KEY`, with the base URL from `PUSHY_BASE_URL` if set.
     pub fn from_env() -> Result<Pushy, Error> {
-        PushyBuilder {
-            api_key: Some(required_env(API_KEY_VAR)?),
-            http: HttpConfig::from_env(PROVIDER),
-        }
-        .build()
+        PushyBuilder::from_env()?.build()
     }
 
     /// `POST /topics/unsubscribe`: the typed call, validated before it is sent.

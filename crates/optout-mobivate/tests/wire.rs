@@ -1,0 +1,648 @@
+//! Mobivate on the wire, against a loopback wiremock server, with the docs' own examples.
+
+use std::time::Duration;
+
+use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_mobivate::{signature, Mobivate, MobivateBuilder};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// The docs' worked example: account, campaign, number and the signature they give.
+const ACCOUNT: &str = "43e36f54eef111e270639871000000f1";
+const CAMPAIGN: &str = "c71e2c2ee68b410a82d6c5f910c2d428";
+const MSISDN: &str = "254700000000";
+const SIGNATURE: &str = "1af289e14aa593c843da7cd869a8e2f7";
+/// A campaign id that must stay one path segment.
+const ODD_CAMPAIGN: &str = "a b/c?d";
+const ODD_CAMPAIGN_PATH: &str = "/subscriptions/v1/a%20b%2Fc%3Fd/unsubscribe";
+
+fn builder(server: &MockServer) -> MobivateBuilder {
+    Mobivate::builder()
+        .account_id(ACCOUNT)
+        .base_url(server.uri())
+        .retry_policy(
+            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+}
+
+fn client(server: &MockServer) -> Mobivate {
+    builder(server).build().unwrap()
+}
+
+fn phone() -> Recipient {
+    Recipient::phone(MSISDN).unwrap()
+}
+
+fn request(topics: Topics) -> Unsubscribe {
+    Unsubscribe::new(phone(), topics)
+}
+
+fn campaign_path(campaign: &str) -> String {
+    format!("/subscriptions/v1/{campaign}/unsubscribe")
+}
+
+/// The docs' success sample, with its Python `True`/`Null` written as JSON.
+fn docs_success() -> Value {
+    json!({
+        "authenticated": true,
+        "valid_msisdn": true,
+        "valid_campaign": true,
+        "campaign_status": "active",
+        "campaign_name": "Test Campaign",
+        "campaign_service": "12345",
+        "state": "unsubscribed",
+        "error": null,
+        "reference": "AP:aaaaaaa-bbbbbbbbb-cccccccc"
+    })
+}
+
+/// The same envelope, as Mobivate answers a refusal.
+fn refusal(authenticated: bool, valid_msisdn: bool, valid_campaign: bool, error: Value) -> Value {
+    json!({
+        "authenticated": authenticated,
+        "valid_msisdn": valid_msisdn,
+        "valid_campaign": valid_campaign,
+        "campaign_status": null,
+        "campaign_name": null,
+        "campaign_service": null,
+        "state": null,
+        "error": error,
+        "reference": null
+    })
+}
+
+async fn mount(server: &MockServer, path_: &str, response: ResponseTemplate, times: u64) {
+    Mock::given(method("POST"))
+        .and(path(path_))
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// Asserts one request, whole: method, path, query, headers, body.
+fn assert_request(r: &Request, path: &str, body: Value) {
+    assert_eq!(r.method.as_str(), "POST");
+    assert_eq!(r.url.path(), path);
+    assert_eq!(r.url.query(), None);
+    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(header("accept").as_deref(), Some("application/json"));
+    assert_eq!(
+        header("user-agent"),
+        Some(format!("optout-mobivate/{}", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(
+        header("authorization"),
+        None,
+        "Mobivate signs the body only"
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), body);
+    let raw = String::from_utf8_lossy(&r.body);
+    assert!(
+        !raw.contains(ACCOUNT),
+        "the account id is never sent: {raw}"
+    );
+}
+
+async fn received(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.unwrap()
+}
+
+#[tokio::test]
+async fn sends_the_docs_signed_request_and_decodes_the_docs_answer() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(docs_success()),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap();
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 1, "exactly one request");
+    assert_request(
+        &requests[0],
+        &campaign_path(CAMPAIGN),
+        json!({"msisdn": MSISDN, "signature": SIGNATURE}),
+    );
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    assert_eq!(receipt.topics, Topics::one(CAMPAIGN));
+    assert_eq!(receipt.recipient, phone());
+    assert_eq!(
+        receipt.reference.as_deref(),
+        Some("AP:aaaaaaa-bbbbbbbbb-cccccccc")
+    );
+}
+
+#[tokio::test]
+async fn the_typed_call_reads_every_documented_field() {
+    let server = MockServer::start().await;
+    let mut body = docs_success();
+    body["unknown_field"] = json!({"tolerated": true});
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(body),
+        1,
+    )
+    .await;
+    let answer = client(&server)
+        .unsubscribe_campaign(CAMPAIGN, MSISDN)
+        .await
+        .unwrap();
+    assert_eq!(answer.authenticated, Some(true));
+    assert_eq!(answer.valid_msisdn, Some(true));
+    assert_eq!(answer.valid_campaign, Some(true));
+    assert_eq!(answer.campaign_status.as_deref(), Some("active"));
+    assert_eq!(answer.campaign_name.as_deref(), Some("Test Campaign"));
+    assert_eq!(answer.campaign_service.as_deref(), Some("12345"));
+    assert_eq!(answer.state.as_deref(), Some("unsubscribed"));
+    assert_eq!(answer.error, None);
+    assert_eq!(
+        answer.reference.as_deref(),
+        Some("AP:aaaaaaa-bbbbbbbbb-cccccccc")
+    );
+    assert!(answer.is_unsubscribed());
+}
+
+#[tokio::test]
+async fn the_keyword_is_sent_only_when_configured_and_the_id_is_one_segment() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ODD_CAMPAIGN_PATH,
+        ResponseTemplate::new(200).set_body_json(docs_success()),
+        1,
+    )
+    .await;
+    builder(&server)
+        .keyword("STOP")
+        .build()
+        .unwrap()
+        .unsubscribe(&request(Topics::one(ODD_CAMPAIGN)))
+        .await
+        .unwrap();
+    assert_request(
+        &received(&server).await[0],
+        ODD_CAMPAIGN_PATH,
+        json!({
+            "msisdn": MSISDN,
+            "signature": signature(ACCOUNT, ODD_CAMPAIGN, MSISDN),
+            "keyword": "STOP"
+        }),
+    );
+}
+
+#[tokio::test]
+async fn the_state_is_compared_case_insensitively() {
+    let server = MockServer::start().await;
+    let mut body = docs_success();
+    body["state"] = json!("UNSUBSCRIBED");
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(body),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+}
+
+#[tokio::test]
+async fn a_2xx_with_another_state_is_rejected_naming_the_state() {
+    let server = MockServer::start().await;
+    let mut body = docs_success();
+    body["state"] = json!("subscribed");
+    body["campaign_status"] = json!("paused");
+    body["reference"] = json!(null);
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(body),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.status(), Some(200));
+    let message = err.message().unwrap();
+    assert!(message.contains("state \"subscribed\""), "{message}");
+    assert!(message.contains("campaign status \"paused\""), "{message}");
+    assert!(!err.is_retryable());
+    assert_eq!(err.attempts(), 1);
+
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(json!({})),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert!(err.message().unwrap().contains("no state"), "{err}");
+}
+
+#[tokio::test]
+async fn each_false_flag_is_named_and_explained_with_mobivates_text() {
+    let cases = [
+        (
+            200,
+            refusal(false, true, true, json!("Invalid signature")),
+            ErrorKind::Rejected,
+            "authenticated is false: the signature does not match MOBIVATE_ACCOUNT_ID",
+        ),
+        (
+            401,
+            refusal(false, true, true, json!(null)),
+            ErrorKind::Unauthorized,
+            "authenticated is false",
+        ),
+        (
+            400,
+            refusal(true, false, true, json!("Invalid MSISDN")),
+            ErrorKind::Rejected,
+            "valid_msisdn is false: Mobivate does not take this phone number",
+        ),
+        (
+            404,
+            refusal(true, true, false, json!("Campaign not found")),
+            ErrorKind::NotFound,
+            "valid_campaign is false: the campaign id is not a campaign of this account",
+        ),
+    ];
+    for (status, body, kind, expected) in cases {
+        let server = MockServer::start().await;
+        let said = body["error"].as_str().map(str::to_owned);
+        mount(
+            &server,
+            &campaign_path(CAMPAIGN),
+            ResponseTemplate::new(status).set_body_json(body),
+            1,
+        )
+        .await;
+        let err = client(&server)
+            .unsubscribe(&request(Topics::one(CAMPAIGN)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{status}: {err}");
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(err.code(), None);
+        assert!(!err.is_retryable(), "{status}");
+        assert_eq!(err.attempts(), 1, "{status} is not retried");
+        let message = err.message().unwrap();
+        assert!(message.starts_with(expected), "{message}");
+        if let Some(said) = said {
+            assert!(
+                message.ends_with(&format!("Mobivate says: {said}")),
+                "{message}"
+            );
+        }
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn several_false_flags_are_all_named() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(400).set_body_json(refusal(true, false, false, json!(null))),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    let message = err.message().unwrap();
+    assert!(message.contains("valid_msisdn is false"), "{message}");
+    assert!(message.contains("valid_campaign is false"), "{message}");
+    assert!(!message.contains("authenticated is false"), "{message}");
+}
+
+#[tokio::test]
+async fn an_error_with_only_mobivates_text_or_no_json_keeps_what_it_said() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(400).set_body_json(json!({"error": "Malformed request"})),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.message(), Some("Mobivate says: Malformed request"));
+
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+        1,
+    )
+    .await;
+    let err = builder(&server)
+        .max_retries(0)
+        .build()
+        .unwrap()
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert!(err.is_retryable());
+    assert_eq!(err.message(), Some("\"<html>Bad Gateway</html>\""));
+}
+
+#[tokio::test]
+async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        // The docs' sample verbatim: Python notation, which is not JSON.
+        ResponseTemplate::new(200).set_body_string(
+            r#"{"authenticated" : True, "state" : "unsubscribed", "error" : Null}"#,
+        ),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.to_string().contains("True"), "{err}");
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_succeed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(docs_success()),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 3);
+    for r in &requests {
+        assert_request(
+            r,
+            &campaign_path(CAMPAIGN),
+            json!({"msisdn": MSISDN, "signature": SIGNATURE}),
+        );
+    }
+}
+
+#[tokio::test]
+async fn several_campaigns_get_one_signed_call_each_and_join_references() {
+    let server = MockServer::start().await;
+    for (campaign, reference) in [("camp-1", "AP:1"), ("camp-2", "AP:2")] {
+        let mut body = docs_success();
+        body["reference"] = json!(reference);
+        mount(
+            &server,
+            &campaign_path(campaign),
+            ResponseTemplate::new(200).set_body_json(body),
+            1,
+        )
+        .await;
+    }
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::only(["camp-1", "camp-2"])))
+        .await
+        .unwrap();
+    assert_eq!(receipt.topics, Topics::only(["camp-1", "camp-2"]));
+    assert_eq!(receipt.reference.as_deref(), Some("AP:1,AP:2"));
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 2);
+    for campaign in ["camp-1", "camp-2"] {
+        let r = requests
+            .iter()
+            .find(|r| r.url.path() == campaign_path(campaign))
+            .unwrap();
+        assert_request(
+            r,
+            &campaign_path(campaign),
+            json!({"msisdn": MSISDN, "signature": signature(ACCOUNT, campaign, MSISDN)}),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_campaign_never_hides_the_done_ones() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path("camp-1"),
+        ResponseTemplate::new(200).set_body_json(docs_success()),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        &campaign_path("gone"),
+        ResponseTemplate::new(404).set_body_json(refusal(true, true, false, json!(null))),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::only(["camp-1", "gone"])))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Partial);
+    let partial = err.partial().unwrap();
+    assert_eq!(partial.done.len(), 1);
+    assert_eq!(partial.done[0].topics, Topics::one("camp-1"));
+    assert_eq!(partial.done[0].outcome, Outcome::Unsubscribed);
+    assert_eq!(
+        partial.done[0].reference.as_deref(),
+        Some("AP:aaaaaaa-bbbbbbbbb-cccccccc")
+    );
+    assert_eq!(partial.failed.len(), 1);
+    assert_eq!(partial.failed[0].0, "gone");
+    assert_eq!(partial.failed[0].1.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_nothing_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(docs_success()))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let mobivate = client(&server);
+    let raw_phone = |msisdn: &str| {
+        Unsubscribe::new(
+            Recipient::Phone {
+                msisdn: msisdn.into(),
+            },
+            Topics::one(CAMPAIGN),
+        )
+    };
+    let invalid = [
+        (raw_phone("+254700000000"), "recipient"),
+        (raw_phone("12345"), "recipient"),
+        (raw_phone(""), "recipient"),
+        (request(Topics::one("")), "campaign"),
+        (request(Topics::one(".")), "campaign"),
+        (request(Topics::Only(vec![])), "campaign"),
+    ];
+    for (request, field) in invalid {
+        let err = mobivate.unsubscribe(&request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert_eq!(err.field(), Some(field), "{err}");
+        assert!(!err.was_sent());
+    }
+    let unsupported = [
+        request(Topics::All),
+        Unsubscribe::new(
+            Recipient::email("a@example.com").unwrap(),
+            Topics::one(CAMPAIGN),
+        ),
+        Unsubscribe::new(Recipient::subscriber("s1").unwrap(), Topics::one(CAMPAIGN)),
+        Unsubscribe::new(Recipient::device("tok").unwrap(), Topics::one(CAMPAIGN)),
+    ];
+    for request in unsupported {
+        let err = mobivate.unsubscribe(&request).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("nothing was sent"), "{err}");
+    }
+    for (campaign, msisdn, field) in [
+        (CAMPAIGN, "0712 345 678", "msisdn"),
+        ("..", MSISDN, "campaign"),
+    ] {
+        let err = mobivate
+            .unsubscribe_campaign(campaign, msisdn)
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some(field), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_account_id_never_shows_in_debug_display_or_errors() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(401).set_body_json(refusal(
+            false,
+            true,
+            true,
+            json!(format!("signature does not match account {ACCOUNT}")),
+        )),
+        1,
+    )
+    .await;
+    let mobivate = builder(&server).keyword("STOP").build().unwrap();
+    let err = mobivate
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert!(err.message().unwrap().contains("[REDACTED]"), "{err}");
+    let refused = Mobivate::builder()
+        .account_id(ACCOUNT)
+        .base_url("http://127.0.0.1:1")
+        .max_retries(0)
+        .build()
+        .unwrap()
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Network);
+    let builder_debug = format!("{:?}", Mobivate::builder().account_id(ACCOUNT));
+    let text = format!(
+        "{mobivate:?} {builder_debug} {err} {err:?} {refused} {refused:?} {} {}",
+        serde_json::to_string(&err).unwrap(),
+        serde_json::to_string(&refused).unwrap()
+    );
+    assert!(!text.contains(ACCOUNT), "{text}");
+    assert!(!text.contains("43e36f54"), "{text}");
+}
+
+#[test]
+fn building_needs_an_account_id_a_usable_keyword_and_base_url() {
+    let err = Mobivate::builder().build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("MOBIVATE_ACCOUNT_ID"), "{err}");
+    let err = Mobivate::builder().account_id(" ").build().unwrap_err();
+    assert!(err.to_string().contains("MOBIVATE_ACCOUNT_ID"), "{err}");
+    let err = Mobivate::builder()
+        .account_id(ACCOUNT)
+        .keyword("")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("MOBIVATE_KEYWORD"), "{err}");
+    let err = Mobivate::builder()
+        .account_id(ACCOUNT)
+        .base_url("ftp://x")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let mobivate = Mobivate::builder().account_id(ACCOUNT).build().unwrap();
+    assert_eq!(
+        mobivate.base_url().as_str(),
+        "https://subscription-api.mobivate.com/"
+    );
+    let body = mobivate.request(CAMPAIGN, MSISDN);
+    assert_eq!(body.signature, SIGNATURE);
+    assert_eq!(body.keyword, None);
+}
+
+#[test]
+fn from_env_reads_the_account_id_keyword_and_base_url() {
+    // The only test in this binary that touches the environment.
+    std::env::remove_var("MOBIVATE_ACCOUNT_ID");
+    std::env::remove_var("MOBIVATE_KEYWORD");
+    std::env::remove_var("MOBIVATE_BASE_URL");
+    let err = Mobivate::from_env().unwrap_err();
+    assert!(err.to_string().contains("MOBIVATE_ACCOUNT_ID"), "{err}");
+    std::env::set_var("MOBIVATE_ACCOUNT_ID", ACCOUNT);
+    let mobivate = Mobivate::from_env().unwrap();
+    assert_eq!(mobivate.request(CAMPAIGN, MSISDN).keyword, None);
+    std::env::set_var("MOBIVATE_KEYWORD", "STOP");
+    std::env::set_var("MOBIVATE_BASE_URL", "http://127.0.0.1:8025");
+    let mobivate = Mobivate::from_env().unwrap();
+    assert_eq!(mobivate.base_url().as_str(), "http://127.0.0.1:8025/");
+    let body = mobivate.request(CAMPAIGN, MSISDN);
+    assert_eq!(body.keyword.as_deref(), Some("STOP"));
+    assert_eq!(body.signature, SIGNATURE);
+}

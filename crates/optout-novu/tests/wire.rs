@@ -1,0 +1,846 @@
+//! Novu on the wire, against a loopback wiremock server, with the docs' own examples.
+
+use std::time::Duration;
+
+use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_novu::{Novu, Region, SubscriptionRef};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const KEY: &str = "nv_secret_4f7a9c";
+/// A topic key that must stay one path segment.
+const TOPIC: &str = "a b/c?d";
+const TOPIC_PATH: &str = "/v2/topics/a%20b%2Fc%3Fd/subscriptions";
+
+fn client(server: &MockServer) -> Novu {
+    Novu::builder()
+        .secret_key(KEY)
+        .base_url(server.uri())
+        .retry_policy(
+            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap()
+}
+
+fn subscriber() -> Recipient {
+    Recipient::subscriber("user-123").unwrap()
+}
+
+fn request(topics: Topics) -> Unsubscribe {
+    Unsubscribe::new(subscriber(), topics)
+}
+
+/// The response example of Novu's docs page, verbatim.
+fn docs_example() -> Value {
+    json!({
+      "data": [{
+          "_id": "64f5e95d3d7946d80d0cb679",
+          "topic": {"_id": "64f5e95d3d7946d80d0cb677", "key": "product-updates", "name": "Product Updates"},
+          "subscriber": {
+            "_id": "64da692e9a94fb2e6449ad07",
+            "subscriberId": "user-123",
+            "avatar": "https://example.com/avatar.png",
+            "firstName": "John",
+            "lastName": "Doe",
+            "email": "john@example.com"
+          },
+          "createdAt": "2025-04-24T05:40:21Z",
+          "updatedAt": "2025-04-24T05:40:21Z",
+          "identifier": "tk=product-updates:si=subscriber-123",
+          "contextKeys": ["tenant:org-a", "project:proj-123"]
+      }],
+      "meta": {"totalCount": 3, "successful": 2, "failed": 1},
+      "errors": [{
+          "subscriberId": "invalid-subscriber-id",
+          "code": "SUBSCRIBER_NOT_FOUND",
+          "message": "Subscriber with ID invalid-subscriber-id could not be found"
+      }]
+    })
+}
+
+/// A whole-result body with one per-item error for `user-123`, as Novu sends with a 400 when
+/// every item failed.
+fn all_failed(code: &str, message: &str) -> Value {
+    json!({
+        "data": [],
+        "meta": {"totalCount": 1, "successful": 0, "failed": 1},
+        "errors": [{"subscriberId": "user-123", "code": code, "message": message}]
+    })
+}
+
+fn error_body(status: u16, message: Value, error: &str) -> Value {
+    json!({
+        "statusCode": status,
+        "timestamp": "2025-04-24T05:40:21.000Z",
+        "path": TOPIC_PATH,
+        "message": message,
+        "error": error
+    })
+}
+
+async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
+    Mock::given(method("DELETE"))
+        .and(path(TOPIC_PATH))
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+fn header(r: &Request, name: &str) -> Option<String> {
+    r.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Asserts one request whole: method, path, query, headers, body.
+fn assert_request(r: &Request, path: &str, idempotency_key: Option<&str>, body: Value) {
+    assert_eq!(r.method.as_str(), "DELETE");
+    assert_eq!(r.url.path(), path);
+    assert_eq!(r.url.query(), None);
+    assert_eq!(header(r, "authorization"), Some(format!("ApiKey {KEY}")));
+    assert_eq!(
+        header(r, "content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(header(r, "accept").as_deref(), Some("application/json"));
+    assert_eq!(
+        header(r, "user-agent"),
+        Some(format!("optout-novu/{}", env!("CARGO_PKG_VERSION")))
+    );
+    assert_eq!(header(r, "idempotency-key").as_deref(), idempotency_key);
+    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), body);
+}
+
+async fn received(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.unwrap()
+}
+
+#[tokio::test]
+async fn sends_the_documented_request_and_reads_the_documented_answer() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(docs_example()),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)).idempotency_key("req-7f3a"))
+        .await
+        .unwrap();
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 1);
+    assert_request(
+        &requests[0],
+        TOPIC_PATH,
+        Some("req-7f3a"),
+        json!({"subscriptions": [{"subscriberId": "user-123"}]}),
+    );
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    assert_eq!(
+        receipt.reference.as_deref(),
+        Some("64f5e95d3d7946d80d0cb679")
+    );
+    assert_eq!(receipt.topics, Topics::one(TOPIC));
+    assert_eq!(receipt.recipient, subscriber());
+}
+
+#[tokio::test]
+async fn an_identifier_is_sent_and_no_idempotency_key_means_no_header() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(docs_example()),
+        1,
+    )
+    .await;
+    let recipient = Recipient::subscriber_with_identifier("user-123", "sub-a").unwrap();
+    client(&server)
+        .unsubscribe(&Unsubscribe::new(recipient, Topics::one(TOPIC)))
+        .await
+        .unwrap();
+    assert_request(
+        &received(&server).await[0],
+        TOPIC_PATH,
+        None,
+        json!({"subscriptions": [{"subscriberId": "user-123", "identifier": "sub-a"}]}),
+    );
+}
+
+#[tokio::test]
+async fn the_typed_call_decodes_the_docs_example_whole() {
+    let server = MockServer::start().await;
+    let mut body = docs_example();
+    body["unknown"] = json!({"tolerated": true});
+    mount(&server, ResponseTemplate::new(200).set_body_json(body), 1).await;
+    let items = [
+        SubscriptionRef::subscriber("subscriber-123")
+            .with_identifier("subscriber-123-subscription-a"),
+        SubscriptionRef::subscriber("subscriber-456"),
+        SubscriptionRef::by_identifier("subscriber-789-subscription-b"),
+    ];
+    let response = client(&server)
+        .delete_topic_subscriptions(TOPIC, &items, None)
+        .await
+        .unwrap();
+    assert_request(
+        &received(&server).await[0],
+        TOPIC_PATH,
+        None,
+        json!({"subscriptions": [
+            {"subscriberId": "subscriber-123", "identifier": "subscriber-123-subscription-a"},
+            {"subscriberId": "subscriber-456"},
+            {"identifier": "subscriber-789-subscription-b"}
+        ]}),
+    );
+    let deleted = &response.data[0];
+    assert_eq!(deleted.id, "64f5e95d3d7946d80d0cb679");
+    assert_eq!(
+        deleted.identifier.as_deref(),
+        Some("tk=product-updates:si=subscriber-123")
+    );
+    let topic = deleted.topic.as_ref().unwrap();
+    assert_eq!(topic.key.as_deref(), Some("product-updates"));
+    assert_eq!(topic.name.as_deref(), Some("Product Updates"));
+    let sub = deleted.subscriber.as_ref().unwrap();
+    assert_eq!(sub.subscriber_id.as_deref(), Some("user-123"));
+    assert_eq!(sub.email.as_deref(), Some("john@example.com"));
+    assert_eq!(deleted.created_at.as_deref(), Some("2025-04-24T05:40:21Z"));
+    assert_eq!(deleted.context_keys, ["tenant:org-a", "project:proj-123"]);
+    assert_eq!(
+        (
+            response.meta.total_count,
+            response.meta.successful,
+            response.meta.failed
+        ),
+        (3, 2, 1)
+    );
+    assert_eq!(response.errors.len(), 1);
+    assert_eq!(
+        response.errors[0].subscriber_id.as_deref(),
+        Some("invalid-subscriber-id")
+    );
+    assert_eq!(
+        response.errors[0].code.as_deref(),
+        Some("SUBSCRIBER_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn a_body_without_data_or_meta_is_a_decode_error() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"meta": {"totalCount": 1}})),
+        1,
+    )
+    .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.to_string().contains("data"), "{err}");
+}
+
+/// Answers each chunk from its body: `sN` with N a multiple of 50 is an unknown subscriber,
+/// every other item is deleted.
+struct PerItem;
+
+impl Respond for PerItem {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let items = body["subscriptions"].as_array().unwrap();
+        let (mut data, mut errors) = (Vec::new(), Vec::new());
+        for item in items {
+            let id = item["subscriberId"].as_str().unwrap();
+            let n: usize = id[1..].parse().unwrap();
+            if n % 50 == 0 {
+                errors.push(
+                    json!({"subscriberId": id, "code": "SUBSCRIBER_NOT_FOUND", "message": "no"}),
+                );
+            } else {
+                data.push(json!({"_id": format!("sub-{id}"), "subscriber": {"subscriberId": id}}));
+            }
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": data,
+            "meta": {"totalCount": items.len(), "successful": data.len(), "failed": errors.len()},
+            "errors": errors
+        }))
+    }
+}
+
+#[tokio::test]
+async fn any_number_of_subscriptions_goes_in_chunks_of_100_and_is_merged() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(TOPIC_PATH))
+        .respond_with(PerItem)
+        .expect(3)
+        .mount(&server)
+        .await;
+    let ids: Vec<String> = (0..250).map(|i| format!("s{i}")).collect();
+    let items: Vec<SubscriptionRef> = ids.iter().map(SubscriptionRef::subscriber).collect();
+    let response = client(&server)
+        .delete_topic_subscriptions(TOPIC, &items, Some("bulk-1"))
+        .await
+        .unwrap();
+
+    let requests = received(&server).await;
+    assert_eq!(requests.len(), 3);
+    for (n, (r, range)) in requests
+        .iter()
+        .zip([0..100, 100..200, 200..250])
+        .enumerate()
+    {
+        let expected: Vec<Value> = ids[range]
+            .iter()
+            .map(|id| json!({"subscriberId": id}))
+            .collect();
+        let key = format!("bulk-1-{}", n + 1);
+        assert_request(
+            r,
+            TOPIC_PATH,
+            Some(&key),
+            json!({"subscriptions": expected}),
+        );
+    }
+    assert_eq!(
+        (
+            response.meta.total_count,
+            response.meta.successful,
+            response.meta.failed
+        ),
+        (250, 245, 5)
+    );
+    assert_eq!(response.data.len(), 245);
+    assert_eq!(response.data[0].id, "sub-s1");
+    assert_eq!(response.data[244].id, "sub-s249");
+    let failed: Vec<_> = response
+        .errors
+        .iter()
+        .map(|e| e.subscriber_id.clone().unwrap())
+        .collect();
+    assert_eq!(failed, ["s0", "s50", "s100", "s150", "s200"]);
+}
+
+#[tokio::test]
+async fn one_chunk_keeps_the_idempotency_key_unchanged() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(PerItem)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let items: Vec<SubscriptionRef> = (1..=100)
+        .map(|i| SubscriptionRef::subscriber(format!("s{i}")))
+        .collect();
+    client(&server)
+        .delete_topic_subscriptions("news", &items, Some("k"))
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&received(&server).await[0], "idempotency-key").as_deref(),
+        Some("k")
+    );
+}
+
+#[tokio::test]
+async fn a_later_chunk_failing_says_what_was_applied() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(PerItem)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(error_body(
+            500,
+            json!("Internal server error"),
+            "Internal Server Error",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let items: Vec<SubscriptionRef> = (1..=150)
+        .map(|i| SubscriptionRef::subscriber(format!("s{i}")))
+        .collect();
+    let err = Novu::builder()
+        .secret_key(KEY)
+        .base_url(server.uri())
+        .max_retries(0)
+        .build()
+        .unwrap()
+        .delete_topic_subscriptions("news", &items, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert_eq!(err.status(), Some(500));
+    let text = err.to_string();
+    assert!(
+        text.contains("chunk 2 of 2 failed after chunks 1-1 (100 subscriptions) were applied"),
+        "{text}"
+    );
+    assert!(text.contains("Internal server error"), "{text}");
+}
+
+#[tokio::test]
+async fn a_400_with_the_full_result_of_subscription_not_found_is_already_unsubscribed() {
+    let server = MockServer::start().await;
+    let body = all_failed(
+        "SUBSCRIPTION_NOT_FOUND",
+        "Subscription for subscriber 'user-123' not found.",
+    );
+    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::AlreadyUnsubscribed);
+    assert_eq!(receipt.reference, None);
+}
+
+#[tokio::test]
+async fn a_400_with_the_full_result_of_another_code_is_that_error() {
+    let server = MockServer::start().await;
+    let body = all_failed(
+        "SUBSCRIBER_NOT_FOUND",
+        "Subscriber with ID 'user-123' could not be found.",
+    );
+    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.code(), Some("SUBSCRIBER_NOT_FOUND"));
+    let message = err.message().unwrap();
+    assert!(message.starts_with("Subscriber with ID 'user-123' could not be found."));
+    assert!(message.contains("HTTP 400"), "{message}");
+    assert!(!err.is_retryable());
+
+    // Other per-item codes keep the status of Novu's answer.
+    let server = MockServer::start().await;
+    let body = all_failed("INVALID_REQUEST", "Subscription identifier is required.");
+    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.code(), Some("INVALID_REQUEST"));
+}
+
+#[tokio::test]
+async fn an_answer_that_confirms_nothing_is_not_a_receipt() {
+    let server = MockServer::start().await;
+    let body = json!({"data": [], "meta": {"totalCount": 1, "successful": 0, "failed": 0}});
+    mount(&server, ResponseTemplate::new(200).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nothing is confirmed"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_topic_is_not_found_and_not_retried() {
+    let server = MockServer::start().await;
+    let body = error_body(404, json!("Topic with key a b/c?d not found"), "Not Found");
+    mount(&server, ResponseTemplate::new(404).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(err.code(), Some("Not Found"));
+    assert_eq!(err.message(), Some("Topic with key a b/c?d not found"));
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_422_joins_its_messages() {
+    let server = MockServer::start().await;
+    let body = error_body(
+        422,
+        json!([
+            "subscriptions must contain no more than 100 elements",
+            "subscriptions.0.subscriberId must be a string"
+        ]),
+        "Unprocessable Entity",
+    );
+    mount(&server, ResponseTemplate::new(422).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(
+        err.message(),
+        Some(
+            "subscriptions must contain no more than 100 elements; \
+             subscriptions.0.subscriberId must be a string"
+        )
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_after_what_novu_asks() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("ratelimit-reset", "0")
+                .set_body_string("<html>busy</html>"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(docs_example()),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)).idempotency_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    for r in received(&server).await {
+        assert_eq!(
+            header(&r, "idempotency-key").as_deref(),
+            Some("k"),
+            "same key on retries"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idempotent_request_in_progress_is_retried_and_a_plain_400_is_an_error() {
+    let server = MockServer::start().await;
+    let busy = error_body(
+        409,
+        json!("Request with key k is being processed"),
+        "Conflict",
+    );
+    Mock::given(method("DELETE"))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .insert_header("retry-after", "0")
+                .set_body_json(busy),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(docs_example()),
+        1,
+    )
+    .await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)).idempotency_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+
+    // A 400 that does not carry the result is Novu's error, with its errorId kept.
+    let server = MockServer::start().await;
+    let mut body = error_body(400, json!("idempotency-key is too long"), "Bad Request");
+    body["errorId"] = json!("e-42");
+    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.code(), Some("Bad Request"));
+    assert_eq!(
+        err.message(),
+        Some("idempotency-key is too long (errorId e-42)")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_key_is_unauthorized_and_not_retried() {
+    let server = MockServer::start().await;
+    let body = error_body(401, json!("API Key not found"), "Unauthorized");
+    mount(&server, ResponseTemplate::new(401).set_body_json(body), 1).await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert!(!err.is_retryable());
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn several_topics_get_one_call_each_with_their_own_key_and_a_failure_hides_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/v2/topics/news/subscriptions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(docs_example()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v2/topics/gone/subscriptions"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(error_body(
+            404,
+            json!("Topic with key gone not found"),
+            "Not Found",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .unsubscribe(&request(Topics::only(["news", "gone", "news"])).idempotency_key("k"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Partial);
+    let partial = err.partial().unwrap();
+    assert_eq!(partial.done.len(), 1);
+    assert_eq!(partial.done[0].topics, Topics::one("news"));
+    assert_eq!(partial.done[0].outcome, Outcome::Unsubscribed);
+    assert_eq!(partial.failed[0].0, "gone");
+    assert_eq!(partial.failed[0].1.kind(), ErrorKind::NotFound);
+
+    let mut keys: Vec<(String, Option<String>)> = received(&server)
+        .await
+        .iter()
+        .map(|r| (r.url.path().to_owned(), header(r, "idempotency-key")))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            (
+                "/v2/topics/gone/subscriptions".to_owned(),
+                Some("k-2".to_owned())
+            ),
+            (
+                "/v2/topics/news/subscriptions".to_owned(),
+                Some("k-1".to_owned())
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_nothing_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let novu = client(&server);
+    let typed = [
+        ("news", vec![], None, "subscriptions"),
+        (
+            "news",
+            vec![SubscriptionRef::default()],
+            None,
+            "subscription",
+        ),
+        ("", vec![SubscriptionRef::subscriber("s")], None, "topic"),
+        ("..", vec![SubscriptionRef::subscriber("s")], None, "topic"),
+        (
+            "news",
+            vec![SubscriptionRef::subscriber(" ")],
+            None,
+            "subscriberId",
+        ),
+        (
+            "news",
+            vec![SubscriptionRef::by_identifier("")],
+            None,
+            "identifier",
+        ),
+        (
+            "news",
+            vec![SubscriptionRef::subscriber("s")],
+            Some(""),
+            "idempotency_key",
+        ),
+        (
+            "news",
+            vec![SubscriptionRef::subscriber("s")],
+            Some("é"),
+            "idempotency_key",
+        ),
+    ];
+    for (topic, items, key, field) in typed {
+        let err = novu
+            .delete_topic_subscriptions(topic, &items, key)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert_eq!(err.field(), Some(field), "{err}");
+        assert!(!err.was_sent());
+    }
+    // 255 bytes is the limit, suffix included: 253 + "-1" for one of two chunks is fine,
+    // 254 + "-1" is not.
+    let many: Vec<SubscriptionRef> = (0..101)
+        .map(|i| SubscriptionRef::subscriber(format!("s{i}")))
+        .collect();
+    let err = novu
+        .delete_topic_subscriptions("news", &many, Some(&"k".repeat(254)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("idempotency_key"));
+    // The same holds through the trait, for several topics.
+    let long = request(Topics::only(["a", "b"])).idempotency_key("k".repeat(254));
+    assert_eq!(
+        novu.unsubscribe(&long).await.unwrap_err().field(),
+        Some("idempotency_key")
+    );
+    assert_eq!(
+        novu.unsubscribe(&request(Topics::Only(vec![])))
+            .await
+            .unwrap_err()
+            .field(),
+        Some("topic")
+    );
+    for unsupported in [
+        request(Topics::All),
+        Unsubscribe::new(
+            Recipient::email("a@example.com").unwrap(),
+            Topics::one("news"),
+        ),
+    ] {
+        let err = novu.unsubscribe(&unsupported).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(!err.was_sent());
+    }
+}
+
+#[tokio::test]
+async fn the_key_never_shows_in_debug_display_or_errors() {
+    let server = MockServer::start().await;
+    let body = error_body(
+        500,
+        json!(format!("bad key ApiKey {KEY}")),
+        "Internal Server Error",
+    );
+    mount(&server, ResponseTemplate::new(500).set_body_json(body), 1).await;
+    let novu = Novu::builder()
+        .secret_key(KEY)
+        .base_url(server.uri())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = novu
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert!(err.message().unwrap().contains("[REDACTED]"), "{err}");
+    let refused = Novu::builder()
+        .secret_key(KEY)
+        .base_url("http://127.0.0.1:1")
+        .max_retries(0)
+        .build()
+        .unwrap()
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Network);
+    let builder = Novu::builder().secret_key(KEY);
+    let text = format!(
+        "{novu:?} {builder:?} {err} {err:?} {refused} {refused:?} {} {}",
+        serde_json::to_string(&err).unwrap(),
+        serde_json::to_string(&refused).unwrap()
+    );
+    assert!(!text.contains(KEY), "{text}");
+    assert!(!text.contains("4f7a9c"), "{text}");
+}
+
+#[test]
+fn the_region_chooses_the_default_base_url_and_an_override_wins() {
+    let url =
+        |b: optout_novu::NovuBuilder| b.secret_key("k").build().unwrap().base_url().to_string();
+    assert_eq!(url(Novu::builder()), "https://api.novu.co/");
+    assert_eq!(
+        url(Novu::builder().region(Region::Us)),
+        "https://api.novu.co/"
+    );
+    assert_eq!(
+        url(Novu::builder().region(Region::Eu)),
+        "https://eu.api.novu.co/"
+    );
+    assert_eq!(
+        url(Novu::builder()
+            .base_url("http://127.0.0.1:8025")
+            .region(Region::Eu)),
+        "http://127.0.0.1:8025/"
+    );
+    assert_eq!("EU".parse::<Region>().unwrap(), Region::Eu);
+    assert_eq!(" us ".parse::<Region>().unwrap(), Region::Us);
+    assert_eq!(
+        "ap".parse::<Region>().unwrap_err().kind(),
+        ErrorKind::Config
+    );
+}
+
+/// The only test that touches the environment (tests share it).
+#[test]
+fn from_env_reads_key_region_and_base_url() {
+    std::env::remove_var("NOVU_SECRET_KEY");
+    let err = Novu::from_env().unwrap_err();
+    assert!(err.to_string().contains("NOVU_SECRET_KEY"), "{err}");
+
+    std::env::set_var("NOVU_SECRET_KEY", KEY);
+    std::env::set_var("NOVU_REGION", "eu");
+    std::env::remove_var("NOVU_BASE_URL");
+    assert_eq!(
+        Novu::from_env().unwrap().base_url().as_str(),
+        "https://eu.api.novu.co/"
+    );
+
+    std::env::set_var("NOVU_BASE_URL", "http://127.0.0.1:8025");
+    assert_eq!(
+        Novu::from_env().unwrap().base_url().as_str(),
+        "http://127.0.0.1:8025/"
+    );
+
+    std::env::set_var("NOVU_REGION", "mars");
+    let err = Novu::from_env().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("NOVU_REGION"), "{err}");
+    assert!(!err.to_string().contains(KEY));
+
+    for var in ["NOVU_SECRET_KEY", "NOVU_REGION", "NOVU_BASE_URL"] {
+        std::env::remove_var(var);
+    }
+}
+
+#[test]
+fn building_needs_a_key_and_a_usable_base_url() {
+    let err = Novu::builder().build().unwrap_err();
+    assert!(err.to_string().contains("NOVU_SECRET_KEY"), "{err}");
+    let err = Novu::builder()
+        .secret_key("k")
+        .base_url("ftp://x")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let err = Novu::builder().secret_key("bad\nkey").build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(!err.to_string().contains("bad"), "{err}");
+}
