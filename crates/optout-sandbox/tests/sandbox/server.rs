@@ -1,0 +1,166 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use optout_sandbox::{Api, Config, Error, Sandbox, Seed};
+use reqwest::{Client, Method};
+
+use crate::send;
+
+const PUSHY_BODY: &str = r#"{"token":"a6345d0278adc55d3474f5","topics":["news"]}"#;
+
+#[tokio::test]
+async fn counts_requests_and_connections() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let url = format!("{}/topics/unsubscribe?api_key=k", sandbox.base_url());
+    let client = Client::new();
+    for _ in 0..5 {
+        let reply = send(&client, Method::POST, &url, &[], Some(PUSHY_BODY)).await;
+        assert_eq!(reply.status, 200);
+    }
+    let stats = sandbox.stats();
+    assert_eq!(
+        (stats.pushy, stats.connections),
+        (5, 1),
+        "one kept-alive connection"
+    );
+    let other = Client::new();
+    send(&other, Method::POST, &url, &[], Some(PUSHY_BODY)).await;
+    let stats = sandbox.stats();
+    assert_eq!((stats.pushy, stats.connections), (6, 2));
+    assert_eq!(stats.requests(Api::Pushy), 6);
+    assert_eq!(
+        (stats.migma, stats.hubspot, stats.total_requests()),
+        (0, 0, 6)
+    );
+}
+
+#[tokio::test]
+async fn unknown_endpoints_are_json_404_and_405() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let client = Client::new();
+    let base = sandbox.base_url();
+    let reply = send(
+        &client,
+        Method::POST,
+        &format!("{base}/nope"),
+        &[],
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.assert_json_type().json()["error"].is_string());
+    let url = format!("{base}/communication-preferences/v3/unsubscribe");
+    let reply = send(&client, Method::GET, &url, &[], None).await;
+    assert_eq!(reply.status, 405);
+    reply.assert_json_type();
+    let stats = sandbox.stats();
+    assert_eq!((stats.unrouted, stats.hubspot), (2, 0));
+}
+
+#[tokio::test]
+async fn refuses_to_bind_beyond_loopback() {
+    for addr in ["0.0.0.0:0", "10.1.2.3:0", "[::]:0"] {
+        let addr: SocketAddr = addr.parse().unwrap();
+        match Sandbox::builder().addr(addr).start().await {
+            Err(e @ Error::NotLoopback(_)) => assert!(e.to_string().contains("loopback"), "{e}"),
+            other => panic!("{addr}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn binds_the_given_loopback_address() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let sandbox = Sandbox::builder().addr(addr).start().await.unwrap();
+    assert_eq!(sandbox.addr(), addr);
+    assert_eq!(sandbox.base_url(), format!("http://{addr}"));
+}
+
+#[tokio::test]
+async fn shutdown_and_drop_stop_the_server() {
+    let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let sandbox = Sandbox::start().await.unwrap();
+    let url = format!("{}/topics/unsubscribe?api_key=k", sandbox.base_url());
+    assert_eq!(
+        send(&client, Method::POST, &url, &[], Some(PUSHY_BODY))
+            .await
+            .status,
+        200
+    );
+    sandbox.shutdown().await.unwrap();
+    assert!(client.post(&url).body(PUSHY_BODY).send().await.is_err());
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let url = format!("{}/topics/unsubscribe?api_key=k", sandbox.base_url());
+    drop(sandbox);
+    let mut refused = false;
+    for _ in 0..50 {
+        if client.post(&url).body(PUSHY_BODY).send().await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the server stops when dropped");
+}
+
+#[tokio::test]
+async fn serve_runs_until_told_to_stop() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(optout_sandbox::serve(addr, Config::default(), async {
+        let _ = stopped.await;
+    }));
+    let url = format!("http://{addr}/topics/unsubscribe?api_key=k");
+    let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let mut ok = false;
+    for _ in 0..50 {
+        if let Ok(res) = client.post(&url).body(PUSHY_BODY).send().await {
+            ok = res.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let refused =
+        optout_sandbox::serve("0.0.0.0:8025".parse().unwrap(), Config::default(), async {}).await;
+    assert!(matches!(refused, Err(Error::NotLoopback(_))));
+}
+
+#[tokio::test]
+async fn seeds_load_from_files_and_refuse_typos() {
+    let dir = std::env::temp_dir().join(format!("optout-sandbox-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.json");
+    std::fs::write(&good, r#"{"hubspot":{"topics":["1"]}}"#).unwrap();
+    let seed = Seed::from_file(&good).unwrap();
+    assert_eq!(seed, Seed::new().topic(Api::HubSpot, "1"));
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"hubspot":{"topic":["1"]}}"#).unwrap();
+    let err = Seed::from_file(&bad).unwrap_err();
+    assert!(matches!(err, Error::Seed { path: Some(_), .. }));
+    assert!(err.to_string().contains("bad.json"), "{err}");
+    let missing = Seed::from_file(dir.join("missing.json")).unwrap_err();
+    assert!(matches!(missing, Error::SeedFile { .. }), "{missing}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn names_parse_and_keys_stay_secret() {
+    assert_eq!("HubSpot".parse::<Api>().unwrap(), Api::HubSpot);
+    assert_eq!("mobivate".parse::<Api>().unwrap(), Api::Mobivate);
+    assert!(matches!(
+        "mailchimp".parse::<Api>(),
+        Err(Error::UnknownApi(_))
+    ));
+    let builder = Sandbox::builder().key(Api::HubSpot, "super-secret-token");
+    let debug = format!("{builder:?}");
+    assert!(!debug.contains("super-secret-token"), "{debug}");
+    assert!(debug.contains("REDACTED"));
+}
