@@ -39,7 +39,12 @@
 #[cfg(feature = "bulk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
 pub mod bulk;
+pub mod connect;
 pub mod fanout;
+
+pub use connect::{from_env, Overrides};
+/// The HTTP client and secret types the clients use, to share a pool or hold a key.
+pub use optout_core::{reqwest, secrecy};
 
 pub use optout_core::{
     async_trait, http, per_topic, validate, Decision, Error, ErrorKind, HttpClient, HttpConfig,

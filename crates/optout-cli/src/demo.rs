@@ -1,0 +1,258 @@
+//! `optout demo` and `optout sandbox`: the built-in sandbox, for trying optout with no account.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use optout::fanout::{FanOut, PersonOptOut, ProviderResult};
+use optout::providers::{
+    hubspot::HubSpot, migma::Migma, mobivate::Mobivate, novu::Novu, pushy::Pushy,
+};
+use optout::{Error, LegalBasis, Provider, Topics};
+use optout_sandbox::{Api, Faults, Sandbox, Seed};
+
+use crate::{print, SandboxArgs};
+
+/// The sample person of the demo, and what they are subscribed to at each provider.
+const EMAIL: &str = "alice@example.com";
+const PHONE: &str = "254700000000";
+const DEVICE: &str = "a6345d0278adc55d3474f5";
+const MIGMA_CONTACT: &str = "contact_alice";
+const NOVU_SUBSCRIBER: &str = "user-123";
+const TOPICS: [(Api, &str); 6] = [
+    (Api::Migma, "newsletter"),
+    (Api::Novu, "product-updates"),
+    (Api::Pushy, "news"),
+    (Api::Pushy, "media"),
+    (Api::Mobivate, "c71e2c2ee68b410a82d6c5f910c2d428"),
+    (Api::HubSpot, "12345"),
+];
+
+pub async fn demo() -> ExitCode {
+    match run_demo().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            print::error(&error, false);
+            crate::exit_code(&error)
+        }
+    }
+}
+
+async fn run_demo() -> Result<bool, Error> {
+    let sandbox = Sandbox::start()
+        .await
+        .map_err(|e| Error::config(format!("cannot start the sandbox: {e}")))?;
+    let base = sandbox.base_url();
+    println!("optout demo: a sandbox of all five providers is listening on {base}\n");
+    for (api, topic) in TOPICS {
+        let recipient = match api {
+            Api::Migma => MIGMA_CONTACT,
+            Api::Novu => NOVU_SUBSCRIBER,
+            Api::Pushy => DEVICE,
+            Api::Mobivate => PHONE,
+            _ => EMAIL,
+        };
+        sandbox.subscribe(api, recipient, topic);
+    }
+    println!("Subscribed {EMAIL} (phone {PHONE}, device {DEVICE}, Migma contact {MIGMA_CONTACT}, Novu subscriber {NOVU_SUBSCRIBER}) everywhere.\n");
+
+    let fanout = clients(&base)?;
+    let topics = |api: Api| {
+        Topics::Only(
+            TOPICS
+                .iter()
+                .filter(|(a, _)| *a == api)
+                .map(|(_, t)| t.to_string())
+                .collect(),
+        )
+    };
+    let opt_out = PersonOptOut::default()
+        .email(EMAIL)
+        .phone(PHONE)
+        .device(DEVICE)
+        .subscriber(Provider::Migma, MIGMA_CONTACT)
+        .subscriber(Provider::Novu, NOVU_SUBSCRIBER)
+        .topics(Provider::Migma, topics(Api::Migma))
+        .topics(Provider::Novu, topics(Api::Novu))
+        .topics(Provider::Pushy, topics(Api::Pushy))
+        .topics(Provider::Mobivate, topics(Api::Mobivate))
+        .topics(Provider::HubSpot, topics(Api::HubSpot))
+        .legal_basis(
+            LegalBasis::ConsentWithNotice,
+            "Clicked unsubscribe in the optout demo",
+        );
+
+    println!("1. Unsubscribe everywhere, in one fan-out call:\n");
+    let first = fanout.unsubscribe(&opt_out).await;
+    println!("{}\n", table(&first));
+    println!("2. The same opt-out again: each provider's answer to a repeat");
+    println!("   (Novu and HubSpot say \"already\"; Migma, Pushy and Mobivate have no such answer and simply confirm again):\n");
+    let second = fanout.unsubscribe(&opt_out).await;
+    println!("{}\n", table(&second));
+    let ok = first.iter().chain(&second).all(ProviderResult::is_done);
+    let served = sandbox.stats();
+    println!(
+        "{} requests served over {} connection(s). Everything above ran on 127.0.0.1: point any client at a sandbox with <PROVIDER>_BASE_URL.",
+        served.total_requests(),
+        served.connections
+    );
+    let _ = sandbox.shutdown().await;
+    Ok(ok)
+}
+
+/// The five clients, pointed at the sandbox, sharing one connection pool.
+fn clients(base: &str) -> Result<FanOut, Error> {
+    let http = optout::http::HttpConfig {
+        base_url: Some(base.to_string()),
+        client: Some(optout_core_client()?),
+        ..Default::default()
+    };
+    Ok(FanOut::new()
+        .with(
+            Migma::builder()
+                .api_key("demo-key")
+                .project_id("demo-project")
+                .http_config(http.clone())
+                .build()?,
+        )
+        .with(
+            Novu::builder()
+                .secret_key("demo-key")
+                .http_config(http.clone())
+                .build()?,
+        )
+        .with(
+            Pushy::builder()
+                .api_key("demo-key")
+                .http_config(http.clone())
+                .build()?,
+        )
+        .with(
+            Mobivate::builder()
+                .account_id(optout_sandbox::DEFAULT_MOBIVATE_ACCOUNT_ID)
+                .http_config(http.clone())
+                .build()?,
+        )
+        .with(
+            HubSpot::builder()
+                .access_token("demo-token")
+                .http_config(http)
+                .build()?,
+        ))
+}
+
+fn optout_core_client() -> Result<optout::reqwest::Client, Error> {
+    optout::reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| Error::config(format!("cannot build the HTTP client: {}", e.without_url())))
+}
+
+fn table(results: &[ProviderResult]) -> String {
+    let mut rows = Vec::new();
+    for r in results {
+        let ms = format!("{:.1} ms", r.elapsed.as_secs_f64() * 1000.0);
+        for receipt in &r.receipts {
+            rows.push(vec![
+                r.provider.to_string(),
+                receipt.recipient.to_string(),
+                receipt.topics.to_string(),
+                receipt.outcome.to_string(),
+                receipt.reference.clone().unwrap_or_else(|| "-".into()),
+                ms.clone(),
+            ]);
+        }
+        for error in &r.errors {
+            rows.push(vec![
+                r.provider.to_string(),
+                "-".into(),
+                "-".into(),
+                format!("FAILED: {error}"),
+                "-".into(),
+                ms.clone(),
+            ]);
+        }
+        if let Some(why) = &r.skipped {
+            rows.push(vec![
+                r.provider.to_string(),
+                "-".into(),
+                "-".into(),
+                format!("skipped: {why}"),
+                "-".into(),
+                ms.clone(),
+            ]);
+        }
+    }
+    print::table(
+        &[
+            "provider",
+            "recipient",
+            "topics",
+            "outcome",
+            "provider reference",
+            "time",
+        ],
+        &rows,
+    )
+}
+
+pub async fn sandbox(args: SandboxArgs) -> ExitCode {
+    match run_sandbox(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("optout: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
+    let faults = Faults {
+        every_nth_429: args.fault_429_every.filter(|n| *n > 0),
+        rate_5xx: rate("--fault-5xx-rate", args.fault_5xx_rate)?,
+        latency: Duration::from_millis(args.latency_ms),
+        rate_malformed: rate("--fault-malformed-rate", args.fault_malformed_rate)?,
+        ..Faults::NONE
+    };
+    let mut builder = Sandbox::builder().addr(args.addr).faults(faults);
+    if let Some(path) = &args.seed {
+        builder = builder.seed(Seed::from_file(path).map_err(|e| e.to_string())?);
+    }
+    for pair in &args.keys {
+        let (api, key) = pair
+            .split_once('=')
+            .filter(|(_, k)| !k.is_empty())
+            .ok_or_else(|| {
+                format!("--key {pair:?}: expected PROVIDER=KEY, e.g. hubspot=my-token")
+            })?;
+        let api: Api = api.parse().map_err(|e| format!("--key: {e}"))?;
+        builder = builder.key(api, key);
+    }
+    if let Some(id) = args.mobivate_account_id {
+        builder = builder.mobivate_account_id(id);
+    }
+    let sandbox = builder.start().await.map_err(|e| e.to_string())?;
+    let base = sandbox.base_url();
+    println!("optout sandbox listening on {base} (Ctrl-C to stop)");
+    println!("Point clients at it, e.g.:");
+    for p in Provider::ALL {
+        println!("  export {}_BASE_URL={base}", p.env_prefix());
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    let stats = sandbox.stats();
+    sandbox.shutdown().await.map_err(|e| e.to_string())?;
+    println!(
+        "served {} requests over {} connections",
+        stats.total_requests(),
+        stats.connections
+    );
+    Ok(())
+}
+
+fn rate(flag: &str, value: f64) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{flag} {value} is not a rate between 0 and 1"))
+    }
+}

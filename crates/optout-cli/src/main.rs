@@ -1,0 +1,349 @@
+//! `optout`: unsubscribe people from Migma, Novu, Pushy, Mobivate and HubSpot from a shell.
+//!
+//! This file parses arguments and prints; the work is done by the `optout` library
+//! (`optout::from_env`, `optout::bulk`, `optout::fanout`) and `optout-sandbox`.
+
+mod demo;
+mod print;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use optout::bulk::{BulkJob, RowResult};
+use optout::{Error, LegalBasis, Overrides, Provider, Recipient, Topics, Unsubscribe};
+
+const EXAMPLES: &str = "\
+Examples (credentials come from the environment; see --help of each command):
+  HUBSPOT_ACCESS_TOKEN=... optout unsubscribe hubspot --recipient alice@example.com --topic 12345 \\
+      --legal-basis consent-with-notice --legal-basis-explanation 'Clicked unsubscribe'
+  HUBSPOT_ACCESS_TOKEN=... optout unsubscribe hubspot --recipient alice@example.com --all-topics
+  MIGMA_API_KEY=... MIGMA_PROJECT_ID=proj_1 optout unsubscribe migma --recipient contact_42 --topic newsletter
+  NOVU_SECRET_KEY=... optout unsubscribe novu --recipient user-123 --topic product-updates
+  PUSHY_SECRET_API_KEY=... optout unsubscribe pushy --recipient a6345d0278adc55d3474f5 --topic news --topic media
+  MOBIVATE_ACCOUNT_ID=... optout unsubscribe mobivate --recipient 254700000000 --topic c71e2c2ee68b410a82d6c5f910c2d428
+  optout bulk hubspot --input optouts.csv --topic 12345 --journal optouts.journal
+  optout sandbox --addr 127.0.0.1:8025      # then: HUBSPOT_BASE_URL=http://127.0.0.1:8025 ...
+  optout demo
+
+Exit status: 0 done (unsubscribed or already), 1 the provider or the network failed,
+2 invalid input, usage or configuration (nothing was sent).";
+
+/// Honour an opt-out everywhere it has to be honoured.
+#[derive(Debug, Parser)]
+#[command(name = "optout", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Unsubscribe one person at one provider.
+    #[command(after_help = EXAMPLES)]
+    Unsubscribe(UnsubscribeArgs),
+    /// Unsubscribe every row of a CSV file (`recipient`, optional `topic` and `identifier`).
+    #[command(
+        after_help = "Example:\n  printf 'recipient,topic\\nalice@example.com,12345\\n' | \\\n    HUBSPOT_ACCESS_TOKEN=... optout bulk hubspot --input - --journal run.journal"
+    )]
+    Bulk(BulkArgs),
+    /// Run a local emulator of all five providers' APIs (127.0.0.1 only) until Ctrl-C.
+    Sandbox(SandboxArgs),
+    /// Show optout working end to end against a built-in sandbox; needs no account.
+    Demo,
+}
+
+/// The provider to talk to.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProviderArg {
+    Migma,
+    Novu,
+    Pushy,
+    Mobivate,
+    Hubspot,
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(p: ProviderArg) -> Provider {
+        match p {
+            ProviderArg::Migma => Provider::Migma,
+            ProviderArg::Novu => Provider::Novu,
+            ProviderArg::Pushy => Provider::Pushy,
+            ProviderArg::Mobivate => Provider::Mobivate,
+            ProviderArg::Hubspot => Provider::HubSpot,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct Connection {
+    /// Send to this base URL instead of the provider's (wins over <PROVIDER>_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Seconds allowed for one attempt [default: 30].
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    timeout: Option<Duration>,
+    /// Retries after a retryable failure (429, 5xx, timeouts) [default: 3].
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+}
+
+impl Connection {
+    fn overrides(&self) -> Overrides {
+        let mut overrides = Overrides::new();
+        overrides.base_url = self.base_url.clone();
+        overrides.timeout = self.timeout;
+        overrides.retries = self.retries;
+        overrides
+    }
+}
+
+#[derive(Debug, Args)]
+struct TopicArgs {
+    /// A topic, subscription or campaign id (repeatable).
+    #[arg(long = "topic", value_name = "ID")]
+    topics: Vec<String>,
+    /// Every topic (Pushy and HubSpot only).
+    #[arg(long, conflicts_with = "topics")]
+    all_topics: bool,
+}
+
+#[derive(Debug, Args)]
+struct UnsubscribeArgs {
+    /// migma | novu | pushy | mobivate | hubspot
+    provider: ProviderArg,
+    /// Email (hubspot), phone (mobivate), device token (pushy), subscriber id (novu), contact id (migma).
+    #[arg(long, value_name = "VALUE")]
+    recipient: String,
+    #[command(flatten)]
+    topics: TopicArgs,
+    /// Novu subscription identifier, to remove one subscription only.
+    #[arg(long, value_name = "ID")]
+    identifier: Option<String>,
+    /// Legal basis recorded by HubSpot, e.g. consent-with-notice, legitimate-interest-client, non-gdpr.
+    #[arg(long, value_name = "BASIS", value_parser = parse_legal_basis, requires = "legal_basis_explanation")]
+    legal_basis: Option<LegalBasis>,
+    /// The explanation that goes with --legal-basis.
+    #[arg(long, value_name = "TEXT", requires = "legal_basis")]
+    legal_basis_explanation: Option<String>,
+    /// Makes a retried request safe to repeat (Novu).
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
+    /// Print the receipt or the error as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct BulkArgs {
+    /// migma | novu | pushy | mobivate | hubspot
+    provider: ProviderArg,
+    /// The CSV file, or - for standard input.
+    #[arg(long, value_name = "FILE")]
+    input: String,
+    #[command(flatten)]
+    topics: TopicArgs,
+    /// Requests (or batches) in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    concurrency: u32,
+    /// Append every finished row here; a rerun skips the rows it records as done.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// Legal basis recorded by HubSpot for every row.
+    #[arg(long, value_name = "BASIS", value_parser = parse_legal_basis, requires = "legal_basis_explanation")]
+    legal_basis: Option<LegalBasis>,
+    /// The explanation that goes with --legal-basis.
+    #[arg(long, value_name = "TEXT", requires = "legal_basis")]
+    legal_basis_explanation: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SandboxArgs {
+    /// Where to listen (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8025")]
+    addr: std::net::SocketAddr,
+    /// A JSON seed that closes the world: only what it lists exists.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Accept only this key for a provider, as provider=KEY (repeatable).
+    #[arg(long = "key", value_name = "PROVIDER=KEY")]
+    keys: Vec<String>,
+    /// The account id Mobivate signatures are checked against.
+    #[arg(long, value_name = "ID")]
+    mobivate_account_id: Option<String>,
+    /// Answer every Nth request with 429 and Retry-After.
+    #[arg(long, value_name = "N")]
+    fault_429_every: Option<u64>,
+    /// Answer this fraction of requests (0 to 1) with 503.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    fault_5xx_rate: f64,
+    /// Add this much latency to every answer.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Answer this fraction of requests (0 to 1) with a malformed body.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    fault_malformed_rate: f64,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 3600.0 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+fn parse_legal_basis(s: &str) -> Result<LegalBasis, String> {
+    s.parse::<LegalBasis>()
+        .map_err(|e| e.message().unwrap_or("unknown legal basis").to_string())
+}
+
+/// 0 done, 1 the provider or network failed, 2 nothing was sent (input, usage, configuration).
+fn exit_code(error: &Error) -> ExitCode {
+    if error.was_sent() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match cli.command {
+        Command::Unsubscribe(args) => unsubscribe(args).await,
+        Command::Bulk(args) => bulk(args).await,
+        Command::Sandbox(args) => demo::sandbox(args).await,
+        Command::Demo => demo::demo().await,
+    }
+}
+
+async fn unsubscribe(args: UnsubscribeArgs) -> ExitCode {
+    let json = args.json;
+    match run_unsubscribe(args).await {
+        Ok(receipt) => {
+            print::receipt(&receipt, json);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            print::error(&error, json);
+            exit_code(&error)
+        }
+    }
+}
+
+async fn run_unsubscribe(args: UnsubscribeArgs) -> Result<optout::Receipt, Error> {
+    let provider = Provider::from(args.provider);
+    let recipient = Recipient::for_provider(provider, &args.recipient, args.identifier.as_deref())?;
+    let mut request = Unsubscribe::new(recipient, topics(&args.topics)?);
+    if let (Some(basis), Some(why)) = (args.legal_basis, args.legal_basis_explanation) {
+        request = request.legal_basis(basis, why);
+    }
+    if let Some(key) = args.idempotency_key {
+        request = request.idempotency_key(key);
+    }
+    let client = optout::from_env(provider, &args.connection.overrides())?;
+    client.unsubscribe(&request).await
+}
+
+fn topics(args: &TopicArgs) -> Result<Topics, Error> {
+    if args.all_topics {
+        Ok(Topics::All)
+    } else if args.topics.is_empty() {
+        Err(Error::invalid_input(
+            "topic",
+            "no topic given; use --topic ID (repeatable) or --all-topics",
+        ))
+    } else {
+        Ok(Topics::Only(args.topics.clone()))
+    }
+}
+
+async fn bulk(args: BulkArgs) -> ExitCode {
+    let json = args.json;
+    match run_bulk(args).await {
+        Ok(summary) => {
+            print::summary(&summary, json);
+            if summary.all_done() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            print::error(&error, json);
+            exit_code(&error)
+        }
+    }
+}
+
+async fn run_bulk(args: BulkArgs) -> Result<optout::bulk::Summary, Error> {
+    let provider = Provider::from(args.provider);
+    let client = optout::from_env(provider, &args.connection.overrides())?;
+    let mut job = BulkJob::new()
+        .all_topics(args.topics.all_topics)
+        .concurrency(args.concurrency as usize);
+    job.topics = args.topics.topics;
+    if let Some(path) = args.journal {
+        job = job.journal(path);
+    }
+    if let (Some(basis), Some(why)) = (args.legal_basis, args.legal_basis_explanation) {
+        job = job.legal_basis(basis, why);
+    }
+    let input: Box<dyn std::io::Read + Send> = if args.input == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        let file = std::fs::File::open(&args.input).map_err(|e| {
+            Error::invalid_input("input", format!("cannot open {:?}: {e}", args.input))
+        })?;
+        Box::new(std::io::BufReader::with_capacity(1 << 16, file))
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos} rows  {per_sec}  {elapsed}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Some(bar)
+    } else {
+        None
+    };
+    let summary = optout::bulk::run(Arc::clone(&client), input, &job, |row| {
+        if let RowResult::Failed(error) = &row.result {
+            let line = format!("line {}: {error}", row.line);
+            match &bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    })
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    summary
+}

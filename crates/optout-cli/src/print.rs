@@ -1,0 +1,77 @@
+//! What the command line prints: one line for people, or JSON for scripts.
+
+use optout::bulk::Summary;
+use optout::{Error, Receipt};
+
+/// A receipt: one line on stdout, or its JSON.
+pub fn receipt(receipt: &Receipt, json: bool) {
+    if json {
+        println!("{}", to_json(receipt));
+        return;
+    }
+    let reference = receipt
+        .reference
+        .as_deref()
+        .map(|r| format!(" (reference {r})"))
+        .unwrap_or_default();
+    println!(
+        "{}: {} {} from {}{reference}",
+        receipt.provider, receipt.recipient, receipt.outcome, receipt.topics
+    );
+}
+
+/// An error: one clear line on stderr; with `json`, also its JSON on stdout.
+pub fn error(error: &Error, json: bool) {
+    if json {
+        println!("{}", to_json(error));
+    }
+    eprintln!("optout: error: {error}");
+}
+
+/// The bulk summary: `N unsubscribed, N already, N failed` on stdout, or its JSON.
+pub fn summary(summary: &Summary, json: bool) {
+    if json {
+        println!("{}", to_json(summary));
+    } else {
+        println!("{summary}");
+    }
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode JSON: {e}\"}}"))
+}
+
+/// Pads `rows` into columns under `header`.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = line(header.to_vec());
+    out.push('\n');
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
