@@ -4,7 +4,7 @@
 //! (Migma's API reference, operation `UnsubscribeFromTopic`; the key needs `audience:write`).
 //! [`Migma`] is the typed client: [`Migma::unsubscribe_from_topic`]. It implements
 //! [`Unsubscriber`] for [`Recipient::Subscriber`] (a Migma contact id, no identifier) with
-//! [`Topics::Only`] (one call per topic id).
+//! [`Topics::Only`](optout_core::Topics::Only) (one call per topic id).
 //!
 //! ```no_run
 //! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};

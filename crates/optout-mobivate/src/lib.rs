@@ -5,7 +5,7 @@
 //! [`signature`] is the MD5 of the account id, the campaign id and the MSISDN. No header
 //! carries a credential: the account id only signs. [`Mobivate`] is the typed client:
 //! [`Mobivate::unsubscribe_campaign`]. It implements [`Unsubscriber`] for
-//! [`Recipient::Phone`] with [`Topics::Only`] naming campaign ids (one call per campaign).
+//! [`Recipient::Phone`] with [`Topics::Only`](optout_core::Topics::Only) naming campaign ids (one call per campaign).
 //!
 //! ```no_run
 //! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
