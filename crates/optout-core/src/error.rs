@@ -37,8 +37,8 @@ pub enum ErrorKind {
     Network,
     /// The answer could not be understood.
     Decode,
-    /// Several topics were sent; some were unsubscribed and some failed: see
-    /// [`Error::partial`].
+    /// Several topics were sent and at least one failed (the others may have been
+    /// unsubscribed): see [`Error::partial`] for each topic's receipt or error.
     Partial,
 }
 
@@ -242,6 +242,9 @@ impl Error {
         let mut e = Error::new(ErrorKind::Partial, Some(provider));
         e.details.retryable = failed.iter().any(|(_, e)| e.is_retryable());
         e.details.retry_after = failed.iter().filter_map(|(_, e)| e.retry_after()).max();
+        // Every confirmed topic took at least one request.
+        let sent: u32 = failed.iter().map(|(_, e)| e.attempts()).sum();
+        e.details.attempts = sent.saturating_add(done.len() as u32);
         e.details.partial = Some(Partial { done, failed });
         e
     }

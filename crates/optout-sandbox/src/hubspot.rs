@@ -216,7 +216,7 @@ async fn unsubscribe_all(
                 "subscriberIdString": email,
                 "subscriptionName": format!("Subscription {id}"),
                 "subscriptionId": v4_id(id),
-                "status": "NOT_SUBSCRIBED",
+                "status": "UNSUBSCRIBED",
                 "channel": "EMAIL",
                 "source": "optout-sandbox unsubscribe-all",
                 "setStatusSuccessReason": "UNSUBSCRIBE_FROM_ALL_OCCURRED",

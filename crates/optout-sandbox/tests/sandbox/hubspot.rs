@@ -183,7 +183,7 @@ async fn unsubscribe_all_lists_what_changed() {
     );
     for r in results {
         assert_eq!(r["subscriberIdString"], "alice@example.com");
-        assert_eq!(r["status"], "NOT_SUBSCRIBED");
+        assert_eq!(r["status"], "UNSUBSCRIBED");
         assert_eq!(r["channel"], "EMAIL");
         assert!(r["source"].is_string() && r["timestamp"].is_string());
     }
