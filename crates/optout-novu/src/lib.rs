@@ -5,7 +5,7 @@
 //! ([docs](https://docs.novu.co/api-reference/topics/delete-topic-subscriptions)). [`Novu`] is
 //! the typed client: [`Novu::delete_topic_subscriptions`] takes any number of subscriptions and
 //! sends them in chunks of 100. It implements [`Unsubscriber`] for [`Recipient::Subscriber`]
-//! with [`Topics::Only`] (one DELETE per topic key).
+//! with [`Topics::Only`](optout_core::Topics::Only) (one DELETE per topic key).
 //!
 //! ```no_run
 //! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
