@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::ser::SerializeMap;
@@ -79,7 +80,7 @@ impl ErrorKind {
 }
 
 /// A request that covered several topics, where some succeeded and some failed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Partial {
     /// One receipt per topic that was confirmed.
@@ -107,15 +108,18 @@ pub struct Partial {
 ///     "hubspot: rate limited (HTTP 429, code RATE_LIMIT): You have reached your daily limit.; not retryable"
 /// );
 /// ```
-#[derive(thiserror::Error)]
+///
+/// It is `Clone`: one failed request shared by several opt-outs (a Novu batch) gives each of
+/// them the same error, source included.
+#[derive(thiserror::Error, Clone)]
 #[error("{details}")]
 pub struct Error {
     details: Box<Details>,
     #[source]
-    source: Option<Box<dyn StdError + Send + Sync>>,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Details {
     kind: ErrorKind,
     provider: Option<Provider>,
@@ -229,7 +233,7 @@ impl Error {
         let mut e = Error::new(kind, Some(provider));
         e.details.retryable = true;
         e.details.message = Some(chain.join(": "));
-        e.source = Some(Box::new(source));
+        e.source = Some(Arc::new(source));
         e
     }
 

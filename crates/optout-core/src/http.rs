@@ -239,6 +239,45 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// Every credential as it may come back in a provider's text: raw, and URL-encoded as a query
+/// value (`+` or `%20` for a space, upper- or lower-case hex), since a server that echoes the
+/// request URL (Pushy's key is in the query string) echoes the encoded form.
+fn with_encoded_forms(secrets: Vec<SecretString>) -> Vec<SecretString> {
+    let mut all: Vec<String> = Vec::with_capacity(secrets.len() * 4);
+    for secret in &secrets {
+        let raw = secret.expose_secret();
+        let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+        let spaces = form.replace('+', "%20");
+        let lower = lower_hex(&spaces);
+        for text in [raw.to_string(), form, spaces, lower] {
+            if !text.is_empty() && !all.contains(&text) {
+                all.push(text);
+            }
+        }
+    }
+    // Longest first, so that a form containing another is scrubbed whole.
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    all.into_iter().map(SecretString::from).collect()
+}
+
+/// `%2B` -> `%2b`: the same percent-encoding with lower-case hex digits.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut hex_left = 0;
+    for c in encoded.chars() {
+        if hex_left > 0 {
+            out.push(c.to_ascii_lowercase());
+            hex_left -= 1;
+        } else {
+            if c == '%' {
+                hex_left = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl HttpClient {
     /// Builds the client for `provider`. `default_base` is the provider's production URL,
     /// `user_agent` the crate's `name/version`, `headers` what every request carries (mark
@@ -272,7 +311,7 @@ impl HttpClient {
             headers,
             timeout: config.timeout,
             retry: config.retry,
-            secrets,
+            secrets: with_encoded_forms(secrets),
         })
     }
 
@@ -584,6 +623,21 @@ mod tests {
             "{err}"
         );
         assert!(!format!("{err} {err:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_raw_and_url_encoded() {
+        let forms = with_encoded_forms(vec![SecretString::from("k y+/é")]);
+        let forms: Vec<&str> = forms.iter().map(|s| s.expose_secret()).collect();
+        assert_eq!(
+            forms,
+            [
+                "k%20y%2B%2F%C3%A9",
+                "k%20y%2b%2f%c3%a9",
+                "k+y%2B%2F%C3%A9",
+                "k y+/é"
+            ]
+        );
     }
 
     #[tokio::test]
