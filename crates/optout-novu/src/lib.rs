@@ -5,7 +5,9 @@
 //! ([docs](https://docs.novu.co/api-reference/topics/delete-topic-subscriptions)). [`Novu`] is
 //! the typed client: [`Novu::delete_topic_subscriptions`] takes any number of subscriptions and
 //! sends them in chunks of 100. It implements [`Unsubscriber`] for [`Recipient::Subscriber`]
-//! with [`Topics::Only`](optout_core::Topics::Only) (one DELETE per topic key).
+//! with [`Topics::Only`] (one DELETE per topic key), and batches in
+//! [`Unsubscriber::unsubscribe_many`]: requests for the same single topic share one DELETE of
+//! up to 100 subscriptions.
 //!
 //! ```no_run
 //! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
@@ -27,7 +29,7 @@ use optout_core::reqwest::{Method, Url};
 use optout_core::secrecy::SecretString;
 use optout_core::{
     async_trait, http_builder_methods, snippet, validate, Error, HttpClient, Outcome, Provider,
-    Receipt, Recipient, Request, Response, TopicOutcome, Unsubscribe, Unsubscriber,
+    Receipt, Recipient, Request, Response, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -632,5 +634,183 @@ impl Unsubscriber for Novu {
             .zip(&keys)
             .map(|(topic, key)| self.unsubscribe_topic(topic, &item, key.as_deref()));
         optout_core::per_topic(PROVIDER, request, &topics, calls).await
+    }
+    /// Up to 100 requests for the same topic share one DELETE.
+    fn batch_size(&self) -> usize {
+        MAX_SUBSCRIPTIONS
+    }
+
+    /// Groups the requests that name one subscriber and exactly one topic (and no idempotency
+    /// key) by topic key, and sends each group in DELETEs of at most 100 items, mapping Novu's
+    /// per-item answer back to each request: a `data` entry for the subscriber (and identifier,
+    /// when given) -> [`Outcome::Unsubscribed`] with its `_id`; `SUBSCRIPTION_NOT_FOUND` ->
+    /// [`Outcome::AlreadyUnsubscribed`]; another code -> that error; no entry at all -> an
+    /// error (nothing is confirmed). A DELETE that fails as a whole fails every request in it.
+    /// Everything else goes through [`unsubscribe`](Unsubscriber::unsubscribe), one by one.
+    ///
+    /// The same subscriber twice in a group is sent once and both requests get its outcome;
+    /// the same subscriber id with a different identifier goes one by one, so that every item
+    /// of a DELETE is about a different subscriber and Novu's answer maps back unambiguously.
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        let mut results: Vec<Option<Result<Receipt, Error>>> =
+            requests.iter().map(|_| None).collect();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut singles = Vec::new();
+        for (index, request) in requests.iter().enumerate() {
+            let Some((topic, item)) = batchable(request) else {
+                singles.push(index);
+                continue;
+            };
+            let at = match groups.iter().position(|g| g.topic == topic) {
+                Some(at) => at,
+                None => {
+                    groups.push(Group {
+                        topic,
+                        items: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            let Some(group) = groups.get_mut(at) else {
+                singles.push(index);
+                continue;
+            };
+            match group
+                .items
+                .iter_mut()
+                .find(|(i, _)| i.subscriber_id == item.subscriber_id)
+            {
+                Some((same, indices)) if *same == item => indices.push(index),
+                Some(_) => singles.push(index),
+                None => group.items.push((item, vec![index])),
+            }
+        }
+        for group in &groups {
+            for chunk in group.items.chunks(MAX_SUBSCRIPTIONS) {
+                let items: Vec<SubscriptionRef> = chunk.iter().map(|(i, _)| i.clone()).collect();
+                let answer = self.delete(&group.topic, &items, None).await;
+                for (item, indices) in chunk {
+                    for &index in indices {
+                        let result = match &answer {
+                            Ok((status, response)) => item_outcome(*status, response, item),
+                            Err(error) => Err(error.clone()),
+                        };
+                        let (Some(request), Some(slot)) =
+                            (requests.get(index), results.get_mut(index))
+                        else {
+                            continue;
+                        };
+                        *slot = Some(result.map(|t| {
+                            Receipt::new(
+                                PROVIDER,
+                                request.recipient.clone(),
+                                Topics::Only(vec![group.topic.clone()]),
+                                t.outcome,
+                                t.reference,
+                            )
+                        }));
+                    }
+                }
+            }
+        }
+        for index in singles {
+            if let (Some(request), Some(slot)) = (requests.get(index), results.get_mut(index)) {
+                *slot = Some(self.unsubscribe(request).await);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::config("no call was made for this request"))))
+            .collect()
+    }
+}
+
+/// The requests of one batch for one topic key: each distinct item with the indices of the
+/// requests that asked for it.
+struct Group {
+    topic: String,
+    items: Vec<(SubscriptionRef, Vec<usize>)>,
+}
+
+/// The topic key and item of a request that can share a DELETE: a valid subscriber, exactly
+/// one valid topic, no idempotency key (one key cannot cover a body shared by several
+/// requests). Anything else, including bad input, goes through `unsubscribe`, which refuses it
+/// with nothing sent.
+fn batchable(request: &Unsubscribe) -> Option<(String, SubscriptionRef)> {
+    let Recipient::Subscriber { id, identifier } = &request.recipient else {
+        return None;
+    };
+    if request.idempotency_key.is_some() {
+        return None;
+    }
+    let mut topics = validate::topic_ids(PROVIDER, "topic", &request.topics).ok()?;
+    if topics.len() != 1 {
+        return None;
+    }
+    let topic = topics.pop()?;
+    let item = SubscriptionRef {
+        subscriber_id: Some(id.clone()),
+        identifier: identifier.clone(),
+    };
+    item.validate().ok()?;
+    Some((topic, item))
+}
+
+/// What Novu's answer to a shared DELETE says about one of its items.
+fn item_outcome(
+    status: u16,
+    response: &DeleteSubscriptionsResponse,
+    item: &SubscriptionRef,
+) -> Result<TopicOutcome, Error> {
+    let id = item.subscriber_id.as_deref();
+    let wanted = item.identifier.as_deref();
+    let ids: Vec<&str> = response
+        .data
+        .iter()
+        .filter(|d| {
+            let subscriber = d
+                .subscriber
+                .as_ref()
+                .and_then(|s| s.subscriber_id.as_deref());
+            match (subscriber, wanted) {
+                (Some(s), None) => Some(s) == id,
+                (Some(s), Some(w)) => Some(s) == id && d.identifier.as_deref() == Some(w),
+                // Novu sends `subscriber: null` when the subscriber no longer exists: only an
+                // identifier can then say whose subscription it was.
+                (None, Some(w)) => d.identifier.as_deref() == Some(w),
+                (None, None) => false,
+            }
+        })
+        .map(|d| d.id.as_str())
+        .collect();
+    if !ids.is_empty() {
+        return Ok(TopicOutcome {
+            outcome: Outcome::Unsubscribed,
+            reference: Some(ids.join(",")),
+        });
+    }
+    let errors: Vec<&SubscriptionError> = response
+        .errors
+        .iter()
+        .filter(|e| {
+            e.subscriber_id.as_deref() == id
+                && (wanted.is_none() || e.identifier.is_none() || e.identifier.as_deref() == wanted)
+        })
+        .collect();
+    match errors
+        .iter()
+        .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND))
+    {
+        Some(failure) => Err(item_error(status, failure)),
+        None if !errors.is_empty() => Ok(TopicOutcome {
+            outcome: Outcome::AlreadyUnsubscribed,
+            reference: None,
+        }),
+        None => Err(Error::api(PROVIDER, status).with_message(format!(
+            "Novu's answer to a batch of {} lists neither a deleted subscription nor an error \
+             for subscriber {:?}; nothing is confirmed",
+            response.meta.total_count.max(1),
+            id.unwrap_or("")
+        ))),
     }
 }

@@ -844,3 +844,311 @@ fn building_needs_a_key_and_a_usable_base_url() {
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(!err.to_string().contains("bad"), "{err}");
 }
+
+// ---- Batching (`unsubscribe_many`): up to 100 subscriptions of one topic per DELETE. ----
+
+/// Answers per item, by the subscriber id's prefix: `gone-` is SUBSCRIPTION_NOT_FOUND (already
+/// unsubscribed), `ghost-` is SUBSCRIBER_NOT_FOUND, `silent-` gets no entry at all, anything
+/// else is deleted with `_id` `sub-{id}` (and its identifier echoed).
+struct Batch;
+
+impl Respond for Batch {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let items = body["subscriptions"].as_array().unwrap();
+        let (mut data, mut errors) = (Vec::new(), Vec::new());
+        for item in items {
+            let id = item["subscriberId"].as_str().unwrap();
+            let code = if id.starts_with("gone-") {
+                "SUBSCRIPTION_NOT_FOUND"
+            } else if id.starts_with("ghost-") {
+                "SUBSCRIBER_NOT_FOUND"
+            } else if id.starts_with("silent-") {
+                continue;
+            } else {
+                data.push(json!({
+                    "_id": format!("sub-{id}"),
+                    "identifier": item.get("identifier"),
+                    "subscriber": {"subscriberId": id}
+                }));
+                continue;
+            };
+            errors.push(
+                json!({"subscriberId": id, "code": code, "message": format!("{code} for {id}")}),
+            );
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": data,
+            "meta": {"totalCount": items.len(), "successful": data.len(), "failed": errors.len()},
+            "errors": errors
+        }))
+    }
+}
+
+fn one(id: &str, topic: &str) -> Unsubscribe {
+    Unsubscribe::new(Recipient::subscriber(id).unwrap(), Topics::one(topic))
+}
+
+fn ids_in(r: &Request) -> Vec<String> {
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    body["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["subscriberId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn many_requests_for_one_topic_share_deletes_of_up_to_100() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(TOPIC_PATH))
+        .respond_with(Batch)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v2/topics/other/subscriptions"))
+        .respond_with(Batch)
+        .expect(1)
+        .mount(&server)
+        .await;
+    // 150 for TOPIC with 3 for `other` mixed in.
+    let mut requests: Vec<Unsubscribe> = (0..150).map(|i| one(&format!("s{i}"), TOPIC)).collect();
+    for (at, i) in [(0, 0), (70, 1), (153, 2)] {
+        requests.insert(at.min(requests.len()), one(&format!("o{i}"), "other"));
+    }
+    let novu = client(&server);
+    assert_eq!(novu.batch_size(), 100);
+    let results = novu.unsubscribe_many(&requests).await;
+
+    assert_eq!(results.len(), requests.len());
+    for (request, result) in requests.iter().zip(&results) {
+        let receipt = result.as_ref().unwrap();
+        let Recipient::Subscriber { id, .. } = &request.recipient else {
+            unreachable!()
+        };
+        assert_eq!(receipt.recipient, request.recipient);
+        assert_eq!(receipt.topics, request.topics);
+        assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+        assert_eq!(receipt.reference.as_deref(), Some(&*format!("sub-{id}")));
+    }
+    let sent = received(&server).await;
+    assert_eq!(sent.len(), 3);
+    let topic: Vec<&Request> = sent.iter().filter(|r| r.url.path() == TOPIC_PATH).collect();
+    let expected: Vec<String> = (0..150).map(|i| format!("s{i}")).collect();
+    let items = |ids: &[String]| -> Value {
+        json!({"subscriptions": ids.iter().map(|id| json!({"subscriberId": id})).collect::<Vec<_>>()})
+    };
+    assert_request(topic[0], TOPIC_PATH, None, items(&expected[..100]));
+    assert_request(topic[1], TOPIC_PATH, None, items(&expected[100..]));
+    let other = sent
+        .iter()
+        .find(|r| r.url.path() == "/v2/topics/other/subscriptions")
+        .unwrap();
+    let others: Vec<String> = (0..3).map(|i| format!("o{i}")).collect();
+    assert_request(
+        other,
+        "/v2/topics/other/subscriptions",
+        None,
+        items(&others),
+    );
+}
+
+#[tokio::test]
+async fn each_request_gets_its_own_item_of_the_answer() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path(TOPIC_PATH))
+        .respond_with(Batch)
+        .mount(&server)
+        .await;
+    let with_identifier = Unsubscribe::new(
+        Recipient::subscriber_with_identifier("new-2", "tk=x:si=new-2").unwrap(),
+        Topics::one(TOPIC),
+    );
+    let requests = vec![
+        one("new-1", TOPIC),
+        one("gone-1", TOPIC),
+        one("ghost-1", TOPIC),
+        one("silent-1", TOPIC),
+        one("new-1", TOPIC), // the same subscriber again: sent once, same outcome
+        with_identifier,
+        one("gone-1", TOPIC),
+    ];
+    let results = client(&server).unsubscribe_many(&requests).await;
+    assert_eq!(results.len(), 7);
+
+    let sent = received(&server).await;
+    assert_eq!(sent.len(), 1, "one DELETE for the whole group");
+    assert_request(
+        &sent[0],
+        TOPIC_PATH,
+        None,
+        json!({"subscriptions": [
+            {"subscriberId": "new-1"}, {"subscriberId": "gone-1"}, {"subscriberId": "ghost-1"},
+            {"subscriberId": "silent-1"}, {"subscriberId": "new-2", "identifier": "tk=x:si=new-2"}
+        ]}),
+    );
+
+    for i in [0, 4] {
+        let r = results[i].as_ref().unwrap();
+        assert_eq!(r.outcome, Outcome::Unsubscribed);
+        assert_eq!(r.reference.as_deref(), Some("sub-new-1"));
+        assert_eq!(r.recipient, requests[i].recipient);
+    }
+    for i in [1, 6] {
+        let r = results[i].as_ref().unwrap();
+        assert_eq!(r.outcome, Outcome::AlreadyUnsubscribed);
+        assert_eq!(r.reference, None);
+    }
+    let ghost = results[2].as_ref().unwrap_err();
+    assert_eq!(ghost.kind(), ErrorKind::NotFound);
+    assert_eq!(ghost.code(), Some("SUBSCRIBER_NOT_FOUND"));
+    assert!(!ghost.is_retryable());
+    assert!(ghost.to_string().contains("ghost-1"), "{ghost}");
+    let silent = results[3].as_ref().unwrap_err();
+    assert!(
+        silent.to_string().contains("nothing is confirmed")
+            && silent.to_string().contains("silent-1"),
+        "{silent}"
+    );
+    let r = results[5].as_ref().unwrap();
+    assert_eq!(r.outcome, Outcome::Unsubscribed);
+    assert_eq!(r.reference.as_deref(), Some("sub-new-2"));
+    assert_eq!(r.recipient, requests[5].recipient);
+}
+
+#[tokio::test]
+async fn an_item_for_another_identifier_does_not_confirm_a_request() {
+    let server = MockServer::start().await;
+    // Novu's answer names the subscriber but another subscription identifier.
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"_id": "s1", "identifier": "other", "subscriber": {"subscriberId": "user-123"}}],
+            "meta": {"totalCount": 1, "successful": 1, "failed": 0}
+        })),
+        1,
+    )
+    .await;
+    let request = Unsubscribe::new(
+        Recipient::subscriber_with_identifier("user-123", "mine").unwrap(),
+        Topics::one(TOPIC),
+    );
+    let results = client(&server).unsubscribe_many(&[request]).await;
+    let error = results[0].as_ref().unwrap_err();
+    assert!(
+        error.to_string().contains("nothing is confirmed"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn requests_that_cannot_share_a_delete_go_one_by_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(Batch)
+        .mount(&server)
+        .await;
+    let requests = vec![
+        one("a", TOPIC),
+        // Two topics: its own DELETE per topic.
+        Unsubscribe::new(
+            Recipient::subscriber("b").unwrap(),
+            Topics::only(["t1", "t2"]),
+        ),
+        // An idempotency key cannot cover a shared body.
+        one("c", TOPIC).idempotency_key("key-c"),
+        // The same subscriber with an identifier, beside the one without.
+        Unsubscribe::new(
+            Recipient::subscriber_with_identifier("a", "i").unwrap(),
+            Topics::one(TOPIC),
+        ),
+        // Bad input is refused with nothing sent.
+        Unsubscribe::new(Recipient::subscriber("d").unwrap(), Topics::one("")),
+        Unsubscribe::new(
+            Recipient::email("e@example.com").unwrap(),
+            Topics::one(TOPIC),
+        ),
+        one("f", TOPIC),
+    ];
+    let results = client(&server).unsubscribe_many(&requests).await;
+    assert_eq!(results.len(), 7);
+    for i in [0, 1, 2, 3, 6] {
+        assert!(results[i].is_ok(), "{i}: {:?}", results[i]);
+    }
+    assert_eq!(
+        results[4].as_ref().unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        results[5].as_ref().unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(
+        results[1].as_ref().unwrap().topics,
+        Topics::only(["t1", "t2"])
+    );
+
+    let sent = received(&server).await;
+    let bodies: Vec<(String, Vec<String>, Option<String>)> = sent
+        .iter()
+        .map(|r| {
+            (
+                r.url.path().to_owned(),
+                ids_in(r),
+                header(r, "idempotency-key"),
+            )
+        })
+        .collect();
+    assert_eq!(sent.len(), 5, "{bodies:?}");
+    assert!(bodies.contains(&(TOPIC_PATH.into(), vec!["a".into(), "f".into()], None)));
+    assert!(bodies.contains(&("/v2/topics/t1/subscriptions".into(), vec!["b".into()], None)));
+    assert!(bodies.contains(&("/v2/topics/t2/subscriptions".into(), vec!["b".into()], None)));
+    assert!(bodies.contains(&(TOPIC_PATH.into(), vec!["c".into()], Some("key-c".into()))));
+    assert!(bodies.contains(&(TOPIC_PATH.into(), vec!["a".into()], None)));
+}
+
+#[tokio::test]
+async fn a_delete_that_fails_whole_fails_every_request_of_its_group_retryably() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(503)
+            .insert_header("Retry-After", "0")
+            .set_body_json(json!({
+                "statusCode": 503, "message": "Service Unavailable", "error": "Service Unavailable",
+                "errorId": "e-1"
+            })),
+        4, // the first attempt and 3 retries
+    )
+    .await;
+    Mock::given(method("DELETE"))
+        .and(path("/v2/topics/other/subscriptions"))
+        .respond_with(Batch)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let requests = vec![
+        one("a", TOPIC),
+        one("x", "other"),
+        one("b", TOPIC),
+        one("c", TOPIC),
+        one("b", TOPIC),
+    ];
+    let results = client(&server).unsubscribe_many(&requests).await;
+    assert_eq!(results[1].as_ref().unwrap().outcome, Outcome::Unsubscribed);
+    for i in [0, 2, 3, 4] {
+        let e = results[i].as_ref().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Server, "{i}: {e}");
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(e.code(), Some("Service Unavailable"));
+        assert!(e.is_retryable(), "{i}: {e}");
+        assert!(e.message().unwrap().contains("errorId e-1"), "{i}: {e}");
+        assert!(e.to_string().contains("4 attempts"), "{i}: {e}");
+    }
+    // Not one request of the failed group is reported as done.
+    assert!(results.iter().filter(|r| r.is_ok()).count() == 1);
+}
