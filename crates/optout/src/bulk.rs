@@ -201,15 +201,9 @@ pub async fn run<R: Read + Send + 'static>(
         None => HashSet::new(),
     };
     let mut journal = match &job.journal {
-        Some(path) => Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| {
-                    Error::config(format!("cannot open the journal {}: {e}", path.display()))
-                })?,
-        ),
+        Some(path) => Some(open_journal(path).map_err(|e| {
+            Error::config(format!("cannot open the journal {}: {e}", path.display()))
+        })?),
         None => None,
     };
 
@@ -261,7 +255,7 @@ async fn send_batch(client: &dyn Unsubscriber, rows: Vec<Row>) -> Vec<(Row, RowR
                 early.push(None);
                 requests.push(request.clone());
             }
-            Err(e) => early.push(Some(RowResult::Failed(clone_error(e)))),
+            Err(e) => early.push(Some(RowResult::Failed(e.clone()))),
         }
     }
     let mut answers = if requests.is_empty() {
@@ -285,15 +279,6 @@ async fn send_batch(client: &dyn Unsubscriber, rows: Vec<Row>) -> Vec<(Row, RowR
         .zip(early)
         .map(|(row, result)| (row, result.unwrap_or(RowResult::Skipped)))
         .collect()
-}
-
-/// Errors are not `Clone` (they may hold a source); a refused row's error only carries a field
-/// and a reason, so rebuild it.
-fn clone_error(e: &Error) -> Error {
-    Error::invalid_input(
-        e.field().unwrap_or("row"),
-        e.message().unwrap_or("is not valid"),
-    )
 }
 
 fn read_rows<R: Read>(
@@ -369,7 +354,10 @@ fn read_rows<R: Read>(
             key: if skip { String::new() } else { key },
             request,
         });
-        if pending.len() == batch
+        // `>=`, not `==`: a malformed record above is pushed without this check, and with
+        // `==` one such record let `pending` overshoot and hold the rest of the input in
+        // memory until the end.
+        if pending.len() >= batch
             && tx
                 .blocking_send(std::mem::replace(&mut pending, Vec::with_capacity(batch)))
                 .is_err()
@@ -445,6 +433,27 @@ fn write_entry(file: &mut File, row: &Row, result: &RowResult, job: &BulkJob) ->
     })
 }
 
+/// Opens the journal for appending. If the last run was killed mid-line, the torn line is
+/// ended first, so that the next entry starts on a line of its own instead of being glued to
+/// the fragment (and lost with it).
+fn open_journal(path: &std::path::Path) -> std::io::Result<File> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    if file.seek(SeekFrom::End(0))? > 0 {
+        let mut last = [0u8];
+        file.seek(SeekFrom::End(-1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+        }
+    }
+    Ok(file)
+}
+
 /// The hashes of the keys the journal records as done. A torn last line (the process was
 /// killed while writing it) is ignored: that row is simply sent again.
 fn load_journal(path: &std::path::Path) -> Result<HashSet<u128>, Error> {
@@ -459,11 +468,13 @@ fn load_journal(path: &std::path::Path) -> Result<HashSet<u128>, Error> {
         }
     };
     let mut done = HashSet::new();
-    for line in BufReader::new(file).lines() {
+    // Split on bytes, not `lines()`: a line torn inside a multi-byte character is not UTF-8,
+    // and must be skipped like any other torn line rather than fail the whole run.
+    for line in BufReader::new(file).split(b'\n') {
         let line = line.map_err(|e| {
             Error::config(format!("cannot read the journal {}: {e}", path.display()))
         })?;
-        if let Ok(entry) = serde_json::from_str::<Entry>(&line) {
+        if let Ok(entry) = serde_json::from_slice::<Entry>(&line) {
             if entry.result == "unsubscribed" || entry.result == "already_unsubscribed" {
                 done.insert(fnv1a_128(entry.key.as_bytes()));
             }
@@ -495,6 +506,8 @@ mod tests {
         seen: Mutex<Vec<String>>,
         calls: AtomicUsize,
         batch: usize,
+        /// The length of each `unsubscribe_many` call.
+        batches: Mutex<Vec<usize>>,
     }
 
     #[async_trait]
@@ -519,6 +532,41 @@ mod tests {
         fn batch_size(&self) -> usize {
             self.batch.max(1)
         }
+        async fn unsubscribe_many(&self, reqs: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+            self.batches.lock().unwrap().push(reqs.len());
+            let mut out = Vec::with_capacity(reqs.len());
+            for req in reqs {
+                out.push(self.unsubscribe(req).await);
+            }
+            out
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_record_does_not_make_later_batches_grow() {
+        let client = Arc::new(Recorder {
+            batch: 2,
+            ..Recorder::default()
+        });
+        let mut input = b"recipient\na@example.com\n\xff\xfe@example.com\n".to_vec();
+        for i in 0..10 {
+            input.extend_from_slice(format!("r{i}@example.com\n").as_bytes());
+        }
+        let summary = run(
+            client.clone(),
+            std::io::Cursor::new(input),
+            &BulkJob::new().topic("9"),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (summary.rows, summary.unsubscribed, summary.failed),
+            (12, 11, 1)
+        );
+        let batches = client.batches.lock().unwrap();
+        assert!(batches.iter().all(|n| *n <= 2), "{batches:?}");
+        assert_eq!(batches.iter().sum::<usize>(), 11);
     }
 
     fn csv(rows: &[&str]) -> std::io::Cursor<Vec<u8>> {
