@@ -298,6 +298,9 @@ impl HttpClient {
             Some(client) => client,
             None => reqwest::Client::builder()
                 .connect_timeout(config.connect_timeout)
+                // No redirects: reqwest would resend a POST to a 301/302 target as a GET, and
+                // no provider documents a redirect. A 3xx is answered as an error instead.
+                .redirect(reqwest::redirect::Policy::none())
                 .tcp_nodelay(true)
                 .build()
                 .map_err(|e| {
@@ -623,6 +626,28 @@ mod tests {
             "{err}"
         );
         assert!(!format!("{err} {err:?}").contains("s3cr3t"));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_and_is_not_followed() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(301).insert_header("location", format!("{}/y", server.uri())),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::none());
+        let err = c
+            .send(
+                Request::new(Method::POST, c.endpoint(&["x"])),
+                decode_status,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!((err.kind(), err.status()), (ErrorKind::Rejected, Some(301)));
+        assert!(!err.is_retryable());
     }
 
     #[test]

@@ -167,11 +167,19 @@ pub async fn per_topic<Fut>(
 where
     Fut: Future<Output = Result<TopicOutcome, Error>>,
 {
-    let calls: Vec<Fut> = calls.into_iter().collect();
-    let mut answers: Vec<Result<TopicOutcome, Error>> = stream::iter(calls)
-        .buffered(TOPIC_CONCURRENCY)
-        .collect()
-        .await;
+    let mut calls: Vec<Fut> = calls.into_iter().collect();
+    // One topic (the common case, and every row of a bulk run) needs no stream machinery.
+    let mut answers: Vec<Result<TopicOutcome, Error>> = if calls.len() == 1 {
+        match calls.pop() {
+            Some(call) => vec![call.await],
+            None => Vec::new(),
+        }
+    } else {
+        stream::iter(calls)
+            .buffered(TOPIC_CONCURRENCY)
+            .collect()
+            .await
+    };
     // A caller that gave fewer calls than ids must not have the rest reported as done.
     while answers.len() < topic_ids.len() {
         answers.push(Err(Error::config("no call was made for this topic")));
