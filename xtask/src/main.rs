@@ -1,6 +1,7 @@
 //! Project chores, run as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
 //! Only std and serde_json (already in the workspace), in the spirit of rust-analyzer's xtask.
 
+mod bench;
 mod changelog;
 mod ci;
 mod manifest;
@@ -25,6 +26,13 @@ commands:
                               refreshes Cargo.lock, packages the crates in dependency order,
                               publishes them in that order and prints the tag to push.
                               --dry-run (-n): check and package only; changes nothing on disk
+  bench [options]             build optout and optout-bench (release) and run the performance
+                              benchmark: loopback servers' capacity, then `optout bulk`, the
+                              library's bulk path and a plain reqwest floor, for HubSpot and
+                              Novu at concurrency 1 and 32; prints a table and writes
+                              target/bench/results.json. --million: peak memory over 1,000,000
+                              rows; --build-times: build time, one provider vs all; --help:
+                              every option
   help                        this text";
 
 fn main() -> ExitCode {
@@ -41,6 +49,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some("release") => release::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     };
     match result {
