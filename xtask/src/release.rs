@@ -302,6 +302,7 @@ fn package(
             rel(&ws.root, p.manifest.parent().unwrap_or(&ws.root))
         );
     }
+    forget_stale_overlay_sources(order, version);
     let mut args = vec!["package", "--locked"];
     if allow_dirty {
         args.push("--allow-dirty");
@@ -325,6 +326,35 @@ fn package(
         );
     }
     Ok(())
+}
+
+/// Cargo extracts the overlay registry's `.crate` files into `$CARGO_HOME/registry/src/-<hash>/`,
+/// the hash naming the overlay's path (`target/package/tmp-registry`), and reuses an extracted
+/// `<name>-<version>` if it is there. A second packaging of the same version from the same
+/// path (a CI machine that keeps `~/.cargo`) then verified each crate against the sources of
+/// the first one. Deleting our own crates' extracted copies from the overlay registries
+/// (crates.io's is named `index.crates.io-...`; local ones start with `-`) makes the
+/// verification build what was just packaged.
+fn forget_stale_overlay_sources(order: &[&Package], version: &str) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(home) = home else { return };
+    for kind in ["src", "cache"] {
+        let Ok(registries) = fs::read_dir(home.join("registry").join(kind)) else {
+            continue;
+        };
+        for registry in registries.flatten() {
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for p in order {
+                let stem = format!("{}-{version}", p.name);
+                let _ = fs::remove_dir_all(registry.path().join(&stem));
+                let _ = fs::remove_file(registry.path().join(format!("{stem}.crate")));
+            }
+        }
+    }
 }
 
 fn run_cargo(root: &Path, args: &[&str]) -> Result<(), String> {
