@@ -122,6 +122,8 @@ pub struct Request {
     url: Url,
     headers: HeaderMap,
     body: Option<Bytes>,
+    /// The body is JSON: sent with `Content-Type: application/json`.
+    json: bool,
 }
 
 impl Request {
@@ -132,6 +134,7 @@ impl Request {
             url,
             headers: HeaderMap::new(),
             body: None,
+            json: false,
         }
     }
 
@@ -140,9 +143,7 @@ impl Request {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| Error::invalid_input("body", format!("cannot be encoded as JSON: {e}")))?;
         let mut request = Request::new(method, url);
-        request
-            .headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        request.json = true; // the header comes from the client's prepared JSON headers
         request.body = Some(Bytes::from(bytes));
         Ok(request)
     }
@@ -170,6 +171,7 @@ impl std::fmt::Debug for Request {
             .field("method", &self.method)
             .field("path", &self.url.path())
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("json", &self.json)
             .field("body_len", &self.body.as_ref().map_or(0, Bytes::len))
             .finish()
     }
@@ -223,6 +225,8 @@ pub struct HttpClient {
     client: reqwest::Client,
     base: Url,
     headers: HeaderMap,
+    /// `headers` and `Content-Type: application/json`, for requests with a JSON body.
+    json_headers: HeaderMap,
     timeout: Duration,
     retry: RetryPolicy,
     secrets: Vec<SecretString>,
@@ -307,11 +311,14 @@ impl HttpClient {
                     Error::config(format!("cannot build the HTTP client: {}", e.without_url()))
                 })?,
         };
+        let mut json_headers = headers.clone();
+        json_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(HttpClient {
             provider,
             client,
             base,
             headers,
+            json_headers,
             timeout: config.timeout,
             retry: config.retry,
             secrets: with_encoded_forms(secrets),
@@ -389,18 +396,22 @@ impl HttpClient {
         request: &Request,
         decode: &impl Fn(Response<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut builder = self
-            .client
-            .request(request.method.clone(), request.url.clone())
-            .timeout(self.timeout);
-        for (name, value) in self.headers.iter().chain(request.headers.iter()) {
-            builder = builder.header(name, value.clone());
+        // Built directly rather than through `RequestBuilder`: the shared headers are copied
+        // as one prepared map instead of being parsed and inserted one by one every time.
+        let mut outgoing = reqwest::Request::new(request.method.clone(), request.url.clone());
+        *outgoing.timeout_mut() = Some(self.timeout);
+        let headers = outgoing.headers_mut();
+        *headers = if request.json {
+            self.json_headers.clone()
+        } else {
+            self.headers.clone()
+        };
+        for (name, value) in &request.headers {
+            headers.insert(name, value.clone());
         }
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
-        }
+        *outgoing.body_mut() = request.body.clone().map(reqwest::Body::from);
         let network = |e: reqwest::Error| Error::network(self.provider, e);
-        let mut response = builder.send().await.map_err(network)?;
+        let mut response = self.client.execute(outgoing).await.map_err(network)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::with_capacity(

@@ -167,25 +167,6 @@ pub async fn per_topic<Fut>(
 where
     Fut: Future<Output = Result<TopicOutcome, Error>>,
 {
-    let mut calls: Vec<Fut> = calls.into_iter().collect();
-    // One topic (the common case, and every row of a bulk run) needs no stream machinery.
-    let mut answers: Vec<Result<TopicOutcome, Error>> = if calls.len() == 1 {
-        match calls.pop() {
-            Some(call) => vec![call.await],
-            None => Vec::new(),
-        }
-    } else {
-        stream::iter(calls)
-            .buffered(TOPIC_CONCURRENCY)
-            .collect()
-            .await
-    };
-    // A caller that gave fewer calls than ids must not have the rest reported as done.
-    while answers.len() < topic_ids.len() {
-        answers.push(Err(Error::config("no call was made for this topic")));
-    }
-    let results = topic_ids.iter().cloned().zip(answers);
-
     let receipt = |topics: Topics, outcome, reference| {
         Receipt::new(
             provider,
@@ -195,6 +176,30 @@ where
             reference,
         )
     };
+    // Every future is made before anything is awaited, which keeps this future `Send`.
+    let mut calls: Vec<Fut> = calls.into_iter().collect();
+    // One topic (the common case, and every row of a bulk run): its answer is the receipt,
+    // with no stream, no list of answers and no receipt per topic to fold.
+    if let ([_], 1) = (topic_ids, calls.len()) {
+        if let Some(call) = calls.pop() {
+            let t = call.await?;
+            return Ok(receipt(
+                Topics::Only(topic_ids.to_vec()),
+                t.outcome,
+                t.reference,
+            ));
+        }
+    }
+    let mut answers: Vec<Result<TopicOutcome, Error>> = stream::iter(calls)
+        .buffered(TOPIC_CONCURRENCY)
+        .collect()
+        .await;
+    // A caller that gave fewer calls than ids must not have the rest reported as done.
+    while answers.len() < topic_ids.len() {
+        answers.push(Err(Error::config("no call was made for this topic")));
+    }
+    let results = topic_ids.iter().cloned().zip(answers);
+
     let mut done = Vec::new();
     let mut failed = Vec::new();
     for (id, result) in results {

@@ -2,6 +2,8 @@
 //! [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error that says which field, what
 //! was wrong and what is allowed, so that bad input is refused before anything is sent.
 
+use std::borrow::Cow;
+
 use crate::{Error, Provider, Topics};
 
 /// Longest id, key or token we accept in one field. No provider documents a longer one, and
@@ -104,8 +106,13 @@ pub fn msisdn(field: &str, value: &str) -> Result<(), Error> {
 
 /// The topic ids of a request for a provider that needs them listed: refuses
 /// [`Topics::All`] (`Unsupported`), an empty list, and an empty or malformed id. Repeated ids
-/// are dropped, keeping the first, so that no topic is sent twice.
-pub fn topic_ids(provider: Provider, field: &str, topics: &Topics) -> Result<Vec<String>, Error> {
+/// are dropped, keeping the first, so that no topic is sent twice. Borrowed from `topics`
+/// unless there were repeats.
+pub fn topic_ids<'a>(
+    provider: Provider,
+    field: &str,
+    topics: &'a Topics,
+) -> Result<Cow<'a, [String]>, Error> {
     let ids = topics.ids().ok_or_else(|| {
         Error::unsupported(
             provider,
@@ -116,7 +123,7 @@ pub fn topic_ids(provider: Provider, field: &str, topics: &Topics) -> Result<Vec
 }
 
 /// Checks a non-empty list of ids, each usable as one URL path segment, and drops repeats.
-pub fn listed_ids(field: &str, ids: &[String]) -> Result<Vec<String>, Error> {
+pub fn listed_ids<'a>(field: &str, ids: &'a [String]) -> Result<Cow<'a, [String]>, Error> {
     for id in ids {
         path_segment(field, id)?;
     }
@@ -124,22 +131,31 @@ pub fn listed_ids(field: &str, ids: &[String]) -> Result<Vec<String>, Error> {
 }
 
 /// Checks a non-empty list of non-empty ids and drops repeats, keeping the first of each.
-pub fn unique(field: &str, ids: &[String]) -> Result<Vec<String>, Error> {
+/// Borrowed unless there were repeats (one id, the common case, is never copied).
+pub fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Cow<'a, [String]>, Error> {
     if ids.is_empty() {
         return Err(Error::invalid_input(
             field,
             "no topic given; name at least one",
         ));
     }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    let mut kept = Vec::with_capacity(ids.len());
     for id in ids {
         non_empty(field, id)?;
-        if seen.insert(id.as_str()) {
-            kept.push(id.clone());
-        }
     }
-    Ok(kept)
+    if ids.len() == 1 {
+        return Ok(Cow::Borrowed(ids));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    if ids.iter().all(|id| seen.insert(id.as_str())) {
+        return Ok(Cow::Borrowed(ids));
+    }
+    seen.clear();
+    Ok(Cow::Owned(
+        ids.iter()
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -207,8 +223,12 @@ mod tests {
         let err = topic_ids(Provider::Migma, "topic", &Topics::Only(vec![])).unwrap_err();
         assert_eq!(field_of(err), "topic");
         assert_eq!(
-            topic_ids(Provider::Migma, "topic", &Topics::only(["a", "b", "a"])).unwrap(),
+            *topic_ids(Provider::Migma, "topic", &Topics::only(["a", "b", "a"])).unwrap(),
             ["a", "b"]
         );
+        assert!(matches!(
+            topic_ids(Provider::Migma, "topic", &Topics::only(["a", "b"])).unwrap(),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -743,11 +743,11 @@ fn batchable(request: &Unsubscribe) -> Option<(String, SubscriptionRef)> {
     if request.idempotency_key.is_some() {
         return None;
     }
-    let mut topics = validate::topic_ids(PROVIDER, "topic", &request.topics).ok()?;
-    if topics.len() != 1 {
+    let topics = validate::topic_ids(PROVIDER, "topic", &request.topics).ok()?;
+    let [topic] = &*topics else {
         return None;
-    }
-    let topic = topics.pop()?;
+    };
+    let topic = topic.clone();
     let item = SubscriptionRef {
         subscriber_id: Some(id.clone()),
         identifier: identifier.clone(),

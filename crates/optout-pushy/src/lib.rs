@@ -242,7 +242,7 @@ impl Unsubscriber for Pushy {
         };
         let topics = match &request.topics {
             Topics::All => vec![ALL_TOPICS.to_string()],
-            Topics::Only(ids) => validate::unique("topic", ids)?,
+            Topics::Only(ids) => validate::unique("topic", ids)?.into_owned(),
         };
         let typed = UnsubscribeRequest {
             token: token.clone(),
