@@ -28,8 +28,8 @@
 use std::fmt;
 
 use optout_core::http::{require_secret, required_env, secret_header, HttpConfig};
-use optout_core::reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use optout_core::reqwest::{Method, StatusCode};
+use optout_core::reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
+use optout_core::reqwest::{Method, StatusCode, Url};
 use optout_core::secrecy::SecretString;
 use optout_core::{
     async_trait, http_builder_methods, snippet, validate, Error, HttpClient, LegalBasis, Outcome,
@@ -48,6 +48,8 @@ pub const CORRELATION_ID_HEADER: &str = "x-hubspot-correlation-id";
 pub const CHANNEL_EMAIL: &str = "EMAIL";
 const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 const PROVIDER: Provider = Provider::HubSpot;
+/// [`CORRELATION_ID_HEADER`], parsed once.
+const CORRELATION: HeaderName = HeaderName::from_static(CORRELATION_ID_HEADER);
 
 /// A HubSpot enum that keeps values this crate does not know as [`Other`](SubscriptionState::Other),
 /// so that a new value never turns a confirmed opt-out into a decode error.
@@ -491,6 +493,8 @@ fn id_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 #[derive(Debug, Clone)]
 pub struct HubSpot {
     http: HttpClient,
+    /// `.../communication-preferences/v3/unsubscribe`, built once: every bulk row posts to it.
+    v3_unsubscribe: Url,
 }
 
 /// Builds a [`HubSpot`] client.
@@ -536,7 +540,11 @@ impl HubSpotBuilder {
             headers,
             vec![token],
         )?;
-        Ok(HubSpot { http })
+        let v3_unsubscribe = http.endpoint(&["communication-preferences", "v3", "unsubscribe"]);
+        Ok(HubSpot {
+            http,
+            v3_unsubscribe,
+        })
     }
 }
 
@@ -560,9 +568,16 @@ impl HubSpot {
         request: &UnsubscribeRequest,
     ) -> Result<Answer<UnsubscribeOutcome>, Error> {
         request.validate()?;
-        let url = self
-            .http
-            .endpoint(&["communication-preferences", "v3", "unsubscribe"]);
+        self.send_unsubscribe(request).await
+    }
+
+    /// The POST of [`unsubscribe_from_subscription`](Self::unsubscribe_from_subscription),
+    /// for a request already checked.
+    async fn send_unsubscribe(
+        &self,
+        request: &UnsubscribeRequest,
+    ) -> Result<Answer<UnsubscribeOutcome>, Error> {
+        let url = self.v3_unsubscribe.clone();
         self.http
             .send(Request::json(Method::POST, url, request)?, decode_v3)
             .await
@@ -637,7 +652,7 @@ fn encode_segment(text: &str) -> String {
 
 fn correlation_id(r: &Response<'_>) -> Option<String> {
     r.headers
-        .get(CORRELATION_ID_HEADER)
+        .get(CORRELATION)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -813,7 +828,8 @@ impl Unsubscriber for HubSpot {
             typed.legal_basis = basis;
             typed.legal_basis_explanation = explanation.map(str::to_owned);
             async move {
-                let answer = self.unsubscribe_from_subscription(&typed).await?;
+                // Checked above: the address, the legal basis and the ids.
+                let answer = self.send_unsubscribe(&typed).await?;
                 let outcome = match answer.body {
                     UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
                     UnsubscribeOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
