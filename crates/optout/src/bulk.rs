@@ -173,11 +173,29 @@ struct Entry {
     error: Option<serde_json::Value>,
 }
 
-/// A row read from the input: ready to send, or refused with its reason.
+/// A row read from the input, and what to do with it.
 struct Row {
     line: u64,
+    /// The row's journal key (provider, recipient, identifier, topics); empty without a journal.
     key: String,
-    request: Result<Unsubscribe, Error>,
+    todo: Todo,
+}
+
+enum Todo {
+    Send(Unsubscribe),
+    /// The row cannot be sent (bad email, empty recipient, no topic): its reason.
+    Refused(Error),
+    /// The journal records the row as done.
+    Skip,
+}
+
+/// A finished row: what the journal and the report need (the request itself is gone).
+struct Finished {
+    line: u64,
+    key: String,
+    result: RowResult,
+    /// Whether the row went to the provider (its result is the provider's answer).
+    sent: bool,
 }
 
 /// Runs `job` over the CSV `input` with `client`, calling `on_row` as each row finishes.
@@ -247,25 +265,24 @@ async fn engine<R: Read + Send + 'static>(
     reports: mpsc::Sender<Vec<RowReport>>,
 ) -> Result<Summary, Error> {
     let batch = client.batch_size().max(1);
-    // Batches travel in blocks of at least BLOCK_ROWS rows, so that the reader thread and the
-    // sender wake each other once per block rather than once per row (HubSpot's batch is one
-    // row). The queue still holds about `concurrency * 2` batches, and never fewer than two
-    // blocks.
+    // Rows travel in blocks of whole batches, at least BLOCK_ROWS rows, so that the reader
+    // thread and the senders wake each other once per block rather than once per row
+    // (HubSpot's batch is one row). The queue holds about `concurrency * 2` batches, and never
+    // fewer than two blocks.
     let per_block = (BLOCK_ROWS / batch).max(1);
     let capacity = (job.concurrency * 2).div_ceil(per_block).max(2);
-    let (tx, rx) = mpsc::channel::<Vec<Vec<Row>>>(capacity);
+    let (tx, rx) = mpsc::channel::<Vec<Row>>(capacity);
     let reader_job = job.clone();
     let provider = client.provider();
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(input, &reader_job, provider, (batch, per_block), &done, &tx)
+        read_rows(input, &reader_job, provider, batch * per_block, &done, &tx)
     });
 
     // `concurrency` long-lived senders, each taking a block of batches at a time from the
     // reader and sending its batches one after the other: at most `concurrency` requests in
     // flight, no task spawned per row, and both runtime workers busy.
     let blocks = Arc::new(tokio::sync::Mutex::new(rx));
-    let (finished_tx, mut finished_rx) =
-        mpsc::channel::<Vec<(Row, RowResult)>>(job.concurrency * 2);
+    let (finished_tx, mut finished_rx) = mpsc::channel::<Vec<Finished>>(job.concurrency * 2);
     let senders: Vec<Spawned<()>> = (0..job.concurrency.max(1))
         .map(|_| {
             let (client, blocks, finished) = (client.clone(), blocks.clone(), finished_tx.clone());
@@ -273,10 +290,24 @@ async fn engine<R: Read + Send + 'static>(
                 loop {
                     let block = blocks.lock().await.recv().await;
                     let Some(block) = block else { return };
-                    for rows in block {
-                        let results = send_batch(client.as_ref(), rows).await;
-                        if finished.send(results).await.is_err() {
-                            return;
+                    // The block's results go to the journal together, or every REPORT_EVERY
+                    // if its batches are slow: one wake-up of the engine per block, not per
+                    // request.
+                    let mut done = Vec::with_capacity(block.len());
+                    let mut since = tokio::time::Instant::now();
+                    let mut rows = block.into_iter().peekable();
+                    while rows.peek().is_some() {
+                        send_batch(client.as_ref(), rows.by_ref().take(batch), &mut done).await;
+                        if rows.peek().is_none() || since.elapsed() >= REPORT_EVERY {
+                            let full = Vec::with_capacity(done.capacity());
+                            if finished
+                                .send(std::mem::replace(&mut done, full))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                            since = tokio::time::Instant::now();
                         }
                     }
                 }
@@ -294,15 +325,13 @@ async fn engine<R: Read + Send + 'static>(
             biased;
             finished = finished_rx.recv() => {
                 let Some(finished) = finished else { break };
-                for (row, result) in finished {
-                    if let (Some(file), false) =
-                        (journal.as_mut(), matches!(result, RowResult::Skipped))
-                    {
-                        write_entry(file, &row, &result, &job)?;
+                for row in finished {
+                    if let Some(file) = journal.as_mut() {
+                        write_entry(file, &row, &job)?;
                     }
                     summary.rows += 1;
-                    summary.count(&result);
-                    pending.push(RowReport { line: row.line, result });
+                    summary.count(&row.result);
+                    pending.push(RowReport { line: row.line, result: row.result });
                 }
             }
             () = &mut flush_at, if !pending.is_empty() => {}
@@ -354,57 +383,68 @@ impl<T> std::future::Future for Spawned<T> {
     }
 }
 
-async fn send_batch(client: &dyn Unsubscriber, rows: Vec<Row>) -> Vec<(Row, RowResult)> {
-    // Split into rows to send, refused rows and skipped rows, keeping each row's slot.
-    let mut requests = Vec::with_capacity(rows.len());
-    let mut slots = Vec::with_capacity(rows.len());
-    let mut early: Vec<Option<RowResult>> = Vec::with_capacity(rows.len());
-    for row in &rows {
-        match &row.request {
-            Ok(_) if row.key.is_empty() => early.push(Some(RowResult::Skipped)),
-            Ok(request) => {
-                slots.push(early.len());
-                early.push(None);
-                requests.push(request.clone());
+/// Sends the rows of one batch that are to be sent in one `unsubscribe_many` call, and
+/// appends every row of the batch, with how it ended, to `done` (in the batch's order). The
+/// requests are moved into the call, not copied.
+async fn send_batch(
+    client: &dyn Unsubscriber,
+    rows: impl Iterator<Item = Row>,
+    done: &mut Vec<Finished>,
+) {
+    let first = done.len();
+    let mut requests = Vec::with_capacity(rows.size_hint().0);
+    for Row { line, key, todo } in rows {
+        let (result, sent) = match todo {
+            // `Skipped` stands in until the answer is known, below.
+            Todo::Send(request) => {
+                requests.push(request);
+                (RowResult::Skipped, true)
             }
-            Err(e) => early.push(Some(RowResult::Failed(e.clone()))),
-        }
-    }
-    let mut answers = if requests.is_empty() {
-        Vec::new()
-    } else {
-        client.unsubscribe_many(&requests).await
-    };
-    // A provider that answers fewer results than requests must not lose a row.
-    while answers.len() < slots.len() {
-        answers.push(Err(Error::config(
-            "the provider returned no result for this row",
-        )));
-    }
-    for (slot, answer) in slots.into_iter().zip(answers) {
-        early[slot] = Some(match answer {
-            Ok(receipt) => RowResult::Done(receipt),
-            Err(error) => RowResult::Failed(error),
+            Todo::Refused(error) => (RowResult::Failed(error), false),
+            Todo::Skip => (RowResult::Skipped, false),
+        };
+        done.push(Finished {
+            line,
+            key,
+            result,
+            sent,
         });
     }
-    rows.into_iter()
-        .zip(early)
-        .map(|(row, result)| (row, result.unwrap_or(RowResult::Skipped)))
-        .collect()
+    if requests.is_empty() {
+        return;
+    }
+    let mut answers = client.unsubscribe_many(&requests).await.into_iter();
+    for row in done[first..].iter_mut().filter(|row| row.sent) {
+        // A provider that answers fewer results than requests must not lose a row.
+        row.result = match answers.next() {
+            Some(Ok(receipt)) => RowResult::Done(receipt),
+            Some(Err(error)) => RowResult::Failed(error),
+            None => RowResult::Failed(Error::config(
+                "the provider returned no result for this row",
+            )),
+        };
+    }
 }
 
 /// The fewest rows handed from the reader thread to the sender at once (see [`run`]).
 const BLOCK_ROWS: usize = 64;
 
-/// Reads `input` into batches of `batch` rows, sent over `tx` in blocks of `per_block`
-/// batches.
+/// The columns of the input, by position.
+struct Columns {
+    recipient: usize,
+    topic: Option<usize>,
+    identifier: Option<usize>,
+}
+
+/// Reads `input` and sends its rows over `tx` in blocks of `block_rows` rows (a whole number
+/// of batches).
 fn read_rows<R: Read>(
     input: R,
     job: &BulkJob,
     provider: optout_core::Provider,
-    (batch, per_block): (usize, usize),
+    block_rows: usize,
     done: &HashSet<u128>,
-    tx: &mpsc::Sender<Vec<Vec<Row>>>,
+    tx: &mpsc::Sender<Vec<Row>>,
 ) -> Result<(), Error> {
     let mut csv = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -415,43 +455,71 @@ fn read_rows<R: Read>(
         .map_err(|e| Error::invalid_input("input", format!("cannot read the CSV header: {e}")))?
         .clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let recipient_col = column("recipient").ok_or_else(|| {
-        Error::invalid_input(
-            "input",
-            format!(
-                "the CSV header has no `recipient` column (found: {}); expected recipient[,topic][,identifier]",
-                headers.iter().collect::<Vec<_>>().join(",")
-            ),
-        )
-    })?;
-    let (topic_col, identifier_col) = (column("topic"), column("identifier"));
+    let columns = Columns {
+        recipient: column("recipient").ok_or_else(|| {
+            Error::invalid_input(
+                "input",
+                format!(
+                    "the CSV header has no `recipient` column (found: {}); expected recipient[,topic][,identifier]",
+                    headers.iter().collect::<Vec<_>>().join(",")
+                ),
+            )
+        })?,
+        topic: column("topic"),
+        identifier: column("identifier"),
+    };
 
-    let mut pending = Vec::with_capacity(batch);
-    let mut block = Vec::with_capacity(per_block);
+    let mut block = Vec::with_capacity(block_rows);
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();
-        match csv.read_record(&mut record) {
+        let row = match csv.read_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
-                pending.push(Row {
-                    line,
-                    key: String::new(),
-                    request: Err(Error::invalid_input(format!("line {line}"), e.to_string())),
-                });
-                continue;
-            }
+            Ok(true) => read_row(&record, line, &columns, job, provider, done),
+            // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
+            Err(e) => Row {
+                line,
+                key: String::new(),
+                todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
+            },
+        };
+        block.push(row);
+        if block.len() == block_rows
+            && tx
+                .blocking_send(std::mem::replace(
+                    &mut block,
+                    Vec::with_capacity(block_rows),
+                ))
+                .is_err()
+        {
+            return Ok(()); // the sender side stopped: nothing more to do
         }
-        let get = |col: Option<usize>| col.and_then(|c| record.get(c)).filter(|v| !v.is_empty());
-        let recipient = get(Some(recipient_col)).unwrap_or("");
-        let identifier = get(identifier_col);
-        let mut topics = job.topics.clone();
-        if let Some(topic) = get(topic_col) {
-            topics.push(topic.to_string());
-        }
-        let key = format!(
+    }
+    if !block.is_empty() {
+        let _ = tx.blocking_send(block);
+    }
+    Ok(())
+}
+
+/// One record of the input: its request, refused with the reason, or skipped as done.
+fn read_row(
+    record: &csv::StringRecord,
+    line: u64,
+    columns: &Columns,
+    job: &BulkJob,
+    provider: optout_core::Provider,
+    done: &HashSet<u128>,
+) -> Row {
+    let get = |col: Option<usize>| col.and_then(|c| record.get(c)).filter(|v| !v.is_empty());
+    let recipient = get(Some(columns.recipient)).unwrap_or("");
+    let identifier = get(columns.identifier);
+    let mut topics = job.topics.clone();
+    if let Some(topic) = get(columns.topic) {
+        topics.push(topic.to_string());
+    }
+    // The key is what the journal matches a row by; without a journal there is no use for it.
+    let key = if job.journal.is_some() {
+        format!(
             "{provider}|{recipient}|{}|{}",
             identifier.unwrap_or(""),
             if job.all_topics {
@@ -459,40 +527,19 @@ fn read_rows<R: Read>(
             } else {
                 topics.join(",")
             }
-        );
-        let request = row_request(job, provider, recipient, identifier, topics).map_err(|e| {
-            Error::invalid_input(
-                format!("line {line}: {}", e.field().unwrap_or("row")),
-                e.message().unwrap_or("is not valid"),
-            )
-        });
-        let skip = request.is_ok() && done.contains(&fnv1a_128(key.as_bytes()));
-        pending.push(Row {
-            line,
-            key: if skip { String::new() } else { key },
-            request,
-        });
-        // `>=`, not `==`: a malformed record above is pushed without this check, and with
-        // `==` one such record let `pending` overshoot and hold the rest of the input in
-        // memory until the end.
-        if pending.len() >= batch {
-            block.push(std::mem::replace(&mut pending, Vec::with_capacity(batch)));
-            if block.len() == per_block
-                && tx
-                    .blocking_send(std::mem::replace(&mut block, Vec::with_capacity(per_block)))
-                    .is_err()
-            {
-                return Ok(()); // the sender side stopped: nothing more to do
-            }
-        }
-    }
-    if !pending.is_empty() {
-        block.push(pending);
-    }
-    if !block.is_empty() {
-        let _ = tx.blocking_send(block);
-    }
-    Ok(())
+        )
+    } else {
+        String::new()
+    };
+    let todo = match row_request(job, provider, recipient, identifier, topics) {
+        Ok(_) if done.contains(&fnv1a_128(key.as_bytes())) => Todo::Skip,
+        Ok(request) => Todo::Send(request),
+        Err(e) => Todo::Refused(Error::invalid_input(
+            format!("line {line}: {}", e.field().unwrap_or("row")),
+            e.message().unwrap_or("is not valid"),
+        )),
+    };
+    Row { line, key, todo }
 }
 
 fn row_request(
@@ -523,8 +570,8 @@ fn row_request(
     })
 }
 
-fn write_entry(file: &mut File, row: &Row, result: &RowResult, job: &BulkJob) -> Result<(), Error> {
-    let entry = match result {
+fn write_entry(file: &mut File, row: &Finished, job: &BulkJob) -> Result<(), Error> {
+    let entry = match &row.result {
         RowResult::Done(receipt) => Entry {
             key: row.key.clone(),
             line: row.line,
