@@ -87,11 +87,21 @@ macro_rules! lenient_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                Ok(match text.as_str() {
-                    $($wire => $name::$variant,)+
-                    _ => $name::Other(text),
-                })
+                // A visitor rather than `String::deserialize`: a known value costs no copy.
+                struct Visitor;
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<$name, E> {
+                        Ok(match text {
+                            $($wire => $name::$variant,)+
+                            _ => $name::Other(text.to_owned()),
+                        })
+                    }
+                }
+                d.deserialize_str(Visitor)
             }
         }
     };
@@ -475,16 +485,27 @@ pub struct ErrorBody {
 
 /// Accepts an id as a JSON string or integer.
 fn id_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(u64),
+    // A visitor rather than an untagged enum, which would buffer every value first.
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an id, as a string or a number")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<String, E> {
+            Ok(text.to_owned())
+        }
+        fn visit_string<E: serde::de::Error>(self, text: String) -> Result<String, E> {
+            Ok(text)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<String, E> {
+            Ok(n.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<String, E> {
+            Ok(n.to_string())
+        }
     }
-    Ok(match Id::deserialize(d)? {
-        Id::Text(text) => text,
-        Id::Number(n) => n.to_string(),
-    })
+    d.deserialize_any(Visitor)
 }
 
 /// A HubSpot client: one connection pool, the access token (in a sensitive header), retries.
@@ -841,5 +862,38 @@ impl Unsubscriber for HubSpot {
             }
         });
         optout_core::per_topic(PROVIDER, request, &ids, calls).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(id: &str, state: &str) -> Result<SubscriptionStatus, serde_json::Error> {
+        serde_json::from_str(&format!(
+            r#"{{"id":{id},"name":"N","description":"D","status":"{state}","sourceOfStatus":"SUBSCRIPTION_STATUS"}}"#
+        ))
+    }
+
+    #[test]
+    fn ids_are_text_whether_sent_as_strings_or_numbers() {
+        assert_eq!(
+            status(r#""289137114""#, "SUBSCRIBED").unwrap().id,
+            "289137114"
+        );
+        assert_eq!(status("289137114", "SUBSCRIBED").unwrap().id, "289137114");
+        assert_eq!(status(r#""a\"b""#, "SUBSCRIBED").unwrap().id, "a\"b");
+        let err = status("true", "SUBSCRIBED").unwrap_err().to_string();
+        assert!(err.contains("an id, as a string or a number"), "{err}");
+    }
+
+    #[test]
+    fn enums_keep_unknown_values_and_refuse_non_strings() {
+        let s = status("1", "NOT_SUBSCRIBED").unwrap();
+        assert_eq!(s.status, SubscriptionState::NotSubscribed);
+        assert_eq!(s.source_of_status, SourceOfStatus::SubscriptionStatus);
+        let s = status("1", r#"NEW_\u0053TATE"#).unwrap();
+        assert_eq!(s.status, SubscriptionState::Other("NEW_STATE".into()));
+        assert!(serde_json::from_str::<SubscriptionState>("7").is_err());
     }
 }
