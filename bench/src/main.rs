@@ -986,8 +986,9 @@ mod child {
         v
     }
 
-    /// Times every call of the wrapped client: the bulk path calls `unsubscribe_many` once per
-    /// batch (HubSpot: 1 row, one POST; Novu: up to 100 rows, one DELETE).
+    /// Times every call of the wrapped client: the bulk path calls `unsubscribe` per row where
+    /// the provider has no batches (HubSpot: one POST), and `unsubscribe_many` once per batch
+    /// where it has (Novu: up to 100 rows, one DELETE).
     #[derive(Debug)]
     struct Timed {
         inner: Arc<dyn Unsubscriber>,

@@ -297,7 +297,13 @@ async fn engine<R: Read + Send + 'static>(
                     let mut since = tokio::time::Instant::now();
                     let mut rows = block.into_iter().peekable();
                     while rows.peek().is_some() {
-                        send_batch(client.as_ref(), rows.by_ref().take(batch), &mut done).await;
+                        if batch == 1 {
+                            if let Some(row) = rows.next() {
+                                done.push(send_one(client.as_ref(), row).await);
+                            }
+                        } else {
+                            send_batch(client.as_ref(), rows.by_ref().take(batch), &mut done).await;
+                        }
                         if rows.peek().is_none() || since.elapsed() >= REPORT_EVERY {
                             let full = Vec::with_capacity(done.capacity());
                             if finished
@@ -383,6 +389,27 @@ impl<T> std::future::Future for Spawned<T> {
     }
 }
 
+/// Sends one row with `unsubscribe`: what `unsubscribe_many` does for a provider without
+/// batches (`batch_size` 1), minus its list of one request and one answer.
+async fn send_one(client: &dyn Unsubscriber, row: Row) -> Finished {
+    let Row { line, key, todo } = row;
+    let sent = matches!(todo, Todo::Send(_));
+    let result = match todo {
+        Todo::Send(request) => match client.unsubscribe(&request).await {
+            Ok(receipt) => RowResult::Done(receipt),
+            Err(error) => RowResult::Failed(error),
+        },
+        Todo::Refused(error) => RowResult::Failed(error),
+        Todo::Skip => RowResult::Skipped,
+    };
+    Finished {
+        line,
+        key,
+        result,
+        sent,
+    }
+}
+
 /// Sends the rows of one batch that are to be sent in one `unsubscribe_many` call, and
 /// appends every row of the batch, with how it ended, to `done` (in the batch's order). The
 /// requests are moved into the call, not copied.
@@ -446,22 +473,25 @@ fn read_rows<R: Read>(
     done: &HashSet<u128>,
     tx: &mpsc::Sender<Vec<Row>>,
 ) -> Result<(), Error> {
-    let mut csv = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(input);
+    // Fields are trimmed as they are read, only those used (cheaper than `csv::Trim::All`,
+    // which trims and re-checks every field of every record).
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let headers = csv
         .headers()
         .map_err(|e| Error::invalid_input("input", format!("cannot read the CSV header: {e}")))?
         .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
     let columns = Columns {
         recipient: column("recipient").ok_or_else(|| {
             Error::invalid_input(
                 "input",
                 format!(
                     "the CSV header has no `recipient` column (found: {}); expected recipient[,topic][,identifier]",
-                    headers.iter().collect::<Vec<_>>().join(",")
+                    headers.iter().map(str::trim).collect::<Vec<_>>().join(",")
                 ),
             )
         })?,
@@ -510,7 +540,11 @@ fn read_row(
     provider: optout_core::Provider,
     done: &HashSet<u128>,
 ) -> Row {
-    let get = |col: Option<usize>| col.and_then(|c| record.get(c)).filter(|v| !v.is_empty());
+    let get = |col: Option<usize>| {
+        col.and_then(|c| record.get(c))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
     let recipient = get(Some(columns.recipient)).unwrap_or("");
     let identifier = get(columns.identifier);
     let mut topics = job.topics.clone();
@@ -776,6 +810,23 @@ mod tests {
         assert_eq!(failures[1].0, 4);
         assert_eq!(failures[1].1, ErrorKind::InvalidInput);
         assert_eq!(client.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn white_space_around_headers_and_fields_is_ignored() {
+        let client = Arc::new(Recorder::default());
+        let input = " Recipient , topic \n  a@example.com ,  7 \n b@example.com,\t\n";
+        let summary = run(
+            client.clone(),
+            std::io::Cursor::new(input.as_bytes().to_vec()),
+            &BulkJob::new().topic("9"),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!((summary.rows, summary.unsubscribed), (2, 2));
+        let seen = client.seen.lock().unwrap();
+        assert_eq!(*seen, ["a@example.com", "b@example.com"]);
     }
 
     #[tokio::test]
