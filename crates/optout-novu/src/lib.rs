@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -655,52 +656,47 @@ impl Unsubscriber for Novu {
         let mut results: Vec<Option<Result<Receipt, Error>>> =
             requests.iter().map(|_| None).collect();
         let mut groups: Vec<Group> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
         let mut singles = Vec::new();
         for (index, request) in requests.iter().enumerate() {
             let Some((topic, item)) = batchable(request) else {
                 singles.push(index);
                 continue;
             };
-            let at = match groups.iter().position(|g| g.topic == topic) {
-                Some(at) => at,
-                None => {
-                    groups.push(Group {
-                        topic,
-                        items: Vec::new(),
-                    });
-                    groups.len() - 1
-                }
-            };
+            let at = *group_of.entry(topic).or_insert_with_key(|topic| {
+                groups.push(Group {
+                    topic: topic.clone(),
+                    items: Vec::new(),
+                    requesters: Vec::new(),
+                    by_subscriber: HashMap::new(),
+                });
+                groups.len() - 1
+            });
             let Some(group) = groups.get_mut(at) else {
-                singles.push(index);
+                singles.push(index); // cannot happen: `at` was just pushed or found
                 continue;
             };
-            match group
-                .items
-                .iter_mut()
-                .find(|(i, _)| i.subscriber_id == item.subscriber_id)
-            {
-                Some((same, indices)) if *same == item => indices.push(index),
-                Some(_) => singles.push(index),
-                None => group.items.push((item, vec![index])),
-            }
+            group.add(item, index, &mut singles);
         }
         for group in &groups {
-            for chunk in group.items.chunks(MAX_SUBSCRIPTIONS) {
-                let items: Vec<SubscriptionRef> = chunk.iter().map(|(i, _)| i.clone()).collect();
-                let answer = self.delete(&group.topic, &items, None).await;
-                for (item, indices) in chunk {
+            let chunks = group.items.chunks(MAX_SUBSCRIPTIONS);
+            for (items, requesters) in chunks.zip(group.requesters.chunks(MAX_SUBSCRIPTIONS)) {
+                let answer = self.delete(&group.topic, items, None).await;
+                let answered = answer
+                    .as_ref()
+                    .map(|(status, response)| AnswerIndex::new(*status, response));
+                for (item, indices) in items.iter().zip(requesters) {
+                    let result = match &answered {
+                        Ok(answered) => answered.outcome(item),
+                        Err(error) => Err((*error).clone()),
+                    };
                     for &index in indices {
-                        let result = match &answer {
-                            Ok((status, response)) => item_outcome(*status, response, item),
-                            Err(error) => Err(error.clone()),
-                        };
                         let (Some(request), Some(slot)) =
                             (requests.get(index), results.get_mut(index))
                         else {
                             continue;
                         };
-                        *slot = Some(result.map(|t| {
+                        *slot = Some(result.clone().map(|t| {
                             Receipt::new(
                                 PROVIDER,
                                 request.recipient.clone(),
@@ -725,11 +721,34 @@ impl Unsubscriber for Novu {
     }
 }
 
-/// The requests of one batch for one topic key: each distinct item with the indices of the
-/// requests that asked for it.
+/// The requests of one batch for one topic key: each distinct item (sent as they are, in
+/// DELETEs of up to 100) with the indices of the requests that asked for it.
 struct Group {
     topic: String,
-    items: Vec<(SubscriptionRef, Vec<usize>)>,
+    items: Vec<SubscriptionRef>,
+    /// For each item, the requests that asked for it.
+    requesters: Vec<Vec<usize>>,
+    /// Where each subscriber's item is in `items`.
+    by_subscriber: HashMap<Option<String>, usize>,
+}
+
+impl Group {
+    /// Adds request `index` for `item`: to the item's requests if the same item is there,
+    /// to `singles` if the same subscriber is there with another identifier.
+    fn add(&mut self, item: SubscriptionRef, index: usize, singles: &mut Vec<usize>) {
+        match self.by_subscriber.get(&item.subscriber_id) {
+            Some(&at) => match (self.items.get(at), self.requesters.get_mut(at)) {
+                (Some(same), Some(indices)) if *same == item => indices.push(index),
+                _ => singles.push(index),
+            },
+            None => {
+                self.by_subscriber
+                    .insert(item.subscriber_id.clone(), self.items.len());
+                self.items.push(item);
+                self.requesters.push(vec![index]);
+            }
+        }
+    }
 }
 
 /// The topic key and item of a request that can share a DELETE: a valid subscriber, exactly
@@ -756,61 +775,106 @@ fn batchable(request: &Unsubscribe) -> Option<(String, SubscriptionRef)> {
     Some((topic, item))
 }
 
-/// What Novu's answer to a shared DELETE says about one of its items.
-fn item_outcome(
+/// Novu's answer to a shared DELETE, indexed once so that each item's outcome is a lookup
+/// rather than a scan of the whole answer (100 items, 100 entries).
+struct AnswerIndex<'a> {
     status: u16,
-    response: &DeleteSubscriptionsResponse,
-    item: &SubscriptionRef,
-) -> Result<TopicOutcome, Error> {
-    let id = item.subscriber_id.as_deref();
-    let wanted = item.identifier.as_deref();
-    let ids: Vec<&str> = response
-        .data
-        .iter()
-        .filter(|d| {
+    response: &'a DeleteSubscriptionsResponse,
+    /// Positions in `data`, by subscriber id.
+    deleted: HashMap<&'a str, Vec<usize>>,
+    /// Positions in `data` of entries with `subscriber: null`, by identifier: Novu sends
+    /// that when the subscriber no longer exists, and only the identifier says whose it was.
+    orphaned: HashMap<&'a str, Vec<usize>>,
+    /// The per-item errors, by subscriber id.
+    errors: HashMap<Option<&'a str>, Vec<&'a SubscriptionError>>,
+}
+
+impl<'a> AnswerIndex<'a> {
+    fn new(status: u16, response: &'a DeleteSubscriptionsResponse) -> Self {
+        let mut deleted: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut orphaned: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (at, d) in response.data.iter().enumerate() {
             let subscriber = d
                 .subscriber
                 .as_ref()
                 .and_then(|s| s.subscriber_id.as_deref());
-            match (subscriber, wanted) {
-                (Some(s), None) => Some(s) == id,
-                (Some(s), Some(w)) => Some(s) == id && d.identifier.as_deref() == Some(w),
-                // Novu sends `subscriber: null` when the subscriber no longer exists: only an
-                // identifier can then say whose subscription it was.
-                (None, Some(w)) => d.identifier.as_deref() == Some(w),
-                (None, None) => false,
+            match (subscriber, d.identifier.as_deref()) {
+                (Some(s), _) => deleted.entry(s).or_default().push(at),
+                (None, Some(identifier)) => orphaned.entry(identifier).or_default().push(at),
+                (None, None) => {}
             }
-        })
-        .map(|d| d.id.as_str())
-        .collect();
-    if !ids.is_empty() {
-        return Ok(TopicOutcome {
-            outcome: Outcome::Unsubscribed,
-            reference: Some(ids.join(",")),
-        });
+        }
+        let mut errors: HashMap<Option<&str>, Vec<&SubscriptionError>> = HashMap::new();
+        for e in &response.errors {
+            errors
+                .entry(e.subscriber_id.as_deref())
+                .or_default()
+                .push(e);
+        }
+        AnswerIndex {
+            status,
+            response,
+            deleted,
+            orphaned,
+            errors,
+        }
     }
-    let errors: Vec<&SubscriptionError> = response
-        .errors
-        .iter()
-        .filter(|e| {
-            e.subscriber_id.as_deref() == id
-                && (wanted.is_none() || e.identifier.is_none() || e.identifier.as_deref() == wanted)
-        })
-        .collect();
-    match errors
-        .iter()
-        .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND))
-    {
-        Some(failure) => Err(item_error(status, failure)),
-        None if !errors.is_empty() => Ok(TopicOutcome {
-            outcome: Outcome::AlreadyUnsubscribed,
-            reference: None,
-        }),
-        None => Err(Error::api(PROVIDER, status).with_message(format!(
-            "Novu's answer to a batch of {} lists neither a deleted subscription nor an error \
-             for subscriber {:?}; nothing is confirmed",
-            response.meta.total_count.max(1),
-            id.unwrap_or("")
-        ))),
+
+    /// What the answer says about `item`: its deleted subscriptions (when an identifier is
+    /// given, only that one), else its errors.
+    fn outcome(&self, item: &SubscriptionRef) -> Result<TopicOutcome, Error> {
+        let id = item.subscriber_id.as_deref();
+        let wanted = item.identifier.as_deref();
+        let data = &self.response.data;
+        let mut positions: Vec<usize> = id
+            .and_then(|id| self.deleted.get(id))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&at| {
+                wanted.is_none() || data.get(at).and_then(|d| d.identifier.as_deref()) == wanted
+            })
+            .collect();
+        if let Some(orphans) = wanted.and_then(|w| self.orphaned.get(w)) {
+            positions.extend(orphans);
+            positions.sort_unstable(); // in the answer's order
+        }
+        let ids: Vec<&str> = positions
+            .iter()
+            .filter_map(|&at| data.get(at))
+            .map(|d| d.id.as_str())
+            .collect();
+        if !ids.is_empty() {
+            return Ok(TopicOutcome {
+                outcome: Outcome::Unsubscribed,
+                reference: Some(ids.join(",")),
+            });
+        }
+        let errors: Vec<&SubscriptionError> = self
+            .errors
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|e| {
+                wanted.is_none() || e.identifier.is_none() || e.identifier.as_deref() == wanted
+            })
+            .collect();
+        match errors
+            .iter()
+            .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND))
+        {
+            Some(failure) => Err(item_error(self.status, failure)),
+            None if !errors.is_empty() => Ok(TopicOutcome {
+                outcome: Outcome::AlreadyUnsubscribed,
+                reference: None,
+            }),
+            None => Err(Error::api(PROVIDER, self.status).with_message(format!(
+                "Novu's answer to a batch of {} lists neither a deleted subscription nor an error \
+                 for subscriber {:?}; nothing is confirmed",
+                self.response.meta.total_count.max(1),
+                id.unwrap_or("")
+            ))),
+        }
     }
 }

@@ -1046,6 +1046,42 @@ async fn an_item_for_another_identifier_does_not_confirm_a_request() {
 }
 
 #[tokio::test]
+async fn a_subscription_of_a_deleted_subscriber_is_matched_by_its_identifier() {
+    let server = MockServer::start().await;
+    // `subscriber: null` (the subscriber no longer exists): only the identifier says whose
+    // subscription it was. Entries are matched wherever they are in the answer, and a
+    // request's references keep the answer's order.
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({
+            "data": [
+                {"_id": "s-b", "identifier": "id-b", "subscriber": {"subscriberId": "b"}},
+                {"_id": "s-a2", "identifier": "id-a", "subscriber": null},
+                {"_id": "s-c", "identifier": null, "subscriber": {"subscriberId": "c"}},
+                {"_id": "s-a1", "identifier": "id-a", "subscriber": {"subscriberId": "a"}},
+                {"_id": "s-x", "identifier": "id-x", "subscriber": null}
+            ],
+            "meta": {"totalCount": 3, "successful": 3, "failed": 0}
+        })),
+        1,
+    )
+    .await;
+    let with = |id: &str, identifier: &str| {
+        Unsubscribe::new(
+            Recipient::subscriber_with_identifier(id, identifier).unwrap(),
+            Topics::one(TOPIC),
+        )
+    };
+    let requests = [with("a", "id-a"), with("b", "id-b"), one("c", TOPIC)];
+    let results = client(&server).unsubscribe_many(&requests).await;
+    let reference = |i: usize| results[i].as_ref().unwrap().reference.clone();
+    assert_eq!(reference(0).as_deref(), Some("s-a2,s-a1"));
+    assert_eq!(reference(1).as_deref(), Some("s-b"));
+    assert_eq!(reference(2).as_deref(), Some("s-c"));
+    assert_eq!(received(&server).await.len(), 1);
+}
+
+#[tokio::test]
 async fn requests_that_cannot_share_a_delete_go_one_by_one() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
