@@ -35,6 +35,7 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --providers LIST    hubspot,novu (default both)
   --servers LIST      minimal,sandbox (default both)
   --clients LIST      floor,lib,cli (default all three)
+  --repeat N          runs of each client per cell, interleaved; the median is kept (default 3)
   --capacity-secs S   how long each server-capacity probe runs (default 3)
   --million           also: peak memory of `optout bulk` over 1,000,000 rows (minimal server)
   --build-times       also: build time of optout with one provider vs all (fresh target dirs)
@@ -409,6 +410,7 @@ struct Opts {
     providers: Vec<Prov>,
     servers: Vec<String>,
     clients: Vec<String>,
+    repeat: usize,
     capacity_secs: f64,
     million: bool,
     build_times: bool,
@@ -423,6 +425,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, BoxError> {
         providers: vec![Prov::HubSpot, Prov::Novu],
         servers: vec!["minimal".into(), "sandbox".into()],
         clients: vec!["floor".into(), "lib".into(), "cli".into()],
+        repeat: 3,
         capacity_secs: 3.0,
         million: false,
         build_times: false,
@@ -453,6 +456,7 @@ fn parse_opts(args: &[String]) -> Result<Opts, BoxError> {
             }
             "--servers" => o.servers = list(val()?),
             "--clients" => o.clients = list(val()?),
+            "--repeat" => o.repeat = val()?.parse::<usize>()?.max(1),
             "--capacity-secs" => o.capacity_secs = val()?.parse()?,
             "--million" => o.million = true,
             "--build-times" => o.build_times = true,
@@ -481,6 +485,8 @@ struct Run {
     peak_kib: u64,
     requests: u64,
     connections: u64,
+    /// Rows per second of every repetition of this cell (this run is their median).
+    samples: Vec<f64>,
 }
 
 impl Run {
@@ -496,6 +502,7 @@ impl Run {
             "peak_rss_kib": self.peak_kib, "server_requests": self.requests,
             "tcp_connections": self.connections,
             "ratio_to_floor": floor.map(|f| self.per_sec() / f),
+            "samples_rows_per_sec": self.samples,
         })
     }
 }
@@ -625,6 +632,7 @@ async fn measure(
             peak_kib: peak,
             requests,
             connections,
+            samples: Vec::new(),
         }
     } else {
         Run {
@@ -642,6 +650,7 @@ async fn measure(
             peak_kib: peak.max(n("vm_hwm_kib").unwrap_or(0)),
             requests,
             connections,
+            samples: Vec::new(),
         }
     };
     eprintln!(
@@ -713,6 +722,15 @@ fn build_times(root: &Path, target: &Path) -> Result<Value, BoxError> {
     Ok(Value::Object(out))
 }
 
+/// The median of one client's runs (by rows per second), carrying every run's figure.
+fn median(mut runs: Vec<Run>) -> Option<Run> {
+    runs.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
+    let samples: Vec<f64> = runs.iter().map(Run::per_sec).collect();
+    let mut middle = runs.swap_remove(runs.len().checked_sub(1)? / 2);
+    middle.samples = samples;
+    Some(middle)
+}
+
 fn fmt_us(v: Option<u64>) -> String {
     match v {
         Some(us) if us >= 10_000 => format!("{:.1}ms", us as f64 / 1000.0),
@@ -756,15 +774,24 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
             }
         }
 
+        // Each cell's clients run in turn, `repeat` times over (floor, lib, cli, floor, ...),
+        // so that a slow spell of the machine hits them alike; the median run is kept.
         let mut runs: Vec<Run> = Vec::new();
         for p in &opts.providers {
             let csv = ctx.dir.join(format!("{}-{}.csv", p.name(), opts.rows));
             write_csv(&csv, *p, opts.rows)?;
             for s in &opts.servers {
                 for &c in &opts.concurrency {
-                    for client in &opts.clients {
-                        runs.push(measure(&ctx, s, *p, client, c, opts.rows, &csv).await?);
+                    let mut cell: Vec<Vec<Run>> = vec![Vec::new(); opts.clients.len()];
+                    for round in 0..opts.repeat {
+                        if opts.repeat > 1 {
+                            eprintln!("  round {} of {}", round + 1, opts.repeat);
+                        }
+                        for (client, samples) in opts.clients.iter().zip(&mut cell) {
+                            samples.push(measure(&ctx, s, *p, client, c, opts.rows, &csv).await?);
+                        }
                     }
+                    runs.extend(cell.into_iter().filter_map(median));
                 }
             }
         }
@@ -851,7 +878,7 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
-        let _ = writeln!(table, "(cli: time is the process's wall time; its mean latency is by Little's law, p50/p99 are not observable from outside)");
+        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; cli: time is the process's wall time, its mean latency by Little's law, p50/p99 not observable from outside)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
                 table,
