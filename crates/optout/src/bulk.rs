@@ -194,8 +194,6 @@ struct Finished {
     line: u64,
     key: String,
     result: RowResult,
-    /// Whether the row went to the provider (its result is the provider's answer).
-    sent: bool,
 }
 
 /// Runs `job` over the CSV `input` with `client`, calling `on_row` as each row finishes.
@@ -293,21 +291,22 @@ async fn engine<R: Read + Send + 'static>(
                     // The block's results go to the journal together, or every REPORT_EVERY
                     // if its batches are slow: one wake-up of the engine per block, not per
                     // request.
-                    let mut done = Vec::with_capacity(block.len());
+                    let mut results = Vec::with_capacity(block.len());
                     let mut since = tokio::time::Instant::now();
                     let mut rows = block.into_iter().peekable();
                     while rows.peek().is_some() {
                         if batch == 1 {
                             if let Some(row) = rows.next() {
-                                done.push(send_one(client.as_ref(), row).await);
+                                results.push(send_one(client.as_ref(), row).await);
                             }
                         } else {
-                            send_batch(client.as_ref(), rows.by_ref().take(batch), &mut done).await;
+                            send_batch(client.as_ref(), rows.by_ref().take(batch), &mut results)
+                                .await;
                         }
                         if rows.peek().is_none() || since.elapsed() >= REPORT_EVERY {
-                            let full = Vec::with_capacity(done.capacity());
+                            let full = Vec::with_capacity(results.capacity());
                             if finished
-                                .send(std::mem::replace(&mut done, full))
+                                .send(std::mem::replace(&mut results, full))
                                 .await
                                 .is_err()
                             {
@@ -389,25 +388,35 @@ impl<T> std::future::Future for Spawned<T> {
     }
 }
 
+impl Row {
+    /// The row's line and key, and its request or how it ended without one.
+    fn split(self) -> (u64, String, Result<Unsubscribe, RowResult>) {
+        let todo = match self.todo {
+            Todo::Send(request) => Ok(request),
+            Todo::Refused(error) => Err(RowResult::Failed(error)),
+            Todo::Skip => Err(RowResult::Skipped),
+        };
+        (self.line, self.key, todo)
+    }
+}
+
+/// How a row ended, from the provider's answer.
+fn answered(answer: Result<Receipt, Error>) -> RowResult {
+    match answer {
+        Ok(receipt) => RowResult::Done(receipt),
+        Err(error) => RowResult::Failed(error),
+    }
+}
+
 /// Sends one row with `unsubscribe`: what `unsubscribe_many` does for a provider without
 /// batches (`batch_size` 1), minus its list of one request and one answer.
 async fn send_one(client: &dyn Unsubscriber, row: Row) -> Finished {
-    let Row { line, key, todo } = row;
-    let sent = matches!(todo, Todo::Send(_));
+    let (line, key, todo) = row.split();
     let result = match todo {
-        Todo::Send(request) => match client.unsubscribe(&request).await {
-            Ok(receipt) => RowResult::Done(receipt),
-            Err(error) => RowResult::Failed(error),
-        },
-        Todo::Refused(error) => RowResult::Failed(error),
-        Todo::Skip => RowResult::Skipped,
+        Ok(request) => answered(client.unsubscribe(&request).await),
+        Err(ended) => ended,
     };
-    Finished {
-        line,
-        key,
-        result,
-        sent,
-    }
+    Finished { line, key, result }
 }
 
 /// Sends the rows of one batch that are to be sent in one `unsubscribe_many` call, and
@@ -418,34 +427,32 @@ async fn send_batch(
     rows: impl Iterator<Item = Row>,
     done: &mut Vec<Finished>,
 ) {
-    let first = done.len();
     let mut requests = Vec::with_capacity(rows.size_hint().0);
-    for Row { line, key, todo } in rows {
-        let (result, sent) = match todo {
-            // `Skipped` stands in until the answer is known, below.
-            Todo::Send(request) => {
+    // Where each request's row is in `done`: its result is filled in from the answer.
+    let mut waiting = Vec::with_capacity(rows.size_hint().0);
+    for row in rows {
+        let (line, key, todo) = row.split();
+        let result = match todo {
+            Ok(request) => {
+                waiting.push(done.len());
                 requests.push(request);
-                (RowResult::Skipped, true)
+                RowResult::Skipped // a placeholder, replaced below
             }
-            Todo::Refused(error) => (RowResult::Failed(error), false),
-            Todo::Skip => (RowResult::Skipped, false),
+            Err(ended) => ended,
         };
-        done.push(Finished {
-            line,
-            key,
-            result,
-            sent,
-        });
+        done.push(Finished { line, key, result });
     }
     if requests.is_empty() {
         return;
     }
     let mut answers = client.unsubscribe_many(&requests).await.into_iter();
-    for row in done[first..].iter_mut().filter(|row| row.sent) {
+    for at in waiting {
+        let Some(row) = done.get_mut(at) else {
+            continue;
+        };
         // A provider that answers fewer results than requests must not lose a row.
         row.result = match answers.next() {
-            Some(Ok(receipt)) => RowResult::Done(receipt),
-            Some(Err(error)) => RowResult::Failed(error),
+            Some(answer) => answered(answer),
             None => RowResult::Failed(Error::config(
                 "the provider returned no result for this row",
             )),
