@@ -418,9 +418,14 @@ async fn bulk_of_100k_rows_finishes_with_a_correct_summary() {
         Summary {
             rows: 100_000,
             unsubscribed: 100_000,
+            latency: summary.latency,
             ..Summary::default()
         }
     );
+    // One timed call per row (HubSpot has no batches), none slower than the slowest.
+    let latency = summary.latency;
+    assert_eq!(latency.calls, 100_000);
+    assert!(latency.p50_us <= latency.p99_us && latency.p99_us <= latency.max_us);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,6 +521,14 @@ async fn a_killed_bulk_run_reruns_exactly_what_is_not_journaled() {
         "{}",
         second.stdout
     );
+    // The per-call latency goes to stderr, counting only the calls made.
+    assert!(
+        second
+            .stderr
+            .contains(&format!("optout: {sent_again} calls: p50 ")),
+        "{}",
+        second.stderr
+    );
 
     let all = journal(&path);
     let mut done: HashMap<u64, usize> = HashMap::new();
@@ -572,8 +585,14 @@ async fn novu_bulk_batches_100_rows_per_delete_and_agrees_with_the_sandbox() {
         Summary {
             rows: ROWS as u64,
             unsubscribed: ROWS as u64,
+            latency: first.latency,
             ..Summary::default()
         }
+    );
+    assert_eq!(
+        first.latency.calls,
+        (ROWS / 100) as u64,
+        "one call per batch"
     );
     assert_eq!(sandbox.stats().novu, (ROWS / 100 * 2) as u64);
     for i in 0..ROWS {
@@ -592,6 +611,7 @@ async fn novu_bulk_batches_100_rows_per_delete_and_agrees_with_the_sandbox() {
         Summary {
             rows: ROWS as u64,
             already: ROWS as u64,
+            latency: again.latency,
             ..Summary::default()
         }
     );

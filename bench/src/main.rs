@@ -66,7 +66,7 @@ fn main() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shared bits: providers, CSV rows, a latency histogram, /proc.
+// Shared bits: providers, CSV rows, /proc.
 // ---------------------------------------------------------------------------------------------
 
 /// The two providers measured.
@@ -156,64 +156,6 @@ impl Prov {
                 )
             }
         }
-    }
-}
-
-/// Log-linear latency histogram in microseconds (about 1.5% resolution), lock-free.
-struct Hist {
-    buckets: Vec<AtomicU64>,
-}
-
-impl std::fmt::Debug for Hist {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Hist")
-    }
-}
-
-impl Hist {
-    const LINEAR: u64 = 128;
-    fn new() -> Hist {
-        Hist {
-            buckets: (0..128 + 64 * 40).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-    fn index(us: u64) -> usize {
-        if us < Self::LINEAR {
-            return us as usize;
-        }
-        let e = 63 - u64::from(us.leading_zeros()); // >= 7
-        let sub = (us >> (e - 6)) & 63;
-        (128 + (e - 7) * 64 + sub) as usize
-    }
-    fn value(index: usize) -> u64 {
-        let i = index as u64;
-        if i < Self::LINEAR {
-            return i;
-        }
-        let e = (i - 128) / 64 + 7;
-        let sub = (i - 128) % 64;
-        (64 + sub) << (e - 6)
-    }
-    fn record(&self, d: Duration) {
-        let us = d.as_micros().min(u128::from(u64::MAX >> 24)) as u64;
-        let idx = Self::index(us).min(self.buckets.len() - 1);
-        self.buckets[idx].fetch_add(1, Relaxed);
-    }
-    fn quantile(&self, q: f64) -> u64 {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return 0;
-        }
-        let target = ((total as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, c) in counts.iter().enumerate() {
-            seen += c;
-            if seen >= target {
-                return Self::value(i);
-            }
-        }
-        0
     }
 }
 
@@ -612,9 +554,14 @@ async fn measure(
     let v = last_json(&out)?;
     let n = |k: &str| v.get(k).and_then(Value::as_u64);
     let run = if client == "cli" {
-        // The CLI reports counts only; its time is the process's wall time, and its latency
-        // the mean by Little's law (in flight / throughput): per-call times are not observable
-        // from outside without instrumenting it.
+        // The CLI's time is the process's wall time (start-up and CSV included), its mean
+        // latency by Little's law (in flight / throughput); p50/p99 are from its JSON summary,
+        // timed per call by the bulk path as in `lib`.
+        let latency = |k: &str| {
+            v.get("latency")
+                .and_then(|l| l.get(k))
+                .and_then(Value::as_u64)
+        };
         let ok = n("unsubscribed").unwrap_or(0) + n("already").unwrap_or(0);
         Run {
             server: server_kind.into(),
@@ -625,8 +572,8 @@ async fn measure(
             ok,
             failed: n("failed").unwrap_or(0),
             secs: wall,
-            p50_us: None,
-            p99_us: None,
+            p50_us: latency("p50_us"),
+            p99_us: latency("p99_us"),
             mean_us: wall * 1e6 * concurrency as f64
                 / (n("rows").unwrap_or(1).div_ceil(prov.batch()).max(1) as f64),
             peak_kib: peak,
@@ -878,7 +825,7 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
-        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; cli: time is the process's wall time, its mean latency by Little's law, p50/p99 not observable from outside)", opts.repeat);
+        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
                 table,
@@ -966,8 +913,7 @@ fn machine() -> Value {
 
 mod child {
     use super::*;
-    use optout::async_trait;
-    use optout::{Error, Receipt, Unsubscribe, Unsubscriber};
+    use optout::bulk::Histogram;
 
     pub fn main(args: &[String]) -> Result<(), BoxError> {
         let arg = |i: usize| {
@@ -994,7 +940,7 @@ mod child {
 
     fn with_stats(
         mut v: Value,
-        hist: &Hist,
+        latency: &optout::bulk::Latency,
         started: Instant,
         requests: u64,
         concurrency: usize,
@@ -1002,8 +948,8 @@ mod child {
         let secs = started.elapsed().as_secs_f64();
         if let Value::Object(m) = &mut v {
             m.insert("secs".into(), json!(secs));
-            m.insert("p50_us".into(), json!(hist.quantile(0.50)));
-            m.insert("p99_us".into(), json!(hist.quantile(0.99)));
+            m.insert("p50_us".into(), json!(latency.p50_us));
+            m.insert("p99_us".into(), json!(latency.p99_us));
             m.insert(
                 "mean_us".into(),
                 json!(secs * 1e6 * concurrency as f64 / requests.max(1) as f64),
@@ -1013,40 +959,10 @@ mod child {
         v
     }
 
-    /// Times every call of the wrapped client: the bulk path calls `unsubscribe` per row where
-    /// the provider has no batches (HubSpot: one POST), and `unsubscribe_many` once per batch
-    /// where it has (Novu: up to 100 rows, one DELETE).
-    #[derive(Debug)]
-    struct Timed {
-        inner: Arc<dyn Unsubscriber>,
-        hist: Arc<Hist>,
-    }
-
-    #[async_trait]
-    impl Unsubscriber for Timed {
-        fn provider(&self) -> optout::Provider {
-            self.inner.provider()
-        }
-        async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
-            let t = Instant::now();
-            let r = self.inner.unsubscribe(request).await;
-            self.hist.record(t.elapsed());
-            r
-        }
-        fn batch_size(&self) -> usize {
-            self.inner.batch_size()
-        }
-        /// One call per batch, so the latency is per HTTP call, like the floor's.
-        async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
-            let t = Instant::now();
-            let r = self.inner.unsubscribe_many(requests).await;
-            self.hist.record(t.elapsed());
-            r
-        }
-    }
-
     async fn lib(prov: Prov, base: &str, concurrency: usize, csv: &str) -> Result<Value, BoxError> {
-        let inner: Arc<dyn Unsubscriber> = match prov {
+        // The bulk path times every call to the provider: one POST per row for HubSpot, one
+        // DELETE per batch of up to 100 rows for Novu, so its p50/p99 compare with the floor's.
+        let client: Arc<dyn optout::Unsubscriber> = match prov {
             Prov::HubSpot => Arc::new(
                 optout::providers::hubspot::HubSpot::builder()
                     .access_token(HUBSPOT_TOKEN)
@@ -1060,11 +976,6 @@ mod child {
                     .build()?,
             ),
         };
-        let hist = Arc::new(Hist::new());
-        let client = Arc::new(Timed {
-            inner,
-            hist: hist.clone(),
-        });
         let input = BufReader::with_capacity(1 << 16, std::fs::File::open(csv)?);
         let job = optout::bulk::BulkJob::new()
             .topic(prov.topic())
@@ -1087,7 +998,13 @@ mod child {
             "failed": summary.failed, "first_error": first_error,
         });
         let requests = summary.rows.div_ceil(prov.batch());
-        Ok(with_stats(v, &hist, started, requests, concurrency))
+        Ok(with_stats(
+            v,
+            &summary.latency,
+            started,
+            requests,
+            concurrency,
+        ))
     }
 
     /// The floor: reqwest, the same requests (method, path, headers, body), the whole answer
@@ -1101,13 +1018,13 @@ mod child {
         let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
         let next = Arc::new(AtomicU64::new(0));
         let ok = Arc::new(AtomicU64::new(0));
-        let hist = Arc::new(Hist::new());
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
-            let (client, next, ok, hist) = (client.clone(), next.clone(), ok.clone(), hist.clone());
+            let (client, next, ok) = (client.clone(), next.clone(), ok.clone());
             let base = base.to_string();
             tasks.push(tokio::spawn(async move {
+                let mut latency = Histogram::new();
                 let requests = rows.div_ceil(prov.batch());
                 loop {
                     let i = next.fetch_add(1, Relaxed);
@@ -1132,18 +1049,20 @@ mod child {
                             ok.fetch_add((first + prov.batch()).min(rows) - first, Relaxed);
                         }
                     }
-                    hist.record(t.elapsed());
+                    latency.record(t.elapsed());
                 }
+                latency
             }));
         }
+        let mut latency = Histogram::new();
         for t in tasks {
-            t.await?;
+            latency.merge(&t.await?);
         }
         let ok = ok.load(Relaxed);
         let v = json!({ "rows": rows, "ok": ok, "failed": rows - ok });
         Ok(with_stats(
             v,
-            &hist,
+            &latency.latency(),
             started,
             rows.div_ceil(prov.batch()),
             concurrency,

@@ -28,12 +28,16 @@ pub fn error(error: &Error, json: bool) {
     eprintln!("optout: error: {error}");
 }
 
-/// The bulk summary: `N unsubscribed, N already, N failed` on stdout, or its JSON.
+/// The bulk summary: `N unsubscribed, N already, N failed` on stdout, or its JSON (with the
+/// per-call latency). In text, the latency goes to stderr: the stdout line is the contract.
 pub fn summary(summary: &Summary, json: bool) {
     if json {
         println!("{}", to_json(summary));
     } else {
         println!("{summary}");
+        if summary.latency.calls > 0 {
+            eprintln!("optout: {}", summary.latency);
+        }
     }
 }
 

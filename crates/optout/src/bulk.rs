@@ -23,12 +23,16 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use optout_core::{
     Error, LegalBasis, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+mod latency;
+pub use latency::{Histogram, Latency};
 
 /// What to do with every row.
 #[derive(Debug, Clone)]
@@ -116,7 +120,7 @@ pub struct RowReport {
     pub result: RowResult,
 }
 
-/// The counts at the end of a run.
+/// The counts at the end of a run, and how long the provider took.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Rows read.
@@ -129,6 +133,8 @@ pub struct Summary {
     pub failed: u64,
     /// Rows skipped because the journal records them as done.
     pub skipped: u64,
+    /// How long each call to the provider took (not part of the `Display` line).
+    pub latency: Latency,
 }
 
 impl Summary {
@@ -281,13 +287,17 @@ async fn engine<R: Read + Send + 'static>(
     // flight, no task spawned per row, and both runtime workers busy.
     let blocks = Arc::new(tokio::sync::Mutex::new(rx));
     let (finished_tx, mut finished_rx) = mpsc::channel::<Vec<Finished>>(job.concurrency * 2);
-    let senders: Vec<Spawned<()>> = (0..job.concurrency.max(1))
+    let senders: Vec<Spawned<Histogram>> = (0..job.concurrency.max(1))
         .map(|_| {
             let (client, blocks, finished) = (client.clone(), blocks.clone(), finished_tx.clone());
             Spawned(tokio::spawn(async move {
+                // Each sender times its own calls; the engine adds them up at the end.
+                let mut latency = Histogram::new();
                 loop {
                     let block = blocks.lock().await.recv().await;
-                    let Some(block) = block else { return };
+                    let Some(block) = block else {
+                        return latency;
+                    };
                     // The block's results go to the journal together, or every REPORT_EVERY
                     // if its batches are slow: one wake-up of the engine per block, not per
                     // request.
@@ -297,11 +307,16 @@ async fn engine<R: Read + Send + 'static>(
                     while rows.peek().is_some() {
                         if batch == 1 {
                             if let Some(row) = rows.next() {
-                                results.push(send_one(client.as_ref(), row).await);
+                                results.push(send_one(client.as_ref(), row, &mut latency).await);
                             }
                         } else {
-                            send_batch(client.as_ref(), rows.by_ref().take(batch), &mut results)
-                                .await;
+                            send_batch(
+                                client.as_ref(),
+                                rows.by_ref().take(batch),
+                                &mut results,
+                                &mut latency,
+                            )
+                            .await;
                         }
                         if rows.peek().is_none() || since.elapsed() >= REPORT_EVERY {
                             let full = Vec::with_capacity(results.capacity());
@@ -310,7 +325,7 @@ async fn engine<R: Read + Send + 'static>(
                                 .await
                                 .is_err()
                             {
-                                return;
+                                return latency;
                             }
                             since = tokio::time::Instant::now();
                         }
@@ -352,9 +367,14 @@ async fn engine<R: Read + Send + 'static>(
     if !pending.is_empty() {
         let _ = reports.send(pending).await;
     }
+    let mut latency = Histogram::new();
     for sender in senders {
-        sender.await; // a panic in a sender reaches the caller here
+        // A panic in a sender reaches the caller here.
+        if let Some(timed) = sender.await {
+            latency.merge(&timed);
+        }
     }
+    summary.latency = latency.latency();
     reader
         .await
         .map_err(|e| Error::config(format!("the input reader stopped: {e}")))??;
@@ -410,10 +430,15 @@ fn answered(answer: Result<Receipt, Error>) -> RowResult {
 
 /// Sends one row with `unsubscribe`: what `unsubscribe_many` does for a provider without
 /// batches (`batch_size` 1), minus its list of one request and one answer.
-async fn send_one(client: &dyn Unsubscriber, row: Row) -> Finished {
+async fn send_one(client: &dyn Unsubscriber, row: Row, latency: &mut Histogram) -> Finished {
     let (line, key, todo) = row.split();
     let result = match todo {
-        Ok(request) => answered(client.unsubscribe(&request).await),
+        Ok(request) => {
+            let started = Instant::now();
+            let answer = client.unsubscribe(&request).await;
+            latency.record(started.elapsed());
+            answered(answer)
+        }
         Err(ended) => ended,
     };
     Finished { line, key, result }
@@ -421,11 +446,12 @@ async fn send_one(client: &dyn Unsubscriber, row: Row) -> Finished {
 
 /// Sends the rows of one batch that are to be sent in one `unsubscribe_many` call, and
 /// appends every row of the batch, with how it ended, to `done` (in the batch's order). The
-/// requests are moved into the call, not copied.
+/// requests are moved into the call, not copied; the call is timed into `latency`.
 async fn send_batch(
     client: &dyn Unsubscriber,
     rows: impl Iterator<Item = Row>,
     done: &mut Vec<Finished>,
+    latency: &mut Histogram,
 ) {
     let mut requests = Vec::with_capacity(rows.size_hint().0);
     // Where each request's row is in `done`: its result is filled in from the answer.
@@ -445,7 +471,10 @@ async fn send_batch(
     if requests.is_empty() {
         return;
     }
-    let mut answers = client.unsubscribe_many(&requests).await.into_iter();
+    let started = Instant::now();
+    let answers = client.unsubscribe_many(&requests).await;
+    latency.record(started.elapsed());
+    let mut answers = answers.into_iter();
     for at in waiting {
         let Some(row) = done.get_mut(at) else {
             continue;
@@ -808,7 +837,8 @@ mod tests {
                 unsubscribed: 2,
                 already: 0,
                 failed: 2,
-                skipped: 0
+                skipped: 0,
+                latency: summary.latency,
             }
         );
         assert_eq!(failures.len(), 2);
