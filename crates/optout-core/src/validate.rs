@@ -25,7 +25,14 @@ pub fn non_empty(field: &str, value: &str) -> Result<(), Error> {
             ),
         ));
     }
-    if value.chars().any(char::is_control) {
+    // Bytes when the value is ASCII (nearly always, and several times cheaper per row in bulk
+    // runs); a control character is either an ASCII one or a multi-byte one (C1).
+    let control = if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    };
+    if control {
         return Err(Error::invalid_input(
             field,
             "contains a control character (new line, tab, ...); none are allowed",
@@ -62,7 +69,14 @@ pub fn email(field: &str, value: &str) -> Result<(), Error> {
     if value.len() > 254 {
         return Err(bad("longer than 254 bytes"));
     }
-    if value.chars().any(char::is_whitespace) {
+    let white = if value.is_ascii() {
+        value
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'\x0b')
+    } else {
+        value.chars().any(char::is_whitespace)
+    };
+    if white {
         return Err(bad("it contains white space"));
     }
     match value.rsplit_once('@') {
@@ -161,6 +175,22 @@ pub fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Cow<'a, [String]>, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_fast_paths_agree_with_the_unicode_rules() {
+        // Every ASCII character, and a few others, in the middle of a value: refused exactly
+        // when `char::is_control` (any field) or `char::is_whitespace` (an email) says so.
+        let others = ['\u{85}', '\u{a0}', '\u{2028}', '\u{3000}', 'é'];
+        for c in (0u8..128).map(char::from).chain(others) {
+            let value = format!("a{c}b@example.com");
+            assert_eq!(non_empty("f", &value).is_err(), c.is_control(), "{c:?}");
+            assert_eq!(
+                email("f", &value).is_err(),
+                c.is_control() || c.is_whitespace(),
+                "{c:?}"
+            );
+        }
+    }
     use crate::ErrorKind;
 
     fn field_of(e: Error) -> String {
