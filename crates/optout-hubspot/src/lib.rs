@@ -257,17 +257,48 @@ pub struct SubscriptionStatus {
     pub preference_group_name: Option<String>,
 }
 
-/// What the v3 unsubscribe said.
+/// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
+/// for [`HubSpot::unsubscribe_from_subscription`] (the `Unsubscriber` mapping decodes only
+/// the fields it reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum UnsubscribeOutcome {
+pub enum UnsubscribeOutcome<S = SubscriptionStatus> {
     /// The contact is now unsubscribed; HubSpot's status of the subscription.
-    Unsubscribed(SubscriptionStatus),
+    Unsubscribed(S),
     /// HubSpot answered 400 "… is already unsubscribed from subscription …".
     AlreadyUnsubscribed {
         /// HubSpot's message.
         message: String,
     },
+}
+
+/// What a v3 answer's status must show for the unsubscribe to count: its state, and the
+/// subscription id and source that the error names when it is still `SUBSCRIBED`.
+trait V3Status: serde::de::DeserializeOwned {
+    fn state(&self) -> (&SubscriptionState, &str, &SourceOfStatus);
+}
+
+impl V3Status for SubscriptionStatus {
+    fn state(&self) -> (&SubscriptionState, &str, &SourceOfStatus) {
+        (&self.status, &self.id, &self.source_of_status)
+    }
+}
+
+/// The fields of a v3 answer the `Unsubscriber` mapping reads; the others (`name`,
+/// `description`, ...) are skipped by the parser, not copied into strings.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Confirmed {
+    #[serde(deserialize_with = "id_text")]
+    id: String,
+    status: SubscriptionState,
+    source_of_status: SourceOfStatus,
+}
+
+impl V3Status for Confirmed {
+    fn state(&self) -> (&SubscriptionState, &str, &SourceOfStatus) {
+        (&self.status, &self.id, &self.source_of_status)
+    }
 }
 
 /// What the v4 unsubscribe-all said.
@@ -593,14 +624,14 @@ impl HubSpot {
     }
 
     /// The POST of [`unsubscribe_from_subscription`](Self::unsubscribe_from_subscription),
-    /// for a request already checked.
-    async fn send_unsubscribe(
+    /// for a request already checked, decoding the answer's status as `S`.
+    async fn send_unsubscribe<S: V3Status>(
         &self,
         request: &UnsubscribeRequest,
-    ) -> Result<Answer<UnsubscribeOutcome>, Error> {
+    ) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
         let url = self.v3_unsubscribe.clone();
         self.http
-            .send(Request::json(Method::POST, url, request)?, decode_v3)
+            .send(Request::json(Method::POST, url, request)?, decode_v3::<S>)
             .await
     }
 
@@ -734,7 +765,7 @@ fn already_unsubscribed(r: &Response<'_>) -> Option<(String, Option<String>)> {
     Some((message, correlation_id(r).or(body.correlation_id)))
 }
 
-fn decode_v3(r: Response<'_>) -> Result<Answer<UnsubscribeOutcome>, Error> {
+fn decode_v3<S: V3Status>(r: Response<'_>) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
     if !r.status.is_success() {
         return match already_unsubscribed(&r) {
             Some((message, correlation_id)) => Ok(Answer {
@@ -744,15 +775,14 @@ fn decode_v3(r: Response<'_>) -> Result<Answer<UnsubscribeOutcome>, Error> {
             None => Err(api_error(&r)),
         };
     }
-    let status: SubscriptionStatus = r.json(PROVIDER)?;
+    let status: S = r.json(PROVIDER)?;
     let correlation_id = correlation_id(&r);
-    if status.status == SubscriptionState::Subscribed {
+    if let (SubscriptionState::Subscribed, id, source) = status.state() {
         return Err(Error::api(PROVIDER, r.status.as_u16())
             .with_code("SUBSCRIBED")
             .with_message(traced(
                 Some(format!(
-                    "HubSpot answered the unsubscribe but subscription {} is still SUBSCRIBED (source {})",
-                    status.id, status.source_of_status
+                    "HubSpot answered the unsubscribe but subscription {id} is still SUBSCRIBED (source {source})"
                 )),
                 correlation_id.as_deref(),
             )));
@@ -850,7 +880,7 @@ impl Unsubscriber for HubSpot {
             typed.legal_basis_explanation = explanation.map(str::to_owned);
             async move {
                 // Checked above: the address, the legal basis and the ids.
-                let answer = self.send_unsubscribe(&typed).await?;
+                let answer = self.send_unsubscribe::<Confirmed>(&typed).await?;
                 let outcome = match answer.body {
                     UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
                     UnsubscribeOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
