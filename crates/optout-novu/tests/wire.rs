@@ -1188,3 +1188,32 @@ async fn a_delete_that_fails_whole_fails_every_request_of_its_group_retryably() 
     // Not one request of the failed group is reported as done.
     assert!(results.iter().filter(|r| r.is_ok()).count() == 1);
 }
+
+#[tokio::test]
+async fn a_topic_named_twice_is_one_topic_and_shares_the_delete() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(Batch)
+        .mount(&server)
+        .await;
+    let twice = Unsubscribe::new(
+        Recipient::subscriber("b").unwrap(),
+        Topics::only([TOPIC, TOPIC]),
+    );
+    let results = client(&server)
+        .unsubscribe_many(&[one("a", TOPIC), twice])
+        .await;
+    for result in &results {
+        let receipt = result.as_ref().unwrap();
+        assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+        assert_eq!(receipt.topics, Topics::one(TOPIC));
+    }
+    let sent = received(&server).await;
+    assert_eq!(sent.len(), 1);
+    assert_request(
+        &sent[0],
+        TOPIC_PATH,
+        None,
+        json!({"subscriptions": [{"subscriberId": "a"}, {"subscriberId": "b"}]}),
+    );
+}
