@@ -527,13 +527,13 @@ struct Columns {
     identifier: Option<usize>,
 }
 
-/// Reads `input` and sends its rows over `tx` in chunks of `block_rows` rows (a whole number
+/// Reads `input` and sends its rows over `tx` in chunks of `chunk_rows` rows (a whole number
 /// of blocks).
 fn read_rows<R: Read>(
     input: R,
     job: &BulkJob,
     provider: optout_core::Provider,
-    block_rows: usize,
+    chunk_rows: usize,
     done: &HashSet<u128>,
     tx: &mpsc::Sender<Vec<Row>>,
 ) -> Result<(), Error> {
@@ -563,7 +563,7 @@ fn read_rows<R: Read>(
         identifier: column("identifier"),
     };
 
-    let mut block = Vec::with_capacity(block_rows);
+    let mut chunk = Vec::with_capacity(chunk_rows);
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();
@@ -577,20 +577,20 @@ fn read_rows<R: Read>(
                 todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
             },
         };
-        block.push(row);
-        if block.len() == block_rows
+        chunk.push(row);
+        if chunk.len() == chunk_rows
             && tx
                 .blocking_send(std::mem::replace(
-                    &mut block,
-                    Vec::with_capacity(block_rows),
+                    &mut chunk,
+                    Vec::with_capacity(chunk_rows),
                 ))
                 .is_err()
         {
             return Ok(()); // the sender side stopped: nothing more to do
         }
     }
-    if !block.is_empty() {
-        let _ = tx.blocking_send(block);
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(chunk);
     }
     Ok(())
 }
