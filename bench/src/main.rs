@@ -553,52 +553,51 @@ async fn measure(
     server.stop().await;
     let v = last_json(&out)?;
     let n = |k: &str| v.get(k).and_then(Value::as_u64);
-    let run = if client == "cli" {
-        // The CLI's time is the process's wall time (start-up and CSV included), its mean
-        // latency by Little's law (in flight / throughput); p50/p99 are from its JSON summary,
-        // timed per call by the bulk path as in `lib`.
+    let f = |k: &str| v.get(k).and_then(Value::as_f64);
+    // What differs between the children and the CLI: the CLI's time is the process's wall
+    // time (start-up and CSV included), its mean latency by Little's law (in flight /
+    // throughput), and its p50/p99 come from its JSON summary, timed per call by the bulk path
+    // as in `lib`; the children report theirs.
+    let (ok, secs, p50_us, p99_us, mean_us) = if client == "cli" {
         let latency = |k: &str| {
             v.get("latency")
                 .and_then(|l| l.get(k))
                 .and_then(Value::as_u64)
         };
-        let ok = n("unsubscribed").unwrap_or(0) + n("already").unwrap_or(0);
-        Run {
-            server: server_kind.into(),
-            provider: prov,
-            client: client.into(),
-            concurrency,
-            rows: n("rows").unwrap_or(0),
-            ok,
-            failed: n("failed").unwrap_or(0),
-            secs: wall,
-            p50_us: latency("p50_us"),
-            p99_us: latency("p99_us"),
-            mean_us: wall * 1e6 * concurrency as f64
-                / (n("rows").unwrap_or(1).div_ceil(prov.batch()).max(1) as f64),
-            peak_kib: peak,
-            requests,
-            connections,
-            samples: Vec::new(),
-        }
+        let calls = n("rows").unwrap_or(1).div_ceil(prov.batch()).max(1);
+        (
+            n("unsubscribed").unwrap_or(0) + n("already").unwrap_or(0),
+            wall,
+            latency("p50_us"),
+            latency("p99_us"),
+            wall * 1e6 * concurrency as f64 / calls as f64,
+        )
     } else {
-        Run {
-            server: server_kind.into(),
-            provider: prov,
-            client: client.into(),
-            concurrency,
-            rows: n("rows").unwrap_or(0),
-            ok: n("ok").unwrap_or(0),
-            failed: n("failed").unwrap_or(0),
-            secs: v.get("secs").and_then(Value::as_f64).unwrap_or(wall),
-            p50_us: n("p50_us"),
-            p99_us: n("p99_us"),
-            mean_us: v.get("mean_us").and_then(Value::as_f64).unwrap_or(0.0),
-            peak_kib: peak.max(n("vm_hwm_kib").unwrap_or(0)),
-            requests,
-            connections,
-            samples: Vec::new(),
-        }
+        (
+            n("ok").unwrap_or(0),
+            f("secs").unwrap_or(wall),
+            n("p50_us"),
+            n("p99_us"),
+            f("mean_us").unwrap_or(0.0),
+        )
+    };
+    let run = Run {
+        server: server_kind.into(),
+        provider: prov,
+        client: client.into(),
+        concurrency,
+        rows: n("rows").unwrap_or(0),
+        ok,
+        failed: n("failed").unwrap_or(0),
+        secs,
+        p50_us,
+        p99_us,
+        mean_us,
+        // The CLI reports no `vm_hwm_kib`; the polled peak is its own.
+        peak_kib: peak.max(n("vm_hwm_kib").unwrap_or(0)),
+        requests,
+        connections,
+        samples: Vec::new(),
     };
     eprintln!(
         "  {label}: {:.0} calls/s, {} ok, {} failed, {} conns, peak {:.1} MiB",
