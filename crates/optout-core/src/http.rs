@@ -7,8 +7,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::retry::{wait_from_headers, Decision, RetryPolicy};
@@ -188,16 +187,19 @@ pub struct Response<'a> {
     pub body: &'a [u8],
 }
 
-impl Response<'_> {
+impl<'a> Response<'a> {
     /// Decodes the body as JSON, or answers a decode error quoting a short snippet.
-    pub fn json<T: DeserializeOwned>(&self, provider: Provider) -> Result<T, Error> {
+    ///
+    /// `T` may borrow from the body (`&'a str`, `Cow<'a, str>` fields): a decoder that reads
+    /// the answer while it is at hand need not copy every string out of it.
+    pub fn json<T: Deserialize<'a>>(&self, provider: Provider) -> Result<T, Error> {
         self.decode()
             .map_err(|e| Error::decode(provider, self.status.as_u16(), json_reason(&e), self.body))
     }
 
     /// Decodes the body as JSON if it is, `None` otherwise (for error bodies that may be HTML
     /// from a proxy).
-    pub fn try_json<T: DeserializeOwned>(&self) -> Option<T> {
+    pub fn try_json<T: Deserialize<'a>>(&self) -> Option<T> {
         self.decode().ok()
     }
 
@@ -205,7 +207,7 @@ impl Response<'_> {
     /// checks every string it reads on its own, which was a twentieth of the client's work
     /// for a Novu answer of 100 items. A body that is not UTF-8 goes through `from_slice`,
     /// for the same error as before.
-    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+    fn decode<T: Deserialize<'a>>(&self) -> Result<T, serde_json::Error> {
         match std::str::from_utf8(self.body) {
             Ok(text) => serde_json::from_str(text),
             Err(_) => serde_json::from_slice(self.body),

@@ -32,7 +32,6 @@ use optout_core::{
     async_trait, http_builder_methods, snippet, validate, Error, HttpClient, Outcome, Provider,
     Receipt, Recipient, Request, Response, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -140,26 +139,49 @@ impl SubscriptionRef {
 
     /// Checks the item as Novu would: at least one of the two, neither empty.
     pub fn validate(&self) -> Result<(), Error> {
+        self.borrowed().validate()
+    }
+
+    fn borrowed(&self) -> Item<'_> {
+        Item {
+            subscriber_id: self.subscriber_id.as_deref(),
+            identifier: self.identifier.as_deref(),
+        }
+    }
+}
+
+/// A [`SubscriptionRef`] borrowed from the request it comes from, sent the same way: the
+/// `Unsubscriber` mapping does not copy a subscriber id per row to send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+struct Item<'a> {
+    #[serde(rename = "subscriberId", skip_serializing_if = "Option::is_none")]
+    subscriber_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identifier: Option<&'a str>,
+}
+
+impl Item<'_> {
+    fn validate(&self) -> Result<(), Error> {
         if self.subscriber_id.is_none() && self.identifier.is_none() {
             return Err(Error::invalid_input(
                 "subscription",
                 "has neither a subscriberId nor an identifier; Novu needs at least one",
             ));
         }
-        if let Some(id) = &self.subscriber_id {
+        if let Some(id) = self.subscriber_id {
             validate::non_empty("subscriberId", id)?;
         }
-        if let Some(identifier) = &self.identifier {
+        if let Some(identifier) = self.identifier {
             validate::non_empty("identifier", identifier)?;
         }
         Ok(())
     }
 }
 
-/// The body of one DELETE: 1 to 100 items.
+/// The body of one DELETE: 1 to 100 items ([`SubscriptionRef`]s or [`Item`]s).
 #[derive(Serialize)]
-struct DeleteBody<'a> {
-    subscriptions: &'a [SubscriptionRef],
+struct DeleteBody<'a, I> {
+    subscriptions: &'a [I],
 }
 
 /// The answer: `{data, meta, errors?}`. Also what Novu sends with a 400 when every item
@@ -216,19 +238,56 @@ pub struct DeletedSubscription {
 /// A deleted subscription as the `Unsubscriber` mapping reads it: which subscriber (or, when
 /// Novu sends `subscriber: null`, which identifier) and the `_id` for the receipt. Decoding
 /// only this, and skipping the topic, names and dates, halves the cost of a 100-item answer
-/// (about 1.2 us -> 0.5 us per item), the largest per-row cost of a Novu bulk run.
+/// (about 1.2 us -> 0.5 us per item), the largest per-row cost of a Novu bulk run. The
+/// strings are borrowed from the body while the answer is read (see [`Novu::send_one`]).
 #[derive(Debug, Deserialize)]
-struct Confirmed {
-    #[serde(rename = "_id")]
-    id: String,
-    identifier: Option<String>,
-    subscriber: Option<ConfirmedSubscriber>,
+struct Confirmed<'a> {
+    #[serde(rename = "_id", borrow)]
+    id: Text<'a>,
+    #[serde(borrow)]
+    identifier: Option<Text<'a>>,
+    #[serde(borrow)]
+    subscriber: Option<ConfirmedSubscriber<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ConfirmedSubscriber {
-    subscriber_id: Option<String>,
+struct ConfirmedSubscriber<'a> {
+    #[serde(borrow)]
+    subscriber_id: Option<Text<'a>>,
+}
+
+/// A string of Novu's answer: borrowed from the body, or owned when JSON escapes in it had to
+/// be undone. (serde's own `Cow<str>` support does not borrow inside an `Option`.)
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<Text<'a>>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visitor(std::marker::PhantomData))
+    }
 }
 
 /// The topic of a deleted subscription.
@@ -439,19 +498,6 @@ impl Novu {
         subscriptions: &[SubscriptionRef],
         idempotency_key: Option<&str>,
     ) -> Result<DeleteSubscriptionsResponse, Error> {
-        self.delete(topic_key, subscriptions, idempotency_key)
-            .await
-            .map(|(_, response)| response)
-    }
-
-    /// As [`delete_topic_subscriptions`](Self::delete_topic_subscriptions), also answering the
-    /// HTTP status of the last chunk.
-    async fn delete<D: DeserializeOwned>(
-        &self,
-        topic_key: &str,
-        subscriptions: &[SubscriptionRef],
-        idempotency_key: Option<&str>,
-    ) -> Result<(u16, DeleteSubscriptionsResponse<D>), Error> {
         validate::path_segment("topic", topic_key)?;
         if subscriptions.is_empty() {
             return Err(Error::invalid_input(
@@ -462,35 +508,25 @@ impl Novu {
         for item in subscriptions {
             item.validate()?;
         }
-        let url = self
-            .http
-            .endpoint(&["v2", "topics", topic_key, "subscriptions"]);
         let chunks: Vec<&[SubscriptionRef]> = subscriptions.chunks(MAX_SUBSCRIPTIONS).collect();
         let keys = derived_keys(idempotency_key, chunks.len());
         let mut requests = Vec::with_capacity(chunks.len());
         for (chunk, key) in chunks.iter().zip(&keys) {
-            let body = DeleteBody {
-                subscriptions: chunk,
-            };
-            let mut request = Request::json(Method::DELETE, url.clone(), &body)?;
-            if let Some(key) = key {
-                request = request.header("idempotency-key", idempotency_header(key)?);
-            }
-            requests.push(request);
+            requests.push(self.request(topic_key, chunk, key.as_deref())?);
         }
         let total = requests.len();
-        let mut merged = DeleteSubscriptionsResponse::<D> {
+        let mut merged = DeleteSubscriptionsResponse {
             data: Vec::new(),
             meta: Meta::default(),
             errors: Vec::new(),
         };
-        let mut last_status = 0;
+        // A closure, not `decode` itself: its lifetime is in a bound (early-bound), so only a
+        // closure is general over the lifetime of every answer's body.
+        #[allow(clippy::redundant_closure)]
+        let typed = |response: Response<'_>| decode::<DeletedSubscription>(response);
         for (done, request) in requests.into_iter().enumerate() {
-            match self.http.send(request, decode::<D>).await {
-                Ok((status, part)) => {
-                    last_status = status;
-                    merged.merge(part);
-                }
+            match self.http.send(request, typed).await {
+                Ok((_, part)) => merged.merge(part),
                 Err(error) if done == 0 => return Err(error),
                 Err(error) => {
                     let applied: usize = chunks.iter().take(done).map(|c| c.len()).sum();
@@ -504,43 +540,86 @@ impl Novu {
                 }
             }
         }
-        Ok((last_status, merged))
+        Ok(merged)
+    }
+
+    /// One DELETE: the body of `items` and, with a key, its idempotency header.
+    fn request<I: Serialize>(
+        &self,
+        topic_key: &str,
+        items: &[I],
+        idempotency_key: Option<&str>,
+    ) -> Result<Request, Error> {
+        let url = self
+            .http
+            .endpoint(&["v2", "topics", topic_key, "subscriptions"]);
+        let body = DeleteBody {
+            subscriptions: items,
+        };
+        let mut request = Request::json(Method::DELETE, url, &body)?;
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", idempotency_header(key)?);
+        }
+        Ok(request)
+    }
+
+    /// One DELETE of 1 to 100 items, already validated, whose answer `read` maps while the
+    /// body is at hand: the answer's strings are borrowed from it, not copied.
+    async fn send_one<T>(
+        &self,
+        topic_key: &str,
+        items: &[Item<'_>],
+        idempotency_key: Option<&str>,
+        read: impl Fn(u16, &DeleteSubscriptionsResponse<Confirmed<'_>>) -> T,
+    ) -> Result<T, Error> {
+        let request = self.request(topic_key, items, idempotency_key)?;
+        let decode = |response: Response<'_>| {
+            let (status, answer) = decode::<Confirmed<'_>>(response)?;
+            Ok(read(status, &answer))
+        };
+        self.http.send(request, decode).await
     }
 
     /// One topic of an [`Unsubscribe`]: one DELETE with one item.
     async fn unsubscribe_topic(
         &self,
         topic_key: &str,
-        item: &SubscriptionRef,
+        item: Item<'_>,
         idempotency_key: Option<&str>,
     ) -> Result<TopicOutcome, Error> {
-        let (status, response) = self
-            .delete::<Confirmed>(topic_key, std::slice::from_ref(item), idempotency_key)
-            .await?;
-        // One item was sent, so every `data` entry is one of its subscriptions (a subscriber
-        // id alone removes all of them) and every `errors` entry is about it.
-        if !response.data.is_empty() {
-            let ids: Vec<&str> = response.data.iter().map(|d| d.id.as_str()).collect();
-            return Ok(TopicOutcome {
-                outcome: Outcome::Unsubscribed,
-                reference: Some(ids.join(",")),
-            });
-        }
-        let not_already = response
-            .errors
-            .iter()
-            .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND));
-        match (not_already, response.errors.is_empty()) {
-            (Some(failure), _) => Err(item_error(status, failure)),
-            (None, false) => Ok(TopicOutcome {
-                outcome: Outcome::AlreadyUnsubscribed,
-                reference: None,
-            }),
-            (None, true) => Err(Error::api(PROVIDER, status).with_message(
-                "Novu's answer lists neither a deleted subscription nor an error for this \
-                 subscriber; nothing is confirmed",
-            )),
-        }
+        self.send_one(topic_key, &[item], idempotency_key, only_item)
+            .await?
+    }
+}
+
+/// What Novu's answer to a DELETE of one item says about it: one item was sent, so every
+/// `data` entry is one of its subscriptions (a subscriber id alone removes all of them) and
+/// every `errors` entry is about it.
+fn only_item(
+    status: u16,
+    response: &DeleteSubscriptionsResponse<Confirmed<'_>>,
+) -> Result<TopicOutcome, Error> {
+    if !response.data.is_empty() {
+        let ids: Vec<&str> = response.data.iter().map(|d| d.id.as_str()).collect();
+        return Ok(TopicOutcome {
+            outcome: Outcome::Unsubscribed,
+            reference: Some(ids.join(",")),
+        });
+    }
+    let not_already = response
+        .errors
+        .iter()
+        .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND));
+    match (not_already, response.errors.is_empty()) {
+        (Some(failure), _) => Err(item_error(status, failure)),
+        (None, false) => Ok(TopicOutcome {
+            outcome: Outcome::AlreadyUnsubscribed,
+            reference: None,
+        }),
+        (None, true) => Err(Error::api(PROVIDER, status).with_message(
+            "Novu's answer lists neither a deleted subscription nor an error for this \
+             subscriber; nothing is confirmed",
+        )),
     }
 }
 
@@ -597,8 +676,8 @@ fn item_error(status: u16, failure: &SubscriptionError) -> Error {
 
 /// Turns Novu's answer into the result (also from a 400 that carries it, which is how Novu
 /// says every item failed) or an error with Novu's code and message.
-fn decode<D: DeserializeOwned>(
-    response: Response<'_>,
+fn decode<'a, D: Deserialize<'a>>(
+    response: Response<'a>,
 ) -> Result<(u16, DeleteSubscriptionsResponse<D>), Error> {
     let status = response.status.as_u16();
     if response.status.is_success() {
@@ -649,9 +728,9 @@ impl Unsubscriber for Novu {
             ));
         };
         let topics = validate::topic_ids(PROVIDER, "topic", &request.topics)?;
-        let item = SubscriptionRef {
-            subscriber_id: Some(id.clone()),
-            identifier: identifier.clone(),
+        let item = Item {
+            subscriber_id: Some(id),
+            identifier: identifier.as_deref(),
         };
         item.validate()?;
         let keys = derived_keys(request.idempotency_key.as_deref(), topics.len());
@@ -661,7 +740,7 @@ impl Unsubscriber for Novu {
         let calls = topics
             .iter()
             .zip(&keys)
-            .map(|(topic, key)| self.unsubscribe_topic(topic, &item, key.as_deref()));
+            .map(|(topic, key)| self.unsubscribe_topic(topic, item, key.as_deref()));
         optout_core::per_topic(PROVIDER, request, &topics, calls).await
     }
     /// Up to 100 requests for the same topic share one DELETE.
@@ -701,15 +780,17 @@ impl Unsubscriber for Novu {
         }
         for group in &groups {
             for (chunk, items) in group.items.chunks(MAX_SUBSCRIPTIONS).enumerate() {
-                let answer = self.delete::<Confirmed>(&group.topic, items, None).await;
-                let answered = answer
-                    .as_ref()
-                    .map(|(status, response)| AnswerIndex::new(*status, response));
-                for (k, item) in items.iter().enumerate() {
-                    let mut result = Some(match &answered {
-                        Ok(answered) => answered.outcome(item),
-                        Err(error) => Err((*error).clone()),
-                    });
+                let read = |status, response: &DeleteSubscriptionsResponse<Confirmed<'_>>| {
+                    let answer = AnswerIndex::new(status, response);
+                    items.iter().map(|item| answer.outcome(item)).collect()
+                };
+                let outcomes: Vec<Result<TopicOutcome, Error>> =
+                    match self.send_one(&group.topic, items, None, read).await {
+                        Ok(outcomes) => outcomes,
+                        Err(error) => items.iter().map(|_| Err(error.clone())).collect(),
+                    };
+                for (k, outcome) in outcomes.into_iter().enumerate() {
+                    let mut result = Some(outcome);
                     // Nearly always one request per item: the result is moved, not copied.
                     let mut asked = group.requesters(chunk * MAX_SUBSCRIPTIONS + k).peekable();
                     while let Some(index) = asked.next() {
@@ -755,7 +836,7 @@ impl Unsubscriber for Novu {
 /// entry were a fifth of the per-row cost of a Novu bulk run).
 struct Group<'a> {
     topic: Cow<'a, str>,
-    items: Vec<SubscriptionRef>,
+    items: Vec<Item<'a>>,
     /// The first request that asked for each item.
     first: Vec<usize>,
     /// (item, request) for the rare request that asks again for an item already there.
@@ -777,13 +858,7 @@ impl<'a> Group<'a> {
 
     /// Adds request `index` for `subscriber`'s `item`: to the item's requests if the same
     /// item is there, to `singles` if the same subscriber is there with another identifier.
-    fn add(
-        &mut self,
-        subscriber: &'a str,
-        item: SubscriptionRef,
-        index: usize,
-        singles: &mut Vec<usize>,
-    ) {
+    fn add(&mut self, subscriber: &'a str, item: Item<'a>, index: usize, singles: &mut Vec<usize>) {
         match self
             .by_subscriber
             .binary_search_by(|(s, _)| (*s).cmp(subscriber))
@@ -816,7 +891,7 @@ impl<'a> Group<'a> {
 /// subscriber, exactly one valid topic, no idempotency key (one key cannot cover a body shared
 /// by several requests). Anything else, including bad input, goes through `unsubscribe`, which
 /// refuses it with nothing sent.
-fn batchable(request: &Unsubscribe) -> Option<(Cow<'_, str>, &str, SubscriptionRef)> {
+fn batchable(request: &Unsubscribe) -> Option<(Cow<'_, str>, &str, Item<'_>)> {
     let Recipient::Subscriber { id, identifier } = &request.recipient else {
         return None;
     };
@@ -831,9 +906,9 @@ fn batchable(request: &Unsubscribe) -> Option<(Cow<'_, str>, &str, SubscriptionR
         },
         Cow::Borrowed(_) => return None,
     };
-    let item = SubscriptionRef {
-        subscriber_id: Some(id.clone()),
-        identifier: identifier.clone(),
+    let item = Item {
+        subscriber_id: Some(id),
+        identifier: identifier.as_deref(),
     };
     item.validate().ok()?;
     Some((topic, id, item))
@@ -869,7 +944,7 @@ fn merge_ascending(
 /// rather than a scan of the whole answer (100 items, 100 entries).
 struct AnswerIndex<'a> {
     status: u16,
-    response: &'a DeleteSubscriptionsResponse<Confirmed>,
+    response: &'a DeleteSubscriptionsResponse<Confirmed<'a>>,
     /// (subscriber id, position in `data`), sorted.
     deleted: Vec<(&'a str, usize)>,
     /// (identifier, position in `data`) of the entries with `subscriber: null`, sorted: Novu
@@ -880,15 +955,15 @@ struct AnswerIndex<'a> {
 }
 
 impl<'a> AnswerIndex<'a> {
-    fn new(status: u16, response: &'a DeleteSubscriptionsResponse<Confirmed>) -> Self {
+    fn new(status: u16, response: &'a DeleteSubscriptionsResponse<Confirmed<'a>>) -> Self {
         let mut deleted = Vec::with_capacity(response.data.len());
         let mut orphaned = Vec::new();
         for (at, d) in response.data.iter().enumerate() {
-            let subscriber = d
-                .subscriber
-                .as_ref()
-                .and_then(|s| s.subscriber_id.as_deref());
-            match (subscriber, d.identifier.as_deref()) {
+            let subscriber = d.subscriber.as_ref().and_then(|s| s.subscriber_id.as_ref());
+            match (
+                subscriber.map(Text::as_str),
+                d.identifier.as_ref().map(Text::as_str),
+            ) {
                 (Some(s), _) => deleted.push((s, at)),
                 (None, Some(identifier)) => orphaned.push((identifier, at)),
                 (None, None) => {}
@@ -913,16 +988,19 @@ impl<'a> AnswerIndex<'a> {
 
     /// What the answer says about `item`: its deleted subscriptions (when an identifier is
     /// given, only that one), else its errors.
-    fn outcome(&self, item: &SubscriptionRef) -> Result<TopicOutcome, Error> {
-        let id = item.subscriber_id.as_deref();
-        let wanted = item.identifier.as_deref();
+    fn outcome(&self, item: &Item<'_>) -> Result<TopicOutcome, Error> {
+        let (id, wanted) = (item.subscriber_id, item.identifier);
         let data = &self.response.data;
         let entry = |at: usize| data.get(at);
         let mine = id
             .into_iter()
             .flat_map(|id| sorted_lookup(&self.deleted, id))
             .filter(|&at| {
-                wanted.is_none() || entry(at).and_then(|d| d.identifier.as_deref()) == wanted
+                wanted.is_none()
+                    || entry(at)
+                        .and_then(|d| d.identifier.as_ref())
+                        .map(Text::as_str)
+                        == wanted
             });
         let orphans = wanted
             .into_iter()
@@ -933,7 +1011,7 @@ impl<'a> AnswerIndex<'a> {
             if !reference.is_empty() {
                 reference.push(',');
             }
-            reference.push_str(&d.id);
+            reference.push_str(d.id.as_str());
         }
         if !reference.is_empty() {
             return Ok(TopicOutcome {

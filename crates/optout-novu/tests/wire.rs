@@ -1217,3 +1217,57 @@ async fn a_topic_named_twice_is_one_topic_and_shares_the_delete() {
         json!({"subscriptions": [{"subscriberId": "a"}, {"subscriberId": "b"}]}),
     );
 }
+
+#[tokio::test]
+async fn escaped_strings_in_the_answer_match_their_requests() {
+    // The answer's strings are read in place unless they hold JSON escapes; these do.
+    let server = MockServer::start().await;
+    let body = r#"{"data":[
+        {"_id":"sub-\"1\"","identifier":"tk=t:si=caf\u00e9","subscriber":{"subscriberId":"caf\u00e9"}},
+        {"_id":"sub-2","subscriber":{"subscriberId":"say \"hi\""}},
+        {"_id":"sub-3","identifier":"tk=t:si=gone\\1","subscriber":null}
+    ],"meta":{"totalCount":3,"successful":3,"failed":0}}"#;
+    Mock::given(method("DELETE"))
+        .and(path(TOPIC_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let requests = [
+        Unsubscribe::new(
+            Recipient::subscriber_with_identifier("café", "tk=t:si=café").unwrap(),
+            Topics::one(TOPIC),
+        ),
+        one("say \"hi\"", TOPIC),
+        Unsubscribe::new(
+            Recipient::subscriber_with_identifier("gone", "tk=t:si=gone\\1").unwrap(),
+            Topics::one(TOPIC),
+        ),
+    ];
+    let novu = client(&server);
+    let references = |results: &[Result<optout_core::Receipt, optout_core::Error>]| {
+        results
+            .iter()
+            .map(|r| r.as_ref().unwrap().reference.clone().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let batched = novu.unsubscribe_many(&requests).await;
+    assert_eq!(references(&batched), ["sub-\"1\"", "sub-2", "sub-3"]);
+    let sent = received(&server).await;
+    assert_request(
+        &sent[0],
+        TOPIC_PATH,
+        None,
+        json!({"subscriptions": [
+            {"subscriberId": "café", "identifier": "tk=t:si=café"},
+            {"subscriberId": "say \"hi\""},
+            {"subscriberId": "gone", "identifier": "tk=t:si=gone\\1"}
+        ]}),
+    );
+    // One by one, one item per DELETE: every entry of the answer is the request's.
+    let single = novu.unsubscribe(&requests[1]).await.unwrap();
+    assert_eq!(
+        single.reference.as_deref(),
+        Some("sub-\"1\",sub-2,sub-3"),
+        "one item sent, so all of the answer is about it"
+    );
+}
