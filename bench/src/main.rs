@@ -35,7 +35,8 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --providers LIST    hubspot,novu (default both)
   --servers LIST      minimal,sandbox (default both)
   --clients LIST      floor,lib,cli (default all three)
-  --repeat N          runs of each client per cell, interleaved; the median is kept (default 3)
+  --repeat N          runs of each client per cell, interleaved; the median is kept, and the
+                      ratio to the floor is the median of the round-by-round ratios (default 3)
   --capacity-secs S   how long each server-capacity probe runs (default 3)
   --million           also: peak memory of `optout bulk` over 1,000,000 rows (minimal server)
   --build-times       also: build time of optout with one provider vs all (fresh target dirs)
@@ -427,7 +428,8 @@ struct Run {
     peak_kib: u64,
     requests: u64,
     connections: u64,
-    /// Rows per second of every repetition of this cell (this run is their median).
+    /// Rows per second of every repetition of this cell, in round order (this run is their
+    /// median).
     samples: Vec<f64>,
 }
 
@@ -435,7 +437,25 @@ impl Run {
     fn per_sec(&self) -> f64 {
         self.rows as f64 / self.secs.max(1e-9)
     }
-    fn json(&self, floor: Option<f64>) -> Value {
+    /// This client's speed over the floor's: the median of the ratios round by round (each
+    /// pair ran back to back, so a slow spell of the machine hits both), or the ratio of
+    /// the medians when the runs cannot be paired.
+    fn ratio(&self, floor: &Run) -> f64 {
+        let mut by_round: Vec<f64> = self
+            .samples
+            .iter()
+            .zip(&floor.samples)
+            .map(|(me, f)| me / f.max(1e-9))
+            .collect();
+        by_round.sort_by(f64::total_cmp);
+        match by_round.len() {
+            0 => self.per_sec() / floor.per_sec().max(1e-9),
+            n if n % 2 == 1 => by_round[n / 2],
+            n => (by_round[n / 2 - 1] + by_round[n / 2]) / 2.0,
+        }
+    }
+
+    fn json(&self, floor: Option<&Run>) -> Value {
         json!({
             "server": self.server, "provider": self.provider.name(), "client": self.client,
             "concurrency": self.concurrency, "rows": self.rows, "ok": self.ok, "failed": self.failed,
@@ -443,7 +463,8 @@ impl Run {
             "p50_us": self.p50_us, "p99_us": self.p99_us, "mean_us": self.mean_us,
             "peak_rss_kib": self.peak_kib, "server_requests": self.requests,
             "tcp_connections": self.connections,
-            "ratio_to_floor": floor.map(|f| self.per_sec() / f),
+            "ratio_to_floor": floor.map(|f| self.ratio(f)),
+            "ratio_of_medians": floor.map(|f| self.per_sec() / f.per_sec().max(1e-9)),
             "samples_rows_per_sec": self.samples,
         })
     }
@@ -668,10 +689,11 @@ fn build_times(root: &Path, target: &Path) -> Result<Value, BoxError> {
     Ok(Value::Object(out))
 }
 
-/// The median of one client's runs (by rows per second), carrying every run's figure.
+/// The median of one client's runs (by rows per second), carrying every run's figure in
+/// round order.
 fn median(mut runs: Vec<Run>) -> Option<Run> {
-    runs.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
     let samples: Vec<f64> = runs.iter().map(Run::per_sec).collect();
+    runs.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
     let mut middle = runs.swap_remove(runs.len().checked_sub(1)? / 2);
     middle.samples = samples;
     Some(middle)
@@ -783,7 +805,6 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                         && f.concurrency == r.concurrency
                         && f.rows == r.rows
                 })
-                .map(Run::per_sec)
         };
         let mut table = String::new();
         let _ = writeln!(table, "\nserver capacity (32 connections):");
@@ -803,7 +824,7 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
         );
         for r in &runs {
             let ratio = floor_of(r)
-                .map(|f| format!("{:.0}%", 100.0 * r.per_sec() / f))
+                .map(|f| format!("{:.0}%", 100.0 * r.ratio(f)))
                 .unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 table,
@@ -824,7 +845,7 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
-        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
+        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: the median of the round-by-round ratios; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
                 table,
