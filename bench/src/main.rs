@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// The allocator of the `optout` binary, so that the floor, the library and the binary are
+/// measured with the same one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str = "\
