@@ -16,10 +16,10 @@ use optout::{
     ErrorKind, Outcome, Provider, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber,
 };
 use optout_sandbox::{Api, Faults, Sandbox};
+use optout_testkit::{in_turn, received, serve};
 use optout_tests::{dead_base_url, optout_binary, run_with_env};
 use serde_json::{json, Value};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 const TOKEN: &str = "pat-na1-rel-0000";
 const SUB: &str = "12345";
@@ -31,12 +31,14 @@ fn fast() -> RetryPolicy {
 }
 
 fn hubspot(base: &str, policy: RetryPolicy) -> HubSpot {
+    hubspot_builder(base, policy).build().unwrap()
+}
+
+fn hubspot_builder(base: &str, policy: RetryPolicy) -> optout::providers::hubspot::HubSpotBuilder {
     HubSpot::builder()
         .access_token(TOKEN)
         .base_url(base)
         .retry_policy(policy)
-        .build()
-        .unwrap()
 }
 
 fn alice() -> Unsubscribe {
@@ -60,17 +62,8 @@ fn hubspot_error(status: u16, message: &str) -> ResponseTemplate {
     }))
 }
 
-async fn then(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(any())
-        .respond_with(response)
-        .up_to_n_times(times)
-        .expect(times)
-        .mount(server)
-        .await;
-}
-
 async fn sent(server: &MockServer) -> usize {
-    server.received_requests().await.unwrap().len()
+    received(server).await.len()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -79,14 +72,14 @@ async fn sent(server: &MockServer) -> usize {
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_retried_then_succeeds() {
-    let server = MockServer::start().await;
-    then(
-        &server,
-        hubspot_error(429, "slow down").insert_header("Retry-After", "1"),
-        1,
-    )
+    let server = in_turn([
+        (
+            hubspot_error(429, "slow down").insert_header("Retry-After", "1"),
+            1,
+        ),
+        (hubspot_ok(), 1),
+    ])
     .await;
-    then(&server, hubspot_ok(), 1).await;
     // Retry-After 1 s is clamped to 5 ms by the policy: the test stays fast.
     let started = Instant::now();
     let receipt = hubspot(&server.uri(), fast())
@@ -100,14 +93,14 @@ async fn a_429_with_retry_after_is_retried_then_succeeds() {
 
 #[tokio::test]
 async fn a_429_retry_after_is_honoured_when_not_clamped() {
-    let server = MockServer::start().await;
-    then(
-        &server,
-        hubspot_error(429, "slow down").insert_header("Retry-After", "1"),
-        1,
-    )
+    let server = in_turn([
+        (
+            hubspot_error(429, "slow down").insert_header("Retry-After", "1"),
+            1,
+        ),
+        (hubspot_ok(), 1),
+    ])
     .await;
-    then(&server, hubspot_ok(), 1).await;
     let policy = fast().max_retry_after(Duration::from_secs(5));
     let started = Instant::now();
     hubspot(&server.uri(), policy)
@@ -123,9 +116,7 @@ async fn a_429_retry_after_is_honoured_when_not_clamped() {
 
 #[tokio::test]
 async fn two_503_then_200_succeeds_on_the_third_attempt() {
-    let server = MockServer::start().await;
-    then(&server, hubspot_error(503, "unavailable"), 2).await;
-    then(&server, hubspot_ok(), 1).await;
+    let server = in_turn([(hubspot_error(503, "unavailable"), 2), (hubspot_ok(), 1)]).await;
     let receipt = hubspot(&server.uri(), fast())
         .unsubscribe(&alice())
         .await
@@ -136,8 +127,7 @@ async fn two_503_then_200_succeeds_on_the_third_attempt() {
 
 #[tokio::test]
 async fn persistent_503_gives_up_and_says_how_many_attempts() {
-    let server = MockServer::start().await;
-    then(&server, hubspot_error(503, "unavailable"), 4).await;
+    let server = in_turn([(hubspot_error(503, "unavailable"), 4)]).await;
     let e = hubspot(&server.uri(), fast().max_retries(3))
         .unsubscribe(&alice())
         .await
@@ -150,18 +140,13 @@ async fn persistent_503_gives_up_and_says_how_many_attempts() {
 
 #[tokio::test]
 async fn hubspot_daily_limit_is_not_retried() {
-    let server = MockServer::start().await;
-    then(
-        &server,
-        ResponseTemplate::new(429)
-            .insert_header("Retry-After", "0")
-            .set_body_json(json!({
-                "status": "error", "message": "You have reached your daily limit.",
-                "errorType": "RATE_LIMIT", "correlationId": "c-429", "policyName": "DAILY"
-            })),
-        1,
-    )
-    .await;
+    let daily = ResponseTemplate::new(429)
+        .insert_header("Retry-After", "0")
+        .set_body_json(json!({
+            "status": "error", "message": "You have reached your daily limit.",
+            "errorType": "RATE_LIMIT", "correlationId": "c-429", "policyName": "DAILY"
+        }));
+    let server = in_turn([(daily, 1)]).await;
     let e = hubspot(&server.uri(), fast())
         .unsubscribe(&alice())
         .await
@@ -174,12 +159,10 @@ async fn hubspot_daily_limit_is_not_retried() {
 
 #[tokio::test]
 async fn a_401_is_not_retried() {
-    let server = MockServer::start().await;
-    then(
-        &server,
+    let server = in_turn([(
         hubspot_error(401, "Authentication credentials not found."),
         1,
-    )
+    )])
     .await;
     let e = hubspot(&server.uri(), fast())
         .unsubscribe(&alice())
@@ -192,18 +175,9 @@ async fn a_401_is_not_retried() {
 
 #[tokio::test]
 async fn a_server_slower_than_the_timeout_is_a_timeout() {
-    let server = MockServer::start().await;
-    then(
-        &server,
-        hubspot_ok().set_delay(Duration::from_millis(1500)),
-        1,
-    )
-    .await;
-    let client = HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url(server.uri())
+    let server = in_turn([(hubspot_ok().set_delay(Duration::from_millis(1500)), 1)]).await;
+    let client = hubspot_builder(&server.uri(), RetryPolicy::none())
         .timeout(Duration::from_millis(200))
-        .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
     let started = Instant::now();
@@ -219,19 +193,13 @@ async fn a_server_slower_than_the_timeout_is_a_timeout() {
 
 #[tokio::test]
 async fn timeouts_are_retried_and_counted() {
-    let server = MockServer::start().await;
-    then(
-        &server,
-        hubspot_ok().set_delay(Duration::from_millis(1500)),
-        2,
-    )
+    let server = in_turn([
+        (hubspot_ok().set_delay(Duration::from_millis(1500)), 2),
+        (hubspot_ok(), 1),
+    ])
     .await;
-    then(&server, hubspot_ok(), 1).await;
-    let client = HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url(server.uri())
+    let client = hubspot_builder(&server.uri(), fast())
         .timeout(Duration::from_millis(200))
-        .retry_policy(fast())
         .build()
         .unwrap();
     let receipt = client.unsubscribe(&alice()).await.unwrap();
@@ -256,12 +224,10 @@ async fn a_200_with_html_or_truncated_json_is_a_decode_error_with_a_snippet() {
         &b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"[..],
         &b"{\"id\":\"12345\",\"status\":\"NOT_SUBS"[..],
     ] {
-        let server = MockServer::start().await;
-        then(
-            &server,
+        let server = in_turn([(
             ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"),
             1,
-        )
+        )])
         .await;
         let e = hubspot(&server.uri(), RetryPolicy::none())
             .unsubscribe(&alice())
@@ -736,6 +702,11 @@ fn build(s: &Setup, base: &str, policy: RetryPolicy, timeout: Duration) -> Arc<d
     }
 }
 
+/// [`build`] without retries and with a 5-second timeout.
+fn build_plain(s: &Setup, base: &str) -> Arc<dyn Unsubscriber> {
+    build(s, base, RetryPolicy::none(), Duration::from_secs(5))
+}
+
 fn request(s: &Setup) -> Unsubscribe {
     Unsubscribe::new(
         Recipient::for_provider(s.provider, s.recipient, None).unwrap(),
@@ -784,28 +755,15 @@ async fn no_error_of_any_provider_shows_its_secret() {
     for s in setups() {
         let name = s.provider.to_string();
         // An HTTP error, plain.
-        let server = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(ResponseTemplate::new(500).set_body_string("internal error"))
-            .mount(&server)
-            .await;
-        let client = build(
-            &s,
-            &server.uri(),
-            RetryPolicy::none(),
-            Duration::from_secs(5),
-        );
+        let server = serve(ResponseTemplate::new(500).set_body_string("internal error")).await;
+        let client = build_plain(&s, &server.uri());
         assert_clean(&format!("{name} client Debug"), &format!("{client:?}"));
         let e = client.unsubscribe(&request(&s)).await.unwrap_err();
         assert_eq!(e.status(), Some(500), "{name}: {e}");
         assert_error_clean(&format!("{name} HTTP 500"), &e);
 
         // Timeout.
-        let slow = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1000)))
-            .mount(&slow)
-            .await;
+        let slow = serve(ResponseTemplate::new(200).set_delay(Duration::from_millis(1000))).await;
         let client = build(
             &s,
             &slow.uri(),
@@ -817,23 +775,15 @@ async fn no_error_of_any_provider_shows_its_secret() {
         assert_error_clean(&format!("{name} timeout"), &e);
 
         // Connection refused.
-        let client = build(&s, &dead, RetryPolicy::none(), Duration::from_secs(5));
+        let client = build_plain(&s, &dead);
         let e = client.unsubscribe(&request(&s)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Network, "{name}: {e}");
         assert_error_clean(&format!("{name} refused"), &e);
 
         // Decode error.
-        let garbage = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(ResponseTemplate::new(200).set_body_raw("<html>oops", "text/html"))
-            .mount(&garbage)
-            .await;
-        let client = build(
-            &s,
-            &garbage.uri(),
-            RetryPolicy::none(),
-            Duration::from_secs(5),
-        );
+        let garbage =
+            serve(ResponseTemplate::new(200).set_body_raw("<html>oops", "text/html")).await;
+        let client = build_plain(&s, &garbage.uri());
         let e = client.unsubscribe(&request(&s)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Decode, "{name}: {e}");
         assert_error_clean(&format!("{name} decode"), &e);
@@ -849,17 +799,8 @@ async fn an_error_body_echoing_the_request_does_not_leak_the_secret() {
         .filter(|s| s.provider != Provider::Pushy)
     {
         let name = s.provider.to_string();
-        let server = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(Echo(400))
-            .mount(&server)
-            .await;
-        let client = build(
-            &s,
-            &server.uri(),
-            RetryPolicy::none(),
-            Duration::from_secs(5),
-        );
+        let server = serve(Echo(400)).await;
+        let client = build_plain(&s, &server.uri());
         let e = client.unsubscribe(&request(&s)).await.unwrap_err();
         assert_error_clean(&format!("{name} echoed 400"), &e);
     }
@@ -869,16 +810,8 @@ async fn an_error_body_echoing_the_request_does_not_leak_the_secret() {
 async fn the_cli_never_prints_a_secret_in_json_or_trace_logs() {
     let binary = optout_binary();
     let dead = dead_base_url();
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(Echo(500))
-        .mount(&server)
-        .await;
-    let plain = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("internal error"))
-        .mount(&plain)
-        .await;
+    let server = serve(Echo(500)).await;
+    let plain = serve(ResponseTemplate::new(500).set_body_string("internal error")).await;
     let mobivate = setups()
         .into_iter()
         .find(|s| s.provider == Provider::Mobivate)
@@ -951,17 +884,8 @@ async fn pushy_key_echoed_url_encoded_is_scrubbed() {
         .find(|s| s.provider == Provider::Pushy)
         .unwrap();
     for status in [400, 500, 200] {
-        let server = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(Echo(status))
-            .mount(&server)
-            .await;
-        let client = build(
-            &s,
-            &server.uri(),
-            RetryPolicy::none(),
-            Duration::from_secs(5),
-        );
+        let server = serve(Echo(status)).await;
+        let client = build_plain(&s, &server.uri());
         match client.unsubscribe(&request(&s)).await {
             Ok(receipt) => panic!("an echo is not a receipt: {receipt:?}"),
             Err(e) => assert_error_clean(&format!("pushy echoed {status}"), &e),
@@ -1056,17 +980,8 @@ fn arbitrary_answers_never_panic_and_garbage_2xx_is_a_decode_error() {
         let name = s.provider.to_string();
         let script = Arc::new(Mutex::new((200u16, Vec::new())));
         let (server, client) = rt.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(wiremock::matchers::any())
-                .respond_with(Scripted(script.clone()))
-                .mount(&server)
-                .await;
-            let client = build(
-                &s,
-                &server.uri(),
-                RetryPolicy::none(),
-                Duration::from_secs(5),
-            );
+            let server = serve(Scripted(script.clone())).await;
+            let client = build_plain(&s, &server.uri());
             (server, client)
         });
         let req = request(&s);

@@ -549,6 +549,15 @@ mod tests {
         .unwrap()
     }
 
+    /// `POST {base}/x` through `c`, decoded by [`decode_status`].
+    async fn post_x(c: &HttpClient) -> Result<u16, Error> {
+        c.send(
+            Request::new(Method::POST, c.endpoint(&["x"])),
+            decode_status,
+        )
+        .await
+    }
+
     fn decode_status(r: Response<'_>) -> Result<u16, Error> {
         if r.status.is_success() {
             Ok(r.status.as_u16())
@@ -639,13 +648,7 @@ mod tests {
             .mount(&server)
             .await;
         let c = client(&server.uri(), RetryPolicy::default());
-        let got = c
-            .send(
-                Request::new(Method::POST, c.endpoint(&["x"])),
-                decode_status,
-            )
-            .await
-            .unwrap();
+        let got = post_x(&c).await.unwrap();
         assert_eq!(got, 200);
     }
 
@@ -658,13 +661,7 @@ mod tests {
             .mount(&server)
             .await;
         let c = client(&server.uri(), RetryPolicy::default().max_retries(2));
-        let err = c
-            .send(
-                Request::new(Method::POST, c.endpoint(&["x"])),
-                decode_status,
-            )
-            .await
-            .unwrap_err();
+        let err = post_x(&c).await.unwrap_err();
         assert_eq!(err.attempts(), 3);
         assert!(
             err.to_string().contains("gave up after 3 attempts"),
@@ -684,13 +681,7 @@ mod tests {
             .mount(&server)
             .await;
         let c = client(&server.uri(), RetryPolicy::none());
-        let err = c
-            .send(
-                Request::new(Method::POST, c.endpoint(&["x"])),
-                decode_status,
-            )
-            .await
-            .unwrap_err();
+        let err = post_x(&c).await.unwrap_err();
         assert_eq!((err.kind(), err.status()), (ErrorKind::Rejected, Some(301)));
         assert!(!err.is_retryable());
     }

@@ -1,14 +1,13 @@
 //! HubSpot on the wire, against a loopback wiremock server, with the docs' own examples.
 
-use std::time::Duration;
-
 use optout_core::{
-    ErrorKind, LegalBasis, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber,
+    Error, ErrorKind, LegalBasis, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
 };
 use optout_hubspot::{
     BatchStatus, BatchWriteRequest, HubSpot, SetStatusSuccessReason, SourceOfStatus, StatusState,
     StatusWrite, SubscriptionState, UnsubscribeAllOutcome, UnsubscribeOutcome, UnsubscribeRequest,
 };
+use optout_testkit::{fast_retry, mount_first, only_request, renderings, Expected};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -22,11 +21,17 @@ fn client(server: &MockServer) -> HubSpot {
     HubSpot::builder()
         .access_token(TOKEN)
         .base_url(server.uri())
-        .retry_policy(
-            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
+        .retry_policy(fast_retry())
         .build()
         .unwrap()
+}
+
+/// A builder for `base_url` that never retries.
+fn without_retries(base_url: &str) -> optout_hubspot::HubSpotBuilder {
+    HubSpot::builder()
+        .access_token(TOKEN)
+        .base_url(base_url)
+        .max_retries(0)
 }
 
 fn alice() -> Recipient {
@@ -63,35 +68,48 @@ fn ok(body: Value) -> ResponseTemplate {
 }
 
 async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
+    optout_testkit::mount(server, Mock::given(method("POST")), response, times).await;
+}
+
+/// Mounts `response` for the one POST whose body names `subscription_id`.
+async fn mount_for(server: &MockServer, subscription_id: &str, response: ResponseTemplate) {
+    let given = Mock::given(method("POST")).and(body_partial_json(
+        json!({"subscriptionId": subscription_id}),
+    ));
+    optout_testkit::mount(server, given, response, 1).await;
+}
+
+/// Alice's unsubscribe from `topics` sent to a server that answers it once with `response`.
+async fn answered_with(response: ResponseTemplate, topics: Topics) -> Result<Receipt, Error> {
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    client(&server)
+        .unsubscribe(&Unsubscribe::new(alice(), topics))
+        .await
+}
+
+/// Alice's unsubscribe from [`SUB`] sent to a server that answers it once with `response`.
+async fn sub_answered_with(response: ResponseTemplate) -> Result<Receipt, Error> {
+    answered_with(response, Topics::one(SUB)).await
 }
 
 /// Asserts the one request the server saw, whole: method, path, query, headers, body
 /// (`None`: no body at all).
 async fn assert_sent(server: &MockServer, path: &str, query: Option<&str>, body: Option<Value>) {
-    let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1, "exactly one request");
-    let r = &requests[0];
-    assert_eq!(r.method.as_str(), "POST");
-    assert_eq!(r.url.path(), path);
-    assert_eq!(r.url.query(), query);
-    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(header("authorization"), Some(format!("Bearer {TOKEN}")));
-    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    let r = only_request(server).await;
+    let authorization = format!("Bearer {TOKEN}");
+    let user_agent = format!("optout-hubspot/{}", env!("CARGO_PKG_VERSION"));
+    let expected = Expected {
+        method: "POST",
+        path,
+        query,
+        authorization: Some(&authorization),
+        user_agent: &user_agent,
+        headers: &[],
+        body,
+    };
+    optout_testkit::assert_request(&r, &expected);
     assert_eq!(r.headers.get_all("content-type").iter().count(), 1);
-    assert_eq!(header("accept").as_deref(), Some("application/json"));
-    assert_eq!(
-        header("user-agent"),
-        Some(format!("optout-hubspot/{}", env!("CARGO_PKG_VERSION")))
-    );
-    match body {
-        Some(body) => assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), body),
-        None => assert!(r.body.is_empty(), "no body expected"),
-    }
 }
 
 #[tokio::test]
@@ -190,48 +208,31 @@ async fn unknown_enum_values_and_fields_do_not_undo_a_confirmed_opt_out() {
 
 #[tokio::test]
 async fn a_missing_required_field_is_a_decode_error() {
-    let server = MockServer::start().await;
     let mut body = docs_v3_answer();
     body.as_object_mut().unwrap().remove("sourceOfStatus");
-    mount(&server, ok(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap_err();
+    let response = ok(body);
+    let err = sub_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert!(err.to_string().contains("sourceOfStatus"), "{err}");
 }
 
 #[tokio::test]
 async fn a_200_that_still_says_subscribed_is_not_a_success() {
-    let server = MockServer::start().await;
     let mut body = docs_v3_answer();
     body["status"] = json!("SUBSCRIBED");
-    mount(&server, ok(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap_err();
+    let response = ok(body);
+    let err = sub_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.code(), Some("SUBSCRIBED"));
 }
 
 #[tokio::test]
 async fn already_unsubscribed_is_a_receipt_not_an_error() {
-    let server = MockServer::start().await;
     let message = "alice@example.com is already unsubscribed from subscription 289137114";
-    mount(
-        &server,
-        ResponseTemplate::new(400)
-            .set_body_json(error_body(message, "VALIDATION_ERROR", "body-corr"))
-            .insert_header("x-hubspot-correlation-id", "head-corr"),
-        1,
-    )
-    .await;
-    let receipt = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap();
+    let response = ResponseTemplate::new(400)
+        .set_body_json(error_body(message, "VALIDATION_ERROR", "body-corr"))
+        .insert_header("x-hubspot-correlation-id", "head-corr");
+    let receipt = sub_answered_with(response).await.unwrap();
     assert_eq!(receipt.outcome, Outcome::AlreadyUnsubscribed);
     assert_eq!(receipt.reference.as_deref(), Some("head-corr"));
 }
@@ -265,21 +266,12 @@ async fn already_unsubscribed_is_matched_case_insensitively_and_keeps_the_messag
 
 #[tokio::test]
 async fn a_validation_error_keeps_category_message_and_correlation_id() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(400).set_body_json(error_body(
-            "Invalid input JSON on line 1, column 2: subscriptionId must be a number",
-            "VALIDATION_ERROR",
-            "aeb5f871-7f07-4993-9211-075dc63e7cbf",
-        )),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(400).set_body_json(error_body(
+        "Invalid input JSON on line 1, column 2: subscriptionId must be a number",
+        "VALIDATION_ERROR",
+        "aeb5f871-7f07-4993-9211-075dc63e7cbf",
+    ));
+    let err = sub_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.code(), Some("VALIDATION_ERROR"));
@@ -296,21 +288,12 @@ async fn a_validation_error_keeps_category_message_and_correlation_id() {
 
 #[tokio::test]
 async fn a_bad_token_is_unauthorized_and_not_retried() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(401).set_body_json(error_body(
-            "Authentication credentials not found.",
-            "INVALID_AUTHENTICATION",
-            "c-401",
-        )),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(401).set_body_json(error_body(
+        "Authentication credentials not found.",
+        "INVALID_AUTHENTICATION",
+        "c-401",
+    ));
+    let err = sub_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert_eq!(err.code(), Some("INVALID_AUTHENTICATION"));
     assert!(err.message().unwrap().contains("c-401"));
@@ -354,12 +337,8 @@ fn rate_limited(policy: &str) -> ResponseTemplate {
 
 #[tokio::test]
 async fn the_daily_limit_is_not_retried() {
-    let server = MockServer::start().await;
-    mount(&server, rate_limited("DAILY"), 1).await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap_err();
+    let response = rate_limited("DAILY");
+    let err = sub_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert_eq!(err.code(), Some("RATE_LIMIT"));
     assert!(!err.is_retryable());
@@ -369,31 +348,23 @@ async fn the_daily_limit_is_not_retried() {
 
 #[tokio::test]
 async fn a_spent_daily_quota_header_is_not_retried_either() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(429)
-            .insert_header("x-hubspot-ratelimit-daily-remaining", "0")
-            .set_body_json(error_body("Too many requests", "RATE_LIMITS", "c")),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(429)
+        .insert_header("x-hubspot-ratelimit-daily-remaining", "0")
+        .set_body_json(error_body("Too many requests", "RATE_LIMITS", "c"));
+    let err = sub_answered_with(response).await.unwrap_err();
     assert!(!err.is_retryable());
 }
 
 #[tokio::test]
 async fn the_ten_secondly_limit_is_retried_after_retry_after() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(rate_limited("TEN_SECONDLY_ROLLING"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        Mock::given(method("POST")),
+        rate_limited("TEN_SECONDLY_ROLLING"),
+        1,
+    )
+    .await;
     mount(&server, ok(docs_v3_answer()), 1).await;
     let receipt = client(&server)
         .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
@@ -405,14 +376,13 @@ async fn the_ten_secondly_limit_is_retried_after_retry_after() {
 #[tokio::test]
 async fn server_errors_are_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
-        )
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        Mock::given(method("POST")),
+        ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
+        2,
+    )
+    .await;
     mount(&server, ok(docs_v3_answer()), 1).await;
     let receipt = client(&server)
         .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
@@ -430,10 +400,7 @@ async fn a_non_json_error_body_is_quoted() {
         1,
     )
     .await;
-    let err = HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url(server.uri())
-        .max_retries(0)
+    let err = without_retries(&server.uri())
         .build()
         .unwrap()
         .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
@@ -447,22 +414,22 @@ async fn a_non_json_error_body_is_quoted() {
 #[tokio::test]
 async fn one_failing_subscription_never_hides_the_others_success() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(body_partial_json(json!({"subscriptionId": "111"})))
-        .respond_with(ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(body_partial_json(json!({"subscriptionId": "222"})))
-        .respond_with(ResponseTemplate::new(404).set_body_json(error_body(
+    mount_for(
+        &server,
+        "111",
+        ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"),
+    )
+    .await;
+    mount_for(
+        &server,
+        "222",
+        ResponseTemplate::new(404).set_body_json(error_body(
             "No subscription definition found for id 222",
             "OBJECT_NOT_FOUND",
             "c-222",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
     let err = client(&server)
         .unsubscribe(&Unsubscribe::new(alice(), Topics::only(["111", "222"])))
         .await
@@ -481,22 +448,22 @@ async fn one_failing_subscription_never_hides_the_others_success() {
 #[tokio::test]
 async fn several_subscriptions_fold_into_one_receipt() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(body_partial_json(json!({"subscriptionId": "111"})))
-        .respond_with(ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(body_partial_json(json!({"subscriptionId": "222"})))
-        .respond_with(ResponseTemplate::new(400).set_body_json(error_body(
+    mount_for(
+        &server,
+        "111",
+        ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"),
+    )
+    .await;
+    mount_for(
+        &server,
+        "222",
+        ResponseTemplate::new(400).set_body_json(error_body(
             "alice@example.com is already unsubscribed from subscription 222",
             "VALIDATION_ERROR",
             "c-222",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
+        )),
+    )
+    .await;
     let receipt = client(&server)
         .unsubscribe(&Unsubscribe::new(
             alice(),
@@ -630,12 +597,7 @@ async fn unsubscribe_all_tells_already_when_the_answer_does() {
         ),
     ];
     for (response, expected) in cases {
-        let server = MockServer::start().await;
-        mount(&server, response, 1).await;
-        let receipt = client(&server)
-            .unsubscribe(&Unsubscribe::new(alice(), Topics::All))
-            .await
-            .unwrap();
+        let receipt = answered_with(response, Topics::All).await.unwrap();
         assert_eq!(receipt.outcome, expected);
     }
 }
@@ -649,12 +611,7 @@ async fn a_canceled_or_failed_unsubscribe_all_is_an_error() {
         json!([{"category": "VALIDATION_ERROR", "message": "Contact is invalid", "context": {}}]);
     failed["numErrors"] = json!(1);
     for (body, code) in [(canceled, "CANCELED"), (failed, "VALIDATION_ERROR")] {
-        let server = MockServer::start().await;
-        mount(&server, ok(body), 1).await;
-        let err = client(&server)
-            .unsubscribe(&Unsubscribe::new(alice(), Topics::All))
-            .await
-            .unwrap_err();
+        let err = answered_with(ok(body), Topics::All).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Rejected);
         assert_eq!(err.code(), Some(code));
     }
@@ -845,10 +802,7 @@ async fn the_token_never_shows_in_debug_display_or_errors() {
         1,
     )
     .await;
-    let builder = HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url(server.uri())
-        .max_retries(0);
+    let builder = without_retries(&server.uri());
     let builder_debug = format!("{builder:?}");
     let hubspot = builder.build().unwrap();
     let err = hubspot
@@ -856,10 +810,7 @@ async fn the_token_never_shows_in_debug_display_or_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
-    let refused = HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url("http://127.0.0.1:1")
-        .max_retries(0)
+    let refused = without_retries("http://127.0.0.1:1")
         .build()
         .unwrap()
         .unsubscribe(&Unsubscribe::new(alice(), Topics::All))
@@ -867,9 +818,9 @@ async fn the_token_never_shows_in_debug_display_or_errors() {
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Network);
     let text = format!(
-        "{builder_debug} {hubspot:?} {err} {err:?} {refused} {refused:?} {} {}",
-        serde_json::to_string(&err).unwrap(),
-        serde_json::to_string(&refused).unwrap()
+        "{builder_debug} {hubspot:?} {} {}",
+        renderings(&err),
+        renderings(&refused)
     );
     assert!(text.contains("[REDACTED]"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");

@@ -1,9 +1,10 @@
 //! Migma on the wire, against a loopback wiremock server, with the docs' own examples.
 
-use std::time::Duration;
-
-use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_core::{
+    Error, ErrorKind, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+};
 use optout_migma::{Migma, TopicSubscription, TopicSubscriptionRequest};
+use optout_testkit::{fast_retry, mount_first, only_request, received, renderings, Expected};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -15,18 +16,20 @@ const CONTACT: &str = "CONTACT_ID";
 const ODD_TOPIC: &str = "a b/c?d";
 const ODD_TOPIC_PATH: &str = "/v1/topics/a%20b%2Fc%3Fd/unsubscribe";
 
-fn builder(server: &MockServer) -> optout_migma::MigmaBuilder {
+fn builder(base_url: &str) -> optout_migma::MigmaBuilder {
     Migma::builder()
         .api_key(KEY)
         .project_id(PROJECT)
-        .base_url(server.uri())
-        .retry_policy(
-            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
+        .base_url(base_url)
+        .retry_policy(fast_retry())
 }
 
 fn client(server: &MockServer) -> Migma {
-    builder(server).build().unwrap()
+    builder(&server.uri()).build().unwrap()
+}
+
+fn client_without_retries(server: &MockServer) -> Migma {
+    builder(&server.uri()).max_retries(0).build().unwrap()
 }
 
 fn contact() -> Recipient {
@@ -47,12 +50,21 @@ fn docs_success(topic: &str) -> Value {
 }
 
 async fn mount(server: &MockServer, path_: &str, response: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .and(path(path_))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
+    let unsubscribe = Mock::given(method("POST")).and(path(path_));
+    optout_testkit::mount(server, unsubscribe, response, times).await;
+}
+
+/// `request(Topics::one("t1"))` sent by `client` to a server that answers it once with
+/// `response`.
+async fn t1_answered_with(
+    response: ResponseTemplate,
+    client: fn(&MockServer) -> Migma,
+) -> Result<Receipt, Error> {
+    let server = MockServer::start().await;
+    mount(&server, &topic_path("t1"), response, 1).await;
+    client(&server)
+        .unsubscribe(&request(Topics::one("t1")))
+        .await
 }
 
 fn topic_path(topic: &str) -> String {
@@ -61,26 +73,19 @@ fn topic_path(topic: &str) -> String {
 
 /// Asserts one request, whole: method, path, query, headers, body.
 fn assert_request(r: &Request, path: &str) {
-    assert_eq!(r.method.as_str(), "POST");
-    assert_eq!(r.url.path(), path);
-    assert_eq!(r.url.query(), None);
-    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(header("authorization"), Some(format!("Bearer {KEY}")));
-    assert_eq!(header("content-type").as_deref(), Some("application/json"));
-    assert_eq!(header("accept").as_deref(), Some("application/json"));
-    assert_eq!(
-        header("user-agent"),
-        Some(format!("optout-migma/{}", env!("CARGO_PKG_VERSION")))
-    );
-    // Exactly these two keys, nothing else.
-    assert_eq!(
-        serde_json::from_slice::<Value>(&r.body).unwrap(),
-        json!({"subscriberId": CONTACT, "projectId": PROJECT})
-    );
-}
-
-async fn received(server: &MockServer) -> Vec<Request> {
-    server.received_requests().await.unwrap()
+    let authorization = format!("Bearer {KEY}");
+    let user_agent = format!("optout-migma/{}", env!("CARGO_PKG_VERSION"));
+    let expected = Expected {
+        method: "POST",
+        path,
+        query: None,
+        authorization: Some(&authorization),
+        user_agent: &user_agent,
+        headers: &[],
+        // Exactly these two keys, nothing else.
+        body: Some(json!({"subscriberId": CONTACT, "projectId": PROJECT})),
+    };
+    optout_testkit::assert_request(r, &expected);
 }
 
 #[tokio::test]
@@ -97,9 +102,7 @@ async fn sends_the_documented_request_with_the_id_as_one_segment() {
         .unsubscribe(&request(Topics::one(ODD_TOPIC)))
         .await
         .unwrap();
-    let requests = received(&server).await;
-    assert_eq!(requests.len(), 1, "exactly one request");
-    assert_request(&requests[0], ODD_TOPIC_PATH);
+    assert_request(&only_request(&server).await, ODD_TOPIC_PATH);
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
     assert_eq!(receipt.topics, Topics::one(ODD_TOPIC));
     assert_eq!(receipt.recipient, contact());
@@ -135,36 +138,24 @@ async fn the_typed_call_decodes_the_docs_answer_and_tolerates_unknown_fields() {
 
 #[tokio::test]
 async fn success_with_null_data_is_still_a_success() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &topic_path("t1"),
+    let receipt = t1_answered_with(
         ResponseTemplate::new(200).set_body_json(json!({"success": true, "data": null})),
-        1,
+        client,
     )
-    .await;
-    let receipt = client(&server)
-        .unsubscribe(&request(Topics::one("t1")))
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 }
 
 #[tokio::test]
 async fn success_false_on_a_200_is_a_rejection_with_migmas_message() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &topic_path("t1"),
+    let err = t1_answered_with(
         ResponseTemplate::new(200)
             .set_body_json(json!({"success": false, "data": null, "error": "Topic is archived"})),
-        1,
+        client,
     )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one("t1")))
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.status(), Some(200));
     assert_eq!(err.message(), Some("Topic is archived"));
@@ -174,21 +165,15 @@ async fn success_false_on_a_200_is_a_rejection_with_migmas_message() {
 
 #[tokio::test]
 async fn still_subscribed_after_the_call_is_not_a_receipt() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &topic_path("t1"),
+    let err = t1_answered_with(
         ResponseTemplate::new(200).set_body_json(json!({
             "success": true,
             "data": {"topicId": "t1", "subscriberId": CONTACT, "subscribed": true}
         })),
-        1,
+        client,
     )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one("t1")))
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert!(err.to_string().contains("subscribed is true"), "{err}");
     assert!(!err.is_retryable());
@@ -196,18 +181,12 @@ async fn still_subscribed_after_the_call_is_not_a_receipt() {
 
 #[tokio::test]
 async fn a_200_without_success_is_a_decode_error_with_a_snippet() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &topic_path("t1"),
+    let err = t1_answered_with(
         ResponseTemplate::new(200).set_body_json(json!({"data": {"subscribed": false}})),
-        1,
+        client,
     )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one("t1")))
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert!(err.to_string().contains("success"), "{err}");
     assert!(err.to_string().contains("subscribed"), "{err}");
@@ -226,21 +205,10 @@ async fn every_documented_error_keeps_its_message_and_kind() {
         (503, ErrorKind::Server, true),
     ];
     for (status, kind, retryable) in cases {
-        let server = MockServer::start().await;
         let message = format!("Migma says {status}");
-        mount(
-            &server,
-            &topic_path("t1"),
-            ResponseTemplate::new(status)
-                .set_body_json(json!({"success": false, "error": message})),
-            1,
-        )
-        .await;
-        let err = builder(&server)
-            .max_retries(0)
-            .build()
-            .unwrap()
-            .unsubscribe(&request(Topics::one("t1")))
+        let response = ResponseTemplate::new(status)
+            .set_body_json(json!({"success": false, "error": message}));
+        let err = t1_answered_with(response, client_without_retries)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), kind, "{status}: {err}");
@@ -254,21 +222,12 @@ async fn every_documented_error_keeps_its_message_and_kind() {
 
 #[tokio::test]
 async fn a_non_json_error_body_is_quoted() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &topic_path("t1"),
+    let err = t1_answered_with(
         ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
-        1,
+        client_without_retries,
     )
-    .await;
-    let err = builder(&server)
-        .max_retries(0)
-        .build()
-        .unwrap()
-        .unsubscribe(&request(Topics::one("t1")))
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
     assert_eq!(err.message(), Some("\"<html>Bad Gateway</html>\""));
 }
@@ -276,24 +235,14 @@ async fn a_non_json_error_body_is_quoted() {
 #[tokio::test]
 async fn server_errors_and_rate_limits_are_retried_then_succeed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(503).set_body_json(json!({"success": false, "error": "busy"})),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "0")
-                .set_body_json(json!({"success": false, "error": "Too many requests"})),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    for response in [
+        ResponseTemplate::new(503).set_body_json(json!({"success": false, "error": "busy"})),
+        ResponseTemplate::new(429)
+            .insert_header("retry-after", "0")
+            .set_body_json(json!({"success": false, "error": "Too many requests"})),
+    ] {
+        mount_first(&server, Mock::given(method("POST")), response, 1).await;
+    }
     mount(
         &server,
         &topic_path("t1"),
@@ -316,18 +265,9 @@ async fn server_errors_and_rate_limits_are_retried_then_succeed() {
 #[tokio::test]
 async fn a_bad_key_and_an_unknown_topic_are_not_retried() {
     for (status, kind) in [(401, ErrorKind::Unauthorized), (404, ErrorKind::NotFound)] {
-        let server = MockServer::start().await;
-        mount(
-            &server,
-            &topic_path("t1"),
-            ResponseTemplate::new(status).set_body_json(json!({"success": false, "error": "nope"})),
-            1,
-        )
-        .await;
-        let err = client(&server)
-            .unsubscribe(&request(Topics::one("t1")))
-            .await
-            .unwrap_err();
+        let response =
+            ResponseTemplate::new(status).set_body_json(json!({"success": false, "error": "nope"}));
+        let err = t1_answered_with(response, client).await.unwrap_err();
         assert_eq!(err.kind(), kind);
         assert_eq!(err.attempts(), 1, "{status} is not retried");
     }
@@ -470,16 +410,13 @@ async fn the_key_never_shows_in_debug_display_or_errors() {
         1,
     )
     .await;
-    let migma = builder(&server).max_retries(0).build().unwrap();
+    let migma = client_without_retries(&server);
     let err = migma
         .unsubscribe(&request(Topics::one("t1")))
         .await
         .unwrap_err();
     assert_eq!(err.message(), Some("Invalid key [REDACTED]"));
-    let refused = Migma::builder()
-        .api_key(KEY)
-        .project_id(PROJECT)
-        .base_url("http://127.0.0.1:1")
+    let refused = builder("http://127.0.0.1:1")
         .max_retries(0)
         .build()
         .unwrap()
@@ -489,9 +426,9 @@ async fn the_key_never_shows_in_debug_display_or_errors() {
     assert_eq!(refused.kind(), ErrorKind::Network);
     let builder_debug = format!("{:?}", Migma::builder().api_key(KEY));
     let text = format!(
-        "{migma:?} {builder_debug} {err} {err:?} {refused} {refused:?} {} {}",
-        serde_json::to_string(&err).unwrap(),
-        serde_json::to_string(&refused).unwrap()
+        "{migma:?} {builder_debug} {} {}",
+        renderings(&err),
+        renderings(&refused)
     );
     assert!(!text.contains(KEY), "{text}");
     assert!(!text.contains("mgm_live"), "{text}");

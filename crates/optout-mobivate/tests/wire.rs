@@ -1,9 +1,10 @@
 //! Mobivate on the wire, against a loopback wiremock server, with the docs' own examples.
 
-use std::time::Duration;
-
-use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_core::{
+    Error, ErrorKind, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+};
 use optout_mobivate::{signature, Mobivate, MobivateBuilder};
+use optout_testkit::{fast_retry, mount_first, only_request, received, renderings, Expected};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -17,17 +18,19 @@ const SIGNATURE: &str = "1af289e14aa593c843da7cd869a8e2f7";
 const ODD_CAMPAIGN: &str = "a b/c?d";
 const ODD_CAMPAIGN_PATH: &str = "/subscriptions/v1/a%20b%2Fc%3Fd/unsubscribe";
 
-fn builder(server: &MockServer) -> MobivateBuilder {
+fn builder(base_url: &str) -> MobivateBuilder {
     Mobivate::builder()
         .account_id(ACCOUNT)
-        .base_url(server.uri())
-        .retry_policy(
-            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
+        .base_url(base_url)
+        .retry_policy(fast_retry())
 }
 
 fn client(server: &MockServer) -> Mobivate {
-    builder(server).build().unwrap()
+    builder(&server.uri()).build().unwrap()
+}
+
+fn client_without_retries(server: &MockServer) -> Mobivate {
+    builder(&server.uri()).max_retries(0).build().unwrap()
 }
 
 fn phone() -> Recipient {
@@ -73,41 +76,42 @@ fn refusal(authenticated: bool, valid_msisdn: bool, valid_campaign: bool, error:
 }
 
 async fn mount(server: &MockServer, path_: &str, response: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .and(path(path_))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
+    let unsubscribe = Mock::given(method("POST")).and(path(path_));
+    optout_testkit::mount(server, unsubscribe, response, times).await;
+}
+
+/// `request(Topics::one(CAMPAIGN))` sent by `client` to a server that answers it once with
+/// `response`.
+async fn campaign_answered_with(
+    response: ResponseTemplate,
+    client: fn(&MockServer) -> Mobivate,
+) -> Result<Receipt, Error> {
+    let server = MockServer::start().await;
+    mount(&server, &campaign_path(CAMPAIGN), response, 1).await;
+    client(&server)
+        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+        .await
 }
 
 /// Asserts one request, whole: method, path, query, headers, body.
 fn assert_request(r: &Request, path: &str, body: Value) {
-    assert_eq!(r.method.as_str(), "POST");
-    assert_eq!(r.url.path(), path);
-    assert_eq!(r.url.query(), None);
-    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(header("content-type").as_deref(), Some("application/json"));
-    assert_eq!(header("accept").as_deref(), Some("application/json"));
-    assert_eq!(
-        header("user-agent"),
-        Some(format!("optout-mobivate/{}", env!("CARGO_PKG_VERSION")))
-    );
-    assert_eq!(
-        header("authorization"),
-        None,
-        "Mobivate signs the body only"
-    );
-    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), body);
+    let user_agent = format!("optout-mobivate/{}", env!("CARGO_PKG_VERSION"));
+    let expected = Expected {
+        method: "POST",
+        path,
+        query: None,
+        // Mobivate signs the body only.
+        authorization: None,
+        user_agent: &user_agent,
+        headers: &[],
+        body: Some(body),
+    };
+    optout_testkit::assert_request(r, &expected);
     let raw = String::from_utf8_lossy(&r.body);
     assert!(
         !raw.contains(ACCOUNT),
         "the account id is never sent: {raw}"
     );
-}
-
-async fn received(server: &MockServer) -> Vec<Request> {
-    server.received_requests().await.unwrap()
 }
 
 #[tokio::test]
@@ -124,10 +128,8 @@ async fn sends_the_docs_signed_request_and_decodes_the_docs_answer() {
         .unsubscribe(&request(Topics::one(CAMPAIGN)))
         .await
         .unwrap();
-    let requests = received(&server).await;
-    assert_eq!(requests.len(), 1, "exactly one request");
     assert_request(
-        &requests[0],
+        &only_request(&server).await,
         &campaign_path(CAMPAIGN),
         json!({"msisdn": MSISDN, "signature": SIGNATURE}),
     );
@@ -181,7 +183,7 @@ async fn the_keyword_is_sent_only_when_configured_and_the_id_is_one_segment() {
         1,
     )
     .await;
-    builder(&server)
+    builder(&server.uri())
         .keyword("STOP")
         .build()
         .unwrap()
@@ -201,41 +203,21 @@ async fn the_keyword_is_sent_only_when_configured_and_the_id_is_one_segment() {
 
 #[tokio::test]
 async fn the_state_is_compared_case_insensitively() {
-    let server = MockServer::start().await;
     let mut body = docs_success();
     body["state"] = json!("UNSUBSCRIBED");
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        ResponseTemplate::new(200).set_body_json(body),
-        1,
-    )
-    .await;
-    let receipt = client(&server)
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
-        .await
-        .unwrap();
+    let response = ResponseTemplate::new(200).set_body_json(body);
+    let receipt = campaign_answered_with(response, client).await.unwrap();
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 }
 
 #[tokio::test]
 async fn a_2xx_with_another_state_is_rejected_naming_the_state() {
-    let server = MockServer::start().await;
     let mut body = docs_success();
     body["state"] = json!("subscribed");
     body["campaign_status"] = json!("paused");
     body["reference"] = json!(null);
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        ResponseTemplate::new(200).set_body_json(body),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(200).set_body_json(body);
+    let err = campaign_answered_with(response, client).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.status(), Some(200));
     let message = err.message().unwrap();
@@ -244,18 +226,8 @@ async fn a_2xx_with_another_state_is_rejected_naming_the_state() {
     assert!(!err.is_retryable());
     assert_eq!(err.attempts(), 1);
 
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        ResponseTemplate::new(200).set_body_json(json!({})),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(200).set_body_json(json!({}));
+    let err = campaign_answered_with(response, client).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert!(err.message().unwrap().contains("no state"), "{err}");
 }
@@ -289,19 +261,9 @@ async fn each_false_flag_is_named_and_explained_with_mobivates_text() {
         ),
     ];
     for (status, body, kind, expected) in cases {
-        let server = MockServer::start().await;
         let said = body["error"].as_str().map(str::to_owned);
-        mount(
-            &server,
-            &campaign_path(CAMPAIGN),
-            ResponseTemplate::new(status).set_body_json(body),
-            1,
-        )
-        .await;
-        let err = client(&server)
-            .unsubscribe(&request(Topics::one(CAMPAIGN)))
-            .await
-            .unwrap_err();
+        let response = ResponseTemplate::new(status).set_body_json(body);
+        let err = campaign_answered_with(response, client).await.unwrap_err();
         assert_eq!(err.kind(), kind, "{status}: {err}");
         assert_eq!(err.status(), Some(status));
         assert_eq!(err.code(), None);
@@ -321,18 +283,9 @@ async fn each_false_flag_is_named_and_explained_with_mobivates_text() {
 
 #[tokio::test]
 async fn several_false_flags_are_all_named() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        ResponseTemplate::new(400).set_body_json(refusal(true, false, false, json!(null))),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
-        .await
-        .unwrap_err();
+    let response =
+        ResponseTemplate::new(400).set_body_json(refusal(true, false, false, json!(null)));
+    let err = campaign_answered_with(response, client).await.unwrap_err();
     let message = err.message().unwrap();
     assert!(message.contains("valid_msisdn is false"), "{message}");
     assert!(message.contains("valid_campaign is false"), "{message}");
@@ -341,34 +294,13 @@ async fn several_false_flags_are_all_named() {
 
 #[tokio::test]
 async fn an_error_with_only_mobivates_text_or_no_json_keeps_what_it_said() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        ResponseTemplate::new(400).set_body_json(json!({"error": "Malformed request"})),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(400).set_body_json(json!({"error": "Malformed request"}));
+    let err = campaign_answered_with(response, client).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.message(), Some("Mobivate says: Malformed request"));
 
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
-        1,
-    )
-    .await;
-    let err = builder(&server)
-        .max_retries(0)
-        .build()
-        .unwrap()
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
+    let response = ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>");
+    let err = campaign_answered_with(response, client_without_retries)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
@@ -378,21 +310,10 @@ async fn an_error_with_only_mobivates_text_or_no_json_keeps_what_it_said() {
 
 #[tokio::test]
 async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        &campaign_path(CAMPAIGN),
-        // The docs' sample verbatim: Python notation, which is not JSON.
-        ResponseTemplate::new(200).set_body_string(
-            r#"{"authenticated" : True, "state" : "unsubscribed", "error" : Null}"#,
-        ),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(CAMPAIGN)))
-        .await
-        .unwrap_err();
+    // The docs' sample verbatim: Python notation, which is not JSON.
+    let response = ResponseTemplate::new(200)
+        .set_body_string(r#"{"authenticated" : True, "state" : "unsubscribed", "error" : Null}"#);
+    let err = campaign_answered_with(response, client).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert!(err.to_string().contains("True"), "{err}");
 }
@@ -400,12 +321,8 @@ async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
 #[tokio::test]
 async fn server_errors_are_retried_then_succeed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
-        .up_to_n_times(2)
-        .expect(2)
-        .mount(&server)
-        .await;
+    let busy = ResponseTemplate::new(503).set_body_string("busy");
+    mount_first(&server, Mock::given(method("POST")), busy, 2).await;
     mount(
         &server,
         &campaign_path(CAMPAIGN),
@@ -571,15 +488,13 @@ async fn the_account_id_never_shows_in_debug_display_or_errors() {
         1,
     )
     .await;
-    let mobivate = builder(&server).keyword("STOP").build().unwrap();
+    let mobivate = builder(&server.uri()).keyword("STOP").build().unwrap();
     let err = mobivate
         .unsubscribe(&request(Topics::one(CAMPAIGN)))
         .await
         .unwrap_err();
     assert!(err.message().unwrap().contains("[REDACTED]"), "{err}");
-    let refused = Mobivate::builder()
-        .account_id(ACCOUNT)
-        .base_url("http://127.0.0.1:1")
+    let refused = builder("http://127.0.0.1:1")
         .max_retries(0)
         .build()
         .unwrap()
@@ -589,9 +504,9 @@ async fn the_account_id_never_shows_in_debug_display_or_errors() {
     assert_eq!(refused.kind(), ErrorKind::Network);
     let builder_debug = format!("{:?}", Mobivate::builder().account_id(ACCOUNT));
     let text = format!(
-        "{mobivate:?} {builder_debug} {err} {err:?} {refused} {refused:?} {} {}",
-        serde_json::to_string(&err).unwrap(),
-        serde_json::to_string(&refused).unwrap()
+        "{mobivate:?} {builder_debug} {} {}",
+        renderings(&err),
+        renderings(&refused)
     );
     assert!(!text.contains(ACCOUNT), "{text}");
     assert!(!text.contains("43e36f54"), "{text}");

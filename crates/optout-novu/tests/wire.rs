@@ -1,12 +1,13 @@
 //! Novu on the wire, against a loopback wiremock server, with the docs' own examples.
 
-use std::time::Duration;
-
-use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_core::{
+    Error, ErrorKind, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+};
 use optout_novu::{Novu, Region, SubscriptionRef};
+use optout_testkit::{fast_retry, header, json_body, mount_first, received, renderings, Expected};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 const KEY: &str = "nv_secret_4f7a9c";
 /// A topic key that must stay one path segment.
@@ -17,9 +18,17 @@ fn client(server: &MockServer) -> Novu {
     Novu::builder()
         .secret_key(KEY)
         .base_url(server.uri())
-        .retry_policy(
-            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
+        .retry_policy(fast_retry())
+        .build()
+        .unwrap()
+}
+
+/// A client of `base_url` that never retries.
+fn without_retries(base_url: &str) -> Novu {
+    Novu::builder()
+        .secret_key(KEY)
+        .base_url(base_url)
+        .max_retries(0)
         .build()
         .unwrap()
 }
@@ -80,40 +89,63 @@ fn error_body(status: u16, message: Value, error: &str) -> Value {
     })
 }
 
-async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
+/// Matches every DELETE.
+fn deletes() -> MockBuilder {
     Mock::given(method("DELETE"))
-        .and(path(TOPIC_PATH))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
 }
 
-fn header(r: &Request, name: &str) -> Option<String> {
-    r.headers.get(name).map(|v| v.to_str().unwrap().to_owned())
+/// Mounts `response` for DELETEs of `path_`, expected exactly `times` times.
+async fn mount_at(server: &MockServer, path_: &str, response: impl Respond + 'static, times: u64) {
+    let delete = Mock::given(method("DELETE")).and(path(path_));
+    optout_testkit::mount(server, delete, response, times).await;
+}
+
+/// Mounts `response` for DELETEs of [`TOPIC_PATH`], expected exactly `times` times.
+async fn mount(server: &MockServer, response: impl Respond + 'static, times: u64) {
+    mount_at(server, TOPIC_PATH, response, times).await;
+}
+
+/// `request(Topics::one(TOPIC))` sent to a server that answers it once with `response`.
+async fn topic_answered_with(response: ResponseTemplate) -> Result<Receipt, Error> {
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
 }
 
 /// Asserts one request whole: method, path, query, headers, body.
 fn assert_request(r: &Request, path: &str, idempotency_key: Option<&str>, body: Value) {
-    assert_eq!(r.method.as_str(), "DELETE");
-    assert_eq!(r.url.path(), path);
-    assert_eq!(r.url.query(), None);
-    assert_eq!(header(r, "authorization"), Some(format!("ApiKey {KEY}")));
-    assert_eq!(
-        header(r, "content-type").as_deref(),
-        Some("application/json")
-    );
-    assert_eq!(header(r, "accept").as_deref(), Some("application/json"));
-    assert_eq!(
-        header(r, "user-agent"),
-        Some(format!("optout-novu/{}", env!("CARGO_PKG_VERSION")))
-    );
-    assert_eq!(header(r, "idempotency-key").as_deref(), idempotency_key);
-    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), body);
+    let authorization = format!("ApiKey {KEY}");
+    let user_agent = format!("optout-novu/{}", env!("CARGO_PKG_VERSION"));
+    let expected = Expected {
+        method: "DELETE",
+        path,
+        query: None,
+        authorization: Some(&authorization),
+        user_agent: &user_agent,
+        headers: &[("idempotency-key", idempotency_key)],
+        body: Some(body),
+    };
+    optout_testkit::assert_request(r, &expected);
 }
 
-async fn received(server: &MockServer) -> Vec<Request> {
-    server.received_requests().await.unwrap()
+/// A delete's answer: the `data` and `errors` of the `total` items asked for, with their
+/// `meta` counts.
+fn result(total: usize, data: Vec<Value>, errors: Vec<Value>) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "data": data,
+        "meta": {"totalCount": total, "successful": data.len(), "failed": errors.len()},
+        "errors": errors
+    }))
+}
+
+/// The `subscriptions` items of a delete's body.
+fn subscriptions(r: &Request) -> Vec<Value> {
+    let Value::Array(items) = json_body(r)["subscriptions"].take() else {
+        panic!("no subscriptions list");
+    };
+    items
 }
 
 #[tokio::test]
@@ -229,17 +261,8 @@ async fn the_typed_call_decodes_the_docs_example_whole() {
 
 #[tokio::test]
 async fn a_body_without_data_or_meta_is_a_decode_error() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_json(json!({"meta": {"totalCount": 1}})),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(200).set_body_json(json!({"meta": {"totalCount": 1}}));
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert!(err.to_string().contains("data"), "{err}");
 }
@@ -250,10 +273,9 @@ struct PerItem;
 
 impl Respond for PerItem {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
-        let items = body["subscriptions"].as_array().unwrap();
+        let items = subscriptions(request);
         let (mut data, mut errors) = (Vec::new(), Vec::new());
-        for item in items {
+        for item in &items {
             let id = item["subscriberId"].as_str().unwrap();
             let n: usize = id[1..].parse().unwrap();
             if n % 50 == 0 {
@@ -264,23 +286,14 @@ impl Respond for PerItem {
                 data.push(json!({"_id": format!("sub-{id}"), "subscriber": {"subscriberId": id}}));
             }
         }
-        ResponseTemplate::new(200).set_body_json(json!({
-            "data": data,
-            "meta": {"totalCount": items.len(), "successful": data.len(), "failed": errors.len()},
-            "errors": errors
-        }))
+        result(items.len(), data, errors)
     }
 }
 
 #[tokio::test]
 async fn any_number_of_subscriptions_goes_in_chunks_of_100_and_is_merged() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path(TOPIC_PATH))
-        .respond_with(PerItem)
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount(&server, PerItem, 3).await;
     let ids: Vec<String> = (0..250).map(|i| format!("s{i}")).collect();
     let items: Vec<SubscriptionRef> = ids.iter().map(SubscriptionRef::subscriber).collect();
     let response = client(&server)
@@ -329,11 +342,7 @@ async fn any_number_of_subscriptions_goes_in_chunks_of_100_and_is_merged() {
 #[tokio::test]
 async fn one_chunk_keeps_the_idempotency_key_unchanged() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .respond_with(PerItem)
-        .expect(1)
-        .mount(&server)
-        .await;
+    optout_testkit::mount(&server, deletes(), PerItem, 1).await;
     let items: Vec<SubscriptionRef> = (1..=100)
         .map(|i| SubscriptionRef::subscriber(format!("s{i}")))
         .collect();
@@ -350,30 +359,22 @@ async fn one_chunk_keeps_the_idempotency_key_unchanged() {
 #[tokio::test]
 async fn a_later_chunk_failing_says_what_was_applied() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .respond_with(PerItem)
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(error_body(
+    mount_first(&server, deletes(), PerItem, 1).await;
+    optout_testkit::mount(
+        &server,
+        deletes(),
+        ResponseTemplate::new(500).set_body_json(error_body(
             500,
             json!("Internal server error"),
             "Internal Server Error",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
+        )),
+        1,
+    )
+    .await;
     let items: Vec<SubscriptionRef> = (1..=150)
         .map(|i| SubscriptionRef::subscriber(format!("s{i}")))
         .collect();
-    let err = Novu::builder()
-        .secret_key(KEY)
-        .base_url(server.uri())
-        .max_retries(0)
-        .build()
-        .unwrap()
+    let err = without_retries(&server.uri())
         .delete_topic_subscriptions("news", &items, None)
         .await
         .unwrap_err();
@@ -389,32 +390,24 @@ async fn a_later_chunk_failing_says_what_was_applied() {
 
 #[tokio::test]
 async fn a_400_with_the_full_result_of_subscription_not_found_is_already_unsubscribed() {
-    let server = MockServer::start().await;
     let body = all_failed(
         "SUBSCRIPTION_NOT_FOUND",
         "Subscription for subscriber 'user-123' not found.",
     );
-    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
-    let receipt = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap();
+    let response = ResponseTemplate::new(400).set_body_json(body);
+    let receipt = topic_answered_with(response).await.unwrap();
     assert_eq!(receipt.outcome, Outcome::AlreadyUnsubscribed);
     assert_eq!(receipt.reference, None);
 }
 
 #[tokio::test]
 async fn a_400_with_the_full_result_of_another_code_is_that_error() {
-    let server = MockServer::start().await;
     let body = all_failed(
         "SUBSCRIBER_NOT_FOUND",
         "Subscriber with ID 'user-123' could not be found.",
     );
-    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(400).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(err.code(), Some("SUBSCRIBER_NOT_FOUND"));
     let message = err.message().unwrap();
@@ -423,13 +416,9 @@ async fn a_400_with_the_full_result_of_another_code_is_that_error() {
     assert!(!err.is_retryable());
 
     // Other per-item codes keep the status of Novu's answer.
-    let server = MockServer::start().await;
     let body = all_failed("INVALID_REQUEST", "Subscription identifier is required.");
-    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(400).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.code(), Some("INVALID_REQUEST"));
@@ -437,25 +426,17 @@ async fn a_400_with_the_full_result_of_another_code_is_that_error() {
 
 #[tokio::test]
 async fn an_answer_that_confirms_nothing_is_not_a_receipt() {
-    let server = MockServer::start().await;
     let body = json!({"data": [], "meta": {"totalCount": 1, "successful": 0, "failed": 0}});
-    mount(&server, ResponseTemplate::new(200).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(200).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert!(err.to_string().contains("nothing is confirmed"), "{err}");
 }
 
 #[tokio::test]
 async fn an_unknown_topic_is_not_found_and_not_retried() {
-    let server = MockServer::start().await;
     let body = error_body(404, json!("Topic with key a b/c?d not found"), "Not Found");
-    mount(&server, ResponseTemplate::new(404).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(404).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(err.status(), Some(404));
     assert_eq!(err.code(), Some("Not Found"));
@@ -465,7 +446,6 @@ async fn an_unknown_topic_is_not_found_and_not_retried() {
 
 #[tokio::test]
 async fn a_422_joins_its_messages() {
-    let server = MockServer::start().await;
     let body = error_body(
         422,
         json!([
@@ -474,11 +454,8 @@ async fn a_422_joins_its_messages() {
         ]),
         "Unprocessable Entity",
     );
-    mount(&server, ResponseTemplate::new(422).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(422).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(
         err.message(),
@@ -493,22 +470,22 @@ async fn a_422_joins_its_messages() {
 #[tokio::test]
 async fn rate_limits_are_retried_after_what_novu_asks() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .respond_with(
-            ResponseTemplate::new(503)
-                .insert_header("ratelimit-reset", "0")
-                .set_body_string("<html>busy</html>"),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        deletes(),
+        ResponseTemplate::new(429).insert_header("retry-after", "0"),
+        1,
+    )
+    .await;
+    mount_first(
+        &server,
+        deletes(),
+        ResponseTemplate::new(503)
+            .insert_header("ratelimit-reset", "0")
+            .set_body_string("<html>busy</html>"),
+        1,
+    )
+    .await;
     mount(
         &server,
         ResponseTemplate::new(200).set_body_json(docs_example()),
@@ -537,16 +514,15 @@ async fn an_idempotent_request_in_progress_is_retried_and_a_plain_400_is_an_erro
         json!("Request with key k is being processed"),
         "Conflict",
     );
-    Mock::given(method("DELETE"))
-        .respond_with(
-            ResponseTemplate::new(409)
-                .insert_header("retry-after", "0")
-                .set_body_json(busy),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        deletes(),
+        ResponseTemplate::new(409)
+            .insert_header("retry-after", "0")
+            .set_body_json(busy),
+        1,
+    )
+    .await;
     mount(
         &server,
         ResponseTemplate::new(200).set_body_json(docs_example()),
@@ -560,14 +536,10 @@ async fn an_idempotent_request_in_progress_is_retried_and_a_plain_400_is_an_erro
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 
     // A 400 that does not carry the result is Novu's error, with its errorId kept.
-    let server = MockServer::start().await;
     let mut body = error_body(400, json!("idempotency-key is too long"), "Bad Request");
     body["errorId"] = json!("e-42");
-    mount(&server, ResponseTemplate::new(400).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(400).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.code(), Some("Bad Request"));
     assert_eq!(
@@ -578,13 +550,9 @@ async fn an_idempotent_request_in_progress_is_retried_and_a_plain_400_is_an_erro
 
 #[tokio::test]
 async fn a_bad_key_is_unauthorized_and_not_retried() {
-    let server = MockServer::start().await;
     let body = error_body(401, json!("API Key not found"), "Unauthorized");
-    mount(&server, ResponseTemplate::new(401).set_body_json(body), 1).await;
-    let err = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)))
-        .await
-        .unwrap_err();
+    let response = ResponseTemplate::new(401).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert!(!err.is_retryable());
     assert_eq!(err.attempts(), 1);
@@ -593,22 +561,24 @@ async fn a_bad_key_is_unauthorized_and_not_retried() {
 #[tokio::test]
 async fn several_topics_get_one_call_each_with_their_own_key_and_a_failure_hides_nothing() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path("/v2/topics/news/subscriptions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(docs_example()))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path("/v2/topics/gone/subscriptions"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(error_body(
+    mount_at(
+        &server,
+        "/v2/topics/news/subscriptions",
+        ResponseTemplate::new(200).set_body_json(docs_example()),
+        1,
+    )
+    .await;
+    mount_at(
+        &server,
+        "/v2/topics/gone/subscriptions",
+        ResponseTemplate::new(404).set_body_json(error_body(
             404,
             json!("Topic with key gone not found"),
             "Not Found",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
+        )),
+        1,
+    )
+    .await;
     let err = client(&server)
         .unsubscribe(&request(Topics::only(["news", "gone", "news"])).idempotency_key("k"))
         .await
@@ -645,11 +615,7 @@ async fn several_topics_get_one_call_each_with_their_own_key_and_a_failure_hides
 #[tokio::test]
 async fn bad_input_is_refused_with_nothing_sent() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(0)
-        .mount(&server)
-        .await;
+    optout_testkit::mount(&server, deletes(), ResponseTemplate::new(200), 0).await;
     let novu = client(&server);
     let typed = [
         ("news", vec![], None, "subscriptions"),
@@ -740,32 +706,22 @@ async fn the_key_never_shows_in_debug_display_or_errors() {
         "Internal Server Error",
     );
     mount(&server, ResponseTemplate::new(500).set_body_json(body), 1).await;
-    let novu = Novu::builder()
-        .secret_key(KEY)
-        .base_url(server.uri())
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let novu = without_retries(&server.uri());
     let err = novu
         .unsubscribe(&request(Topics::one(TOPIC)))
         .await
         .unwrap_err();
     assert!(err.message().unwrap().contains("[REDACTED]"), "{err}");
-    let refused = Novu::builder()
-        .secret_key(KEY)
-        .base_url("http://127.0.0.1:1")
-        .max_retries(0)
-        .build()
-        .unwrap()
+    let refused = without_retries("http://127.0.0.1:1")
         .unsubscribe(&request(Topics::one(TOPIC)))
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Network);
     let builder = Novu::builder().secret_key(KEY);
     let text = format!(
-        "{novu:?} {builder:?} {err} {err:?} {refused} {refused:?} {} {}",
-        serde_json::to_string(&err).unwrap(),
-        serde_json::to_string(&refused).unwrap()
+        "{novu:?} {builder:?} {} {}",
+        renderings(&err),
+        renderings(&refused)
     );
     assert!(!text.contains(KEY), "{text}");
     assert!(!text.contains("4f7a9c"), "{text}");
@@ -854,10 +810,9 @@ struct Batch;
 
 impl Respond for Batch {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap();
-        let items = body["subscriptions"].as_array().unwrap();
+        let items = subscriptions(request);
         let (mut data, mut errors) = (Vec::new(), Vec::new());
-        for item in items {
+        for item in &items {
             let id = item["subscriberId"].as_str().unwrap();
             let code = if id.starts_with("gone-") {
                 "SUBSCRIPTION_NOT_FOUND"
@@ -877,11 +832,7 @@ impl Respond for Batch {
                 json!({"subscriberId": id, "code": code, "message": format!("{code} for {id}")}),
             );
         }
-        ResponseTemplate::new(200).set_body_json(json!({
-            "data": data,
-            "meta": {"totalCount": items.len(), "successful": data.len(), "failed": errors.len()},
-            "errors": errors
-        }))
+        result(items.len(), data, errors)
     }
 }
 
@@ -890,10 +841,7 @@ fn one(id: &str, topic: &str) -> Unsubscribe {
 }
 
 fn ids_in(r: &Request) -> Vec<String> {
-    let body: Value = serde_json::from_slice(&r.body).unwrap();
-    body["subscriptions"]
-        .as_array()
-        .unwrap()
+    subscriptions(r)
         .iter()
         .map(|i| i["subscriberId"].as_str().unwrap().to_owned())
         .collect()
@@ -902,18 +850,8 @@ fn ids_in(r: &Request) -> Vec<String> {
 #[tokio::test]
 async fn many_requests_for_one_topic_share_deletes_of_up_to_100() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path(TOPIC_PATH))
-        .respond_with(Batch)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path("/v2/topics/other/subscriptions"))
-        .respond_with(Batch)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, Batch, 2).await;
+    mount_at(&server, "/v2/topics/other/subscriptions", Batch, 1).await;
     // 150 for TOPIC with 3 for `other` mixed in.
     let mut requests: Vec<Unsubscribe> = (0..150).map(|i| one(&format!("s{i}"), TOPIC)).collect();
     for (at, i) in [(0, 0), (70, 1), (153, 2)] {
@@ -1161,12 +1099,7 @@ async fn a_delete_that_fails_whole_fails_every_request_of_its_group_retryably() 
         4, // the first attempt and 3 retries
     )
     .await;
-    Mock::given(method("DELETE"))
-        .and(path("/v2/topics/other/subscriptions"))
-        .respond_with(Batch)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_at(&server, "/v2/topics/other/subscriptions", Batch, 1).await;
     let requests = vec![
         one("a", TOPIC),
         one("x", "other"),

@@ -1,9 +1,10 @@
 //! Pushy on the wire, against a loopback wiremock server, with the docs' own examples.
 
-use std::time::Duration;
-
-use optout_core::{ErrorKind, Outcome, Recipient, RetryPolicy, Topics, Unsubscribe, Unsubscriber};
+use optout_core::{
+    Error, ErrorKind, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+};
 use optout_pushy::{Pushy, UnsubscribeRequest};
+use optout_testkit::{assert_request, fast_retry, mount_first, only_request, Expected};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -16,9 +17,17 @@ fn client(server: &MockServer) -> Pushy {
     Pushy::builder()
         .api_key(KEY)
         .base_url(server.uri())
-        .retry_policy(
-            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
-        )
+        .retry_policy(fast_retry())
+        .build()
+        .unwrap()
+}
+
+/// A client of `base_url` that never retries.
+fn without_retries(base_url: &str) -> Pushy {
+    Pushy::builder()
+        .api_key(KEY)
+        .base_url(base_url)
+        .max_retries(0)
         .build()
         .unwrap()
 }
@@ -27,42 +36,38 @@ fn device() -> Recipient {
     Recipient::device("a6345d0278adc55d3474f5").unwrap()
 }
 
+/// The device's unsubscribe from `news`.
+fn news() -> Unsubscribe {
+    Unsubscribe::new(device(), Topics::one("news"))
+}
+
 async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("POST"))
-        .and(path("/topics/unsubscribe"))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
+    let unsubscribe = Mock::given(method("POST")).and(path("/topics/unsubscribe"));
+    optout_testkit::mount(server, unsubscribe, response, times).await;
+}
+
+/// [`news`] sent to a server that answers it once with `response`.
+async fn news_answered_with(response: ResponseTemplate) -> Result<Receipt, Error> {
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    client(&server).unsubscribe(&news()).await
 }
 
 /// Asserts the one request the server saw, whole: method, path, query, headers, body.
 async fn assert_sent(server: &MockServer, body: serde_json::Value) {
-    let requests = server.received_requests().await.unwrap();
-    assert_eq!(requests.len(), 1, "exactly one request");
-    let r = &requests[0];
-    assert_eq!(r.method.as_str(), "POST");
-    assert_eq!(r.url.path(), "/topics/unsubscribe");
-    assert_eq!(
-        r.url.query(),
-        Some(format!("api_key={KEY_ENCODED}").as_str())
-    );
-    let header = |name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(header("content-type").as_deref(), Some("application/json"));
-    assert_eq!(header("accept").as_deref(), Some("application/json"));
-    assert_eq!(
-        header("user-agent"),
-        Some(format!("optout-pushy/{}", env!("CARGO_PKG_VERSION")))
-    );
-    assert_eq!(
-        header("authorization"),
-        None,
-        "Pushy's key goes in the query only"
-    );
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap(),
-        body
-    );
+    let query = format!("api_key={KEY_ENCODED}");
+    let user_agent = format!("optout-pushy/{}", env!("CARGO_PKG_VERSION"));
+    let expected = Expected {
+        method: "POST",
+        path: "/topics/unsubscribe",
+        query: Some(&query),
+        // Pushy's key goes in the query only.
+        authorization: None,
+        user_agent: &user_agent,
+        headers: &[],
+        body: Some(body),
+    };
+    assert_request(&only_request(server).await, &expected);
 }
 
 #[tokio::test]
@@ -132,37 +137,22 @@ async fn success_as_the_string_true_is_accepted_and_unknown_fields_tolerated() {
 
 #[tokio::test]
 async fn success_false_is_an_error_not_a_receipt() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_json(json!({"success": false})),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
-        .await
-        .unwrap_err();
+    let err =
+        news_answered_with(ResponseTemplate::new(200).set_body_json(json!({"success": false})))
+            .await
+            .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert!(!err.is_retryable());
 }
 
 #[tokio::test]
 async fn the_documented_error_keeps_its_code_and_message() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(400).set_body_json(json!({
-            "code": "INVALID_DEVICE_TOKEN",
-            "error": "The provided device token is invalid."
-        })),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
-        .await
-        .unwrap_err();
+    let err = news_answered_with(ResponseTemplate::new(400).set_body_json(json!({
+        "code": "INVALID_DEVICE_TOKEN",
+        "error": "The provided device token is invalid."
+    })))
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert_eq!(err.status(), Some(400));
     assert_eq!(err.code(), Some("INVALID_DEVICE_TOKEN"));
@@ -173,18 +163,12 @@ async fn the_documented_error_keeps_its_code_and_message() {
 
 #[tokio::test]
 async fn a_bad_key_is_unauthorized_and_not_retried() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
+    let err = news_answered_with(
         ResponseTemplate::new(401)
             .set_body_json(json!({"code": "INVALID_API_KEY", "error": "bad key"})),
-        1,
     )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthorized);
     assert!(!err.is_retryable());
 }
@@ -192,42 +176,25 @@ async fn a_bad_key_is_unauthorized_and_not_retried() {
 #[tokio::test]
 async fn rate_limits_and_proxy_errors_are_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    for response in [
+        ResponseTemplate::new(429).insert_header("retry-after", "0"),
+        ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+    ] {
+        mount_first(&server, Mock::given(method("POST")), response, 1).await;
+    }
     mount(
         &server,
         ResponseTemplate::new(200).set_body_json(json!({"success": true})),
         1,
     )
     .await;
-    let receipt = client(&server)
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
-        .await
-        .unwrap();
+    let receipt = client(&server).unsubscribe(&news()).await.unwrap();
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 }
 
 #[tokio::test]
 async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_string("<html>oops"),
-        1,
-    )
-    .await;
-    let err = client(&server)
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+    let err = news_answered_with(ResponseTemplate::new(200).set_body_string("<html>oops"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
@@ -286,23 +253,10 @@ async fn the_key_never_shows_in_debug_display_or_errors() {
         1,
     )
     .await;
-    let pushy = Pushy::builder()
-        .api_key(KEY)
-        .base_url(server.uri())
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let err = pushy
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
-        .await
-        .unwrap_err();
-    let refused = Pushy::builder()
-        .api_key(KEY)
-        .base_url("http://127.0.0.1:1")
-        .max_retries(0)
-        .build()
-        .unwrap()
-        .unsubscribe(&Unsubscribe::new(device(), Topics::one("news")))
+    let pushy = without_retries(&server.uri());
+    let err = pushy.unsubscribe(&news()).await.unwrap_err();
+    let refused = without_retries("http://127.0.0.1:1")
+        .unsubscribe(&news())
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Network);
