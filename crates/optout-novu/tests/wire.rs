@@ -1160,11 +1160,8 @@ async fn escaped_strings_in_the_answer_match_their_requests() {
         {"_id":"sub-2","subscriber":{"subscriberId":"say \"hi\""}},
         {"_id":"sub-3","identifier":"tk=t:si=gone\\1","subscriber":null}
     ],"meta":{"totalCount":3,"successful":3,"failed":0}}"#;
-    Mock::given(method("DELETE"))
-        .and(path(TOPIC_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
-        .mount(&server)
-        .await;
+    let answer = ResponseTemplate::new(200).set_body_raw(body, "application/json");
+    mount(&server, answer, 2).await;
     let requests = [
         Unsubscribe::new(
             Recipient::subscriber_with_identifier("café", "tk=t:si=café").unwrap(),
