@@ -630,7 +630,8 @@ fn read_row(
         String::new()
     };
     let todo = match row_request(job, provider, recipient, identifier, topics) {
-        Ok(_) if done.contains(&fnv1a_128(key.as_bytes())) => Todo::Skip,
+        // Without a journal (or with an empty one) nothing is done yet: no hash to compute.
+        Ok(_) if !done.is_empty() && done.contains(&fnv1a_128(key.as_bytes())) => Todo::Skip,
         Ok(request) => Todo::Send(request),
         Err(e) => Todo::Refused(Error::invalid_input(
             format!("line {line}: {}", e.field().unwrap_or("row")),
