@@ -175,6 +175,7 @@ pub fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Cow<'a, [String]>, E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn the_ascii_fast_paths_agree_with_the_unicode_rules() {
@@ -191,7 +192,6 @@ mod tests {
             );
         }
     }
-    use crate::ErrorKind;
 
     fn field_of(e: Error) -> String {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
