@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -209,6 +210,11 @@ struct Finished {
 /// 128-bit hash of each done row's key is kept from the journal. A row that cannot be read
 /// (bad email, empty recipient) is reported with its line number and does not stop the others.
 ///
+/// No row waits for rows after it: the reader hands over what it has before each read of
+/// `input` that may wait (a pipe fed slowly), and a batch goes out short when no more rows
+/// are ready. Every one of the `concurrency` senders takes a batch at a time, so a short
+/// input or a slow provider still has `concurrency` requests in flight.
+///
 /// The sending and the journal run in a task of their own on the runtime's workers; `on_row`
 /// runs here, on the caller's task, and gets the finished rows in chunks (at least every
 /// 20 ms while rows finish). A row is in the journal before `on_row` sees it. Dropping the
@@ -269,14 +275,11 @@ async fn engine<R: Read + Send + 'static>(
     reports: mpsc::Sender<Vec<RowReport>>,
 ) -> Result<Summary, Error> {
     let batch = client.batch_size().max(1);
-    // A sender takes a block of whole batches, at least BLOCK_ROWS rows, so that it wakes the
-    // engine once per block rather than once per row (HubSpot's batch is one row). The reader
-    // hands over chunks of whole blocks, at least CHUNK_ROWS rows, so that its thread sleeps
-    // and wakes once per chunk: with a handover per block, its wake-ups were a third of the
-    // process's context switches (HubSpot, concurrency 32). The queue holds about
-    // `concurrency * 2` batches, and never fewer than two chunks.
-    let block = batch * (BLOCK_ROWS / batch).max(1);
-    let chunk = block * (CHUNK_ROWS / block).max(1);
+    // The reader hands over chunks of whole batches, at most CHUNK_ROWS rows, so that its
+    // thread sleeps and wakes once per chunk rather than once per row; it hands over a
+    // shorter chunk before each read of the input that may wait (see `Feed`). The queue holds
+    // about `concurrency * 2` batches, and never fewer than two chunks.
+    let chunk = batch * (CHUNK_ROWS / batch).max(1);
     let capacity = (job.concurrency * 2 * batch).div_ceil(chunk).max(2);
     let (tx, rx) = mpsc::channel::<Vec<Row>>(capacity);
     let reader_job = job.clone();
@@ -285,59 +288,69 @@ async fn engine<R: Read + Send + 'static>(
         read_rows(input, &reader_job, provider, chunk, &done, &tx)
     });
 
-    // `concurrency` long-lived senders, each taking a block of batches at a time from the
-    // reader and sending its batches one after the other: at most `concurrency` requests in
-    // flight, no task spawned per row, and both runtime workers busy.
-    let blocks = Arc::new(tokio::sync::Mutex::new(Blocks {
+    // `concurrency` long-lived senders, each taking one batch at a time and sending it: at
+    // most `concurrency` requests in flight, every sender busy while rows are ready, no task
+    // spawned per row. (Senders used to take blocks of 64 rows: 100 rows at concurrency 32
+    // kept two requests in flight, each sender working through its block one call at a time.)
+    let queue = Arc::new(tokio::sync::Mutex::new(Queue {
         chunks: rx,
         chunk: Vec::new().into_iter(),
-        block,
     }));
     let (finished_tx, mut finished_rx) = mpsc::channel::<Vec<Finished>>(job.concurrency * 2);
     let senders: Vec<Spawned<Histogram>> = (0..job.concurrency.max(1))
         .map(|_| {
-            let (client, blocks, finished) = (client.clone(), blocks.clone(), finished_tx.clone());
+            let (client, queue, finished) = (client.clone(), queue.clone(), finished_tx.clone());
             Spawned(tokio::spawn(async move {
-                // Each sender times its own calls; the engine adds them up at the end.
-                let mut latency = Histogram::new();
+                let mut sender = Sender {
+                    finished,
+                    results: Vec::with_capacity(RESULT_ROWS + batch),
+                    since: tokio::time::Instant::now(),
+                    // Each sender times its own calls; the engine adds them up at the end.
+                    latency: Histogram::new(),
+                };
+                let mut rows = Vec::with_capacity(batch);
                 loop {
-                    let block = blocks.lock().await.next().await;
-                    let Some(block) = block else {
-                        return latency;
+                    // Take what is ready; if nothing is, hand over the results first, then
+                    // wait (behind the sender already waiting for the reader, if any).
+                    let ready = match queue.try_lock() {
+                        Ok(mut queue) => queue.take_ready(&mut rows, batch),
+                        Err(_) => Ready::Later,
                     };
-                    // The block's results go to the journal together, or every REPORT_EVERY
-                    // if its batches are slow: one wake-up of the engine per block, not per
-                    // request.
-                    let mut results = Vec::with_capacity(block.len());
-                    let mut since = tokio::time::Instant::now();
-                    let mut rows = block.into_iter().peekable();
-                    while rows.peek().is_some() {
-                        if batch == 1 {
-                            if let Some(row) = rows.next() {
-                                results.push(send_one(client.as_ref(), row, &mut latency).await);
-                            }
-                        } else {
-                            send_batch(
-                                client.as_ref(),
-                                rows.by_ref().take(batch),
-                                &mut results,
-                                &mut latency,
-                            )
-                            .await;
+                    if rows.is_empty() {
+                        if ready == Ready::Ended || !sender.hand_over().await {
+                            break;
                         }
-                        if rows.peek().is_none() || since.elapsed() >= REPORT_EVERY {
-                            let full = Vec::with_capacity(results.capacity());
-                            if finished
-                                .send(std::mem::replace(&mut results, full))
-                                .await
-                                .is_err()
-                            {
-                                return latency;
-                            }
-                            since = tokio::time::Instant::now();
+                        queue.lock().await.take(&mut rows, batch).await;
+                        if rows.is_empty() {
+                            break; // the input is done
                         }
                     }
+                    if batch == 1 {
+                        for row in rows.drain(..) {
+                            let done = send_one(client.as_ref(), row, &mut sender.latency).await;
+                            sender.results.push(done);
+                        }
+                    } else {
+                        send_batch(
+                            client.as_ref(),
+                            rows.drain(..),
+                            &mut sender.results,
+                            &mut sender.latency,
+                        )
+                        .await;
+                    }
+                    // The results go to the engine RESULT_ROWS at a time, or every
+                    // REPORT_EVERY if calls are slow: one wake-up of the engine per handful
+                    // of rows, not per request.
+                    if (sender.results.len() >= RESULT_ROWS
+                        || sender.since.elapsed() >= REPORT_EVERY)
+                        && !sender.hand_over().await
+                    {
+                        break;
+                    }
                 }
+                sender.hand_over().await;
+                sender.latency
             }))
         })
         .collect();
@@ -496,27 +509,77 @@ async fn send_batch(
     }
 }
 
-/// The fewest rows a sender takes at once, and the fewest the reader thread hands over at
-/// once (see [`engine`]).
-const BLOCK_ROWS: usize = 64;
+/// The most rows the reader thread hands over at once, and the most finished rows a sender
+/// keeps before handing them to the engine (see [`engine`]).
 const CHUNK_ROWS: usize = 1024;
+const RESULT_ROWS: usize = 64;
 
-/// The senders' side of the reader's queue: chunks from the reader, cut into blocks.
-struct Blocks {
+/// The senders' side of the reader's queue: chunks from the reader, taken a batch at a time.
+struct Queue {
     chunks: mpsc::Receiver<Vec<Row>>,
-    /// What is left of the chunk being cut.
+    /// What is left of the chunk being taken.
     chunk: std::vec::IntoIter<Row>,
-    /// Rows per block: whole batches (a chunk is whole blocks, so no batch is cut in two).
-    block: usize,
 }
 
-impl Blocks {
-    /// The next block, or `None` when the reader is done and every chunk is taken.
-    async fn next(&mut self) -> Option<Vec<Row>> {
-        if self.chunk.len() == 0 {
-            self.chunk = self.chunks.recv().await?.into_iter();
+/// Whether more rows may come after those [`Queue::take_ready`] took.
+#[derive(Debug, PartialEq, Eq)]
+enum Ready {
+    /// More may come: the reader is still reading.
+    Later,
+    /// The input is done and every row taken.
+    Ended,
+}
+
+impl Queue {
+    /// Moves up to `n` rows into `into`, without waiting: from the chunk being taken, then
+    /// from the chunks already read. A batch is cut short only when no more rows are ready
+    /// (the input is slow, or ended), so a row never waits for others to fill its batch.
+    fn take_ready(&mut self, into: &mut Vec<Row>, n: usize) -> Ready {
+        while into.len() < n {
+            if self.chunk.len() == 0 {
+                match self.chunks.try_recv() {
+                    Ok(chunk) => self.chunk = chunk.into_iter(),
+                    Err(mpsc::error::TryRecvError::Empty) => return Ready::Later,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return Ready::Ended,
+                }
+            }
+            into.extend(self.chunk.by_ref().take(n - into.len()));
         }
-        Some(self.chunk.by_ref().take(self.block).collect())
+        Ready::Later
+    }
+
+    /// Like [`take_ready`](Self::take_ready), but waits for the reader when no row is ready;
+    /// takes nothing only when the input is done.
+    async fn take(&mut self, into: &mut Vec<Row>, n: usize) {
+        while self.take_ready(into, n) == Ready::Later && into.is_empty() {
+            match self.chunks.recv().await {
+                Some(chunk) => self.chunk = chunk.into_iter(),
+                None => return,
+            }
+        }
+    }
+}
+
+/// A sender's finished rows, on their way to the engine.
+struct Sender {
+    finished: mpsc::Sender<Vec<Finished>>,
+    results: Vec<Finished>,
+    /// When the results were last handed over.
+    since: tokio::time::Instant,
+    latency: Histogram,
+}
+
+impl Sender {
+    /// Hands the results over to the engine; `false` if the engine is gone (the run was
+    /// dropped).
+    async fn hand_over(&mut self) -> bool {
+        self.since = tokio::time::Instant::now();
+        if self.results.is_empty() {
+            return true;
+        }
+        let next = Vec::with_capacity(self.results.capacity());
+        let results = std::mem::replace(&mut self.results, next);
+        self.finished.send(results).await.is_ok()
     }
 }
 
@@ -527,8 +590,8 @@ struct Columns {
     identifier: Option<usize>,
 }
 
-/// Reads `input` and sends its rows over `tx` in chunks of `chunk_rows` rows (a whole number
-/// of blocks).
+/// Reads `input` and sends its rows over `tx` in chunks of at most `chunk_rows` rows, and
+/// whatever it has read before each read of `input` that may wait (see [`Feed`]).
 fn read_rows<R: Read>(
     input: R,
     job: &BulkJob,
@@ -537,9 +600,19 @@ fn read_rows<R: Read>(
     done: &HashSet<u128>,
     tx: &mpsc::Sender<Vec<Row>>,
 ) -> Result<(), Error> {
+    let chunk = RefCell::new(Vec::with_capacity(chunk_rows));
+    let feed = Feed {
+        input,
+        chunk: &chunk,
+        tx,
+    };
     // Fields are trimmed as they are read, only those used (cheaper than `csv::Trim::All`,
-    // which trims and re-checks every field of every record).
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    // which trims and re-checks every field of every record). The buffer is large so that a
+    // file is read, and its rows handed over, in few pieces.
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(feed);
     let headers = csv
         .headers()
         .map_err(|e| Error::invalid_input("input", format!("cannot read the CSV header: {e}")))?
@@ -563,7 +636,6 @@ fn read_rows<R: Read>(
         identifier: column("identifier"),
     };
 
-    let mut chunk = Vec::with_capacity(chunk_rows);
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();
@@ -577,22 +649,45 @@ fn read_rows<R: Read>(
                 todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
             },
         };
-        chunk.push(row);
-        if chunk.len() == chunk_rows
-            && tx
-                .blocking_send(std::mem::replace(
-                    &mut chunk,
-                    Vec::with_capacity(chunk_rows),
-                ))
-                .is_err()
-        {
-            return Ok(()); // the sender side stopped: nothing more to do
+        let mut rows = chunk.borrow_mut();
+        rows.push(row);
+        if rows.len() == chunk_rows {
+            let full = std::mem::replace(&mut *rows, Vec::with_capacity(chunk_rows));
+            if tx.blocking_send(full).is_err() {
+                return Ok(()); // the senders stopped: nothing more to do
+            }
         }
     }
-    if !chunk.is_empty() {
-        let _ = tx.blocking_send(chunk);
+    let rest = chunk.take();
+    if !rest.is_empty() {
+        let _ = tx.blocking_send(rest);
     }
     Ok(())
+}
+
+/// The input as the CSV reader sees it: before each read of `input`, which may wait (a pipe,
+/// a terminal), the rows read so far go to the senders. A row is never held back waiting for
+/// the rows after it: with `tail -f complaints.csv | optout bulk ...`, each opt-out is sent as
+/// soon as its line arrives. (The CSV reader reads `input` only when its buffer is empty.)
+struct Feed<'a, R> {
+    input: R,
+    chunk: &'a RefCell<Vec<Row>>,
+    tx: &'a mpsc::Sender<Vec<Row>>,
+}
+
+impl<R: Read> Read for Feed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut chunk = self.chunk.borrow_mut();
+        if !chunk.is_empty() {
+            let next = Vec::with_capacity(chunk.capacity());
+            let rows = std::mem::replace(&mut *chunk, next);
+            drop(chunk);
+            if self.tx.blocking_send(rows).is_err() {
+                return Ok(0); // the senders stopped: read no further
+            }
+        }
+        self.input.read(buf)
+    }
 }
 
 /// One record of the input: its request, refused with the reason, or skipped as done.
@@ -840,9 +935,9 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn batches_stay_whole_across_blocks_and_chunks() {
-        // 7 divides neither a block (64 rows) nor a chunk (1,024): only the last batch of the
-        // input may be short, whatever the concurrency.
+    async fn batches_stay_whole_across_chunks() {
+        // 7 does not divide a chunk (1,024 rows): when rows are ready, only the last batch of
+        // the input may be short, whatever the concurrency.
         for concurrency in [1, 3, 32] {
             let client = Arc::new(Recorder {
                 batch: 7,
@@ -862,6 +957,109 @@ mod tests {
             let short: Vec<_> = batches.iter().filter(|n| **n != 7).collect();
             assert_eq!(short, [&(3_000 % 7)], "concurrency {concurrency}");
         }
+    }
+
+    /// A client whose calls take a second of (paused) time, counting the calls in flight.
+    #[derive(Debug, Default)]
+    struct Slow {
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Unsubscriber for Slow {
+        fn provider(&self) -> Provider {
+            Provider::HubSpot
+        }
+        async fn unsubscribe(&self, req: &Unsubscribe) -> Result<Receipt, Error> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(Receipt::new(
+                Provider::HubSpot,
+                req.recipient.clone(),
+                req.topics.clone(),
+                Outcome::Unsubscribed,
+                None,
+            ))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_input_keeps_every_sender_busy() {
+        // 100 slow rows at concurrency 32: 32 calls in flight, so four rounds of calls, not
+        // a few senders working through many rows each.
+        let client = Arc::new(Slow::default());
+        let rows: Vec<String> = (0..100).map(|i| format!("r{i}@example.com,1")).collect();
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let job = BulkJob::new().concurrency(32);
+        let started = tokio::time::Instant::now();
+        let summary = run(client.clone(), csv(&rows), &job, |_| {}).await.unwrap();
+        assert_eq!(summary.unsubscribed, 100);
+        assert_eq!(client.peak.load(Ordering::SeqCst), 32);
+        assert_eq!(started.elapsed().as_secs(), 4, "100 rows in rounds of 32");
+    }
+
+    /// An input that hands out what the test feeds it, waiting (like a pipe) in between.
+    struct Pipe {
+        lines: std::sync::mpsc::Receiver<&'static str>,
+        left: &'static [u8],
+    }
+
+    impl Read for Pipe {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.left.is_empty() {
+                match self.lines.recv() {
+                    Ok(line) => self.left = line.as_bytes(),
+                    Err(_) => return Ok(0),
+                }
+            }
+            let n = buf.len().min(self.left.len());
+            buf[..n].copy_from_slice(&self.left[..n]);
+            self.left = &self.left[n..];
+            Ok(n)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_from_a_slow_input_are_sent_as_they_arrive() {
+        // Each row is sent, journaled and reported while the input waits for the next one,
+        // even in a batch that is not full (7 rows per batch here).
+        let (feed, lines) = std::sync::mpsc::channel();
+        let input = Pipe { lines, left: b"" };
+        let client = Arc::new(Recorder {
+            batch: 7,
+            ..Recorder::default()
+        });
+        let (reported, mut reports) = mpsc::unbounded_channel();
+        let job = BulkJob::new().topic("9").concurrency(4);
+        let running = tokio::spawn({
+            let client = client.clone();
+            async move {
+                run(client, input, &job, |row| {
+                    let _ = reported.send(row.line);
+                })
+                .await
+            }
+        });
+        let wait = std::time::Duration::from_secs(30); // only a hang reaches this
+        feed.send("recipient\na@example.com\n").unwrap();
+        let line = tokio::time::timeout(wait, reports.recv()).await;
+        assert_eq!(
+            line.ok().flatten(),
+            Some(2),
+            "the first row is done before more input"
+        );
+        feed.send("b@example.com\nc@example.com\n").unwrap();
+        for expected in [3, 4] {
+            let line = tokio::time::timeout(wait, reports.recv()).await;
+            assert_eq!(line.ok().flatten(), Some(expected));
+        }
+        drop(feed);
+        let summary = running.await.unwrap().unwrap();
+        assert_eq!((summary.rows, summary.unsubscribed), (3, 3));
+        assert_eq!(*client.batches.lock().unwrap(), [1, 2]);
     }
 
     fn csv(rows: &[&str]) -> std::io::Cursor<Vec<u8>> {
