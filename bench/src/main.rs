@@ -174,6 +174,25 @@ fn vm_hwm_kib(pid: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time (user + system) of this process, and of its children that were waited for, in
+/// seconds, from /proc/self/stat (counted in USER_HZ ticks, 100 per second on Linux).
+fn cpu_secs() -> (f64, f64) {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) and its closing parenthesis:
+    // utime, stime, cutime and cstime are the 14th to 17th of the line, the 12th to 15th here.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0.0) / USER_HZ;
+    (field(11) + field(12), field(13) + field(14))
+}
+
 fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
     if std::fs::metadata(path).is_ok() {
         return Ok(());
@@ -433,9 +452,15 @@ struct Run {
     peak_kib: u64,
     requests: u64,
     connections: u64,
+    /// CPU time of the client process (user + system, all threads), and of the bench
+    /// process meanwhile: the server, which runs in it, and the bench's own polling.
+    cpu_secs: f64,
+    server_cpu_secs: f64,
     /// Rows per second of every repetition of this cell, in round order (this run is their
     /// median).
     samples: Vec<f64>,
+    /// The client's CPU microseconds per row, of every repetition, in round order.
+    cpu_samples: Vec<f64>,
 }
 
 impl Run {
@@ -446,18 +471,22 @@ impl Run {
     /// pair ran back to back, so a slow spell of the machine hits both), or the ratio of
     /// the medians when the runs cannot be paired.
     fn ratio(&self, floor: &Run) -> f64 {
-        let mut by_round: Vec<f64> = self
-            .samples
-            .iter()
-            .zip(&floor.samples)
-            .map(|(me, f)| me / f.max(1e-9))
-            .collect();
-        by_round.sort_by(f64::total_cmp);
-        match by_round.len() {
-            0 => self.per_sec() / floor.per_sec().max(1e-9),
-            n if n % 2 == 1 => by_round[n / 2],
-            n => (by_round[n / 2 - 1] + by_round[n / 2]) / 2.0,
-        }
+        paired(&self.samples, &floor.samples)
+            .unwrap_or_else(|| self.per_sec() / floor.per_sec().max(1e-9))
+    }
+
+    /// The client's CPU time per row, in microseconds.
+    fn cpu_us_per_row(&self) -> f64 {
+        self.cpu_secs * 1e6 / self.rows.max(1) as f64
+    }
+
+    /// The floor's CPU per row over this client's, paired round by round like [`ratio`]:
+    /// 1.0 when this client costs the machine what the plain loop does. Steadier than the
+    /// speed on a shared machine, where another tenant's burst slows a run but does not make
+    /// it use more CPU.
+    fn cpu_ratio(&self, floor: &Run) -> f64 {
+        paired(&floor.cpu_samples, &self.cpu_samples)
+            .unwrap_or_else(|| floor.cpu_us_per_row() / self.cpu_us_per_row().max(1e-9))
     }
 
     fn json(&self, floor: Option<&Run>) -> Value {
@@ -468,16 +497,41 @@ impl Run {
             "p50_us": self.p50_us, "p99_us": self.p99_us, "mean_us": self.mean_us,
             "peak_rss_kib": self.peak_kib, "server_requests": self.requests,
             "tcp_connections": self.connections,
+            "client_cpu_secs": self.cpu_secs, "client_cpu_us_per_row": self.cpu_us_per_row(),
+            "server_cpu_secs": self.server_cpu_secs,
+            "cpu_ratio_to_floor": floor.map(|f| self.cpu_ratio(f)),
             "ratio_to_floor": floor.map(|f| self.ratio(f)),
             "ratio_of_medians": floor.map(|f| self.per_sec() / f.per_sec().max(1e-9)),
             "samples_rows_per_sec": self.samples,
+            "samples_cpu_us_per_row": self.cpu_samples,
         })
     }
 }
 
-/// Runs `cmd` to the end, polling its VmHWM; answers (stdout, peak KiB, wall seconds).
-fn run_child(mut cmd: Command, stderr_to: &Path) -> Result<(String, u64, f64), BoxError> {
+/// The median of `a[i] / b[i]` over the rounds; `None` without rounds.
+fn paired(a: &[f64], b: &[f64]) -> Option<f64> {
+    let mut by_round: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b.max(1e-9)).collect();
+    by_round.sort_by(f64::total_cmp);
+    match by_round.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(by_round[n / 2]),
+        n => Some((by_round[n / 2 - 1] + by_round[n / 2]) / 2.0),
+    }
+}
+
+/// What a child run gave: its stdout, peak RSS, wall time, its CPU time and this process's.
+struct Child {
+    out: String,
+    peak_kib: u64,
+    wall: f64,
+    cpu_secs: f64,
+    own_cpu_secs: f64,
+}
+
+/// Runs `cmd` to the end, polling its VmHWM.
+fn run_child(mut cmd: Command, stderr_to: &Path) -> Result<Child, BoxError> {
     let err = std::fs::File::create(stderr_to)?;
+    let (own_before, children_before) = cpu_secs();
     let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -507,13 +561,20 @@ fn run_child(mut cmd: Command, stderr_to: &Path) -> Result<(String, u64, f64), B
     }
     let status = child.wait()?;
     let secs = started.elapsed().as_secs_f64();
+    let (own_after, children_after) = cpu_secs();
     done.store(true, Relaxed);
     let _ = poller.join();
     if !status.success() && out.trim().is_empty() {
         let msg = std::fs::read_to_string(stderr_to).unwrap_or_default();
         return Err(format!("child {:?} failed ({status}): {msg}", cmd.get_program()).into());
     }
-    Ok((out, peak.load(Relaxed), secs))
+    Ok(Child {
+        out,
+        peak_kib: peak.load(Relaxed),
+        wall: secs,
+        cpu_secs: children_after - children_before,
+        own_cpu_secs: own_after - own_before,
+    })
 }
 
 fn last_json(out: &str) -> Result<Value, BoxError> {
@@ -574,7 +635,13 @@ async fn measure(
         let err = ctx.dir.join(format!("{label}.stderr"));
         move || run_child(cmd, &err).map_err(|e| e.to_string())
     });
-    let (out, peak, wall) = handle.await??;
+    let Child {
+        out,
+        peak_kib: peak,
+        wall,
+        cpu_secs,
+        own_cpu_secs,
+    } = handle.await??;
     let (requests, connections) = server.counts();
     server.stop().await;
     let v = last_json(&out)?;
@@ -623,7 +690,10 @@ async fn measure(
         peak_kib: peak.max(n("vm_hwm_kib").unwrap_or(0)),
         requests,
         connections,
+        cpu_secs,
+        server_cpu_secs: own_cpu_secs,
         samples: Vec::new(),
+        cpu_samples: Vec::new(),
     };
     eprintln!(
         "  {label}: {:.0} calls/s, {} ok, {} failed, {} conns, peak {:.1} MiB",
@@ -644,12 +714,11 @@ async fn capacity(ctx: &Ctx, server_kind: &str, prov: Prov, secs: f64) -> Result
     let err = ctx
         .dir
         .join(format!("capacity-{server_kind}-{}.stderr", prov.name()));
-    let (out, _, _) =
-        tokio::task::spawn_blocking(move || run_child(cmd, &err).map_err(|e| e.to_string()))
-            .await??;
+    let load = tokio::task::spawn_blocking(move || run_child(cmd, &err).map_err(|e| e.to_string()))
+        .await??;
     let (requests, connections) = server.counts();
     server.stop().await;
-    let v = last_json(&out)?;
+    let v = last_json(&load.out)?;
     let per_sec = v.get("per_sec").and_then(Value::as_f64).unwrap_or(0.0);
     eprintln!(
         "  capacity {server_kind}/{}: {per_sec:.0} req/s ({requests} served, {connections} conns)",
@@ -658,7 +727,8 @@ async fn capacity(ctx: &Ctx, server_kind: &str, prov: Prov, secs: f64) -> Result
     Ok(json!({
         "server": server_kind, "provider": prov.name(), "concurrency": 32,
         "requests_per_sec": per_sec, "errors": v.get("errors"), "server_requests": requests,
-        "tcp_connections": connections,
+        "tcp_connections": connections, "server_cpu_secs": load.own_cpu_secs,
+        "load_cpu_secs": load.cpu_secs,
     }))
 }
 
@@ -698,9 +768,11 @@ fn build_times(root: &Path, target: &Path) -> Result<Value, BoxError> {
 /// round order.
 fn median(mut runs: Vec<Run>) -> Option<Run> {
     let samples: Vec<f64> = runs.iter().map(Run::per_sec).collect();
+    let cpu_samples: Vec<f64> = runs.iter().map(Run::cpu_us_per_row).collect();
     runs.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
     let mut middle = runs.swap_remove(runs.len().checked_sub(1)? / 2);
     middle.samples = samples;
+    middle.cpu_samples = cpu_samples;
     Some(middle)
 }
 
@@ -824,16 +896,21 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
         }
         let _ = writeln!(
             table,
-            "\n{:<8} {:<8} {:<6} {:>4} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6}",
-            "server", "provider", "client", "conc", "rows", "calls/s", "p50", "p99", "mean", "peakMiB", "requests", "conns", "floor%"
+            "\n{:<8} {:<8} {:<6} {:>4} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>7} {:>6} {:>6}",
+            "server", "provider", "client", "conc", "rows", "calls/s", "p50", "p99", "mean", "peakMiB", "requests", "conns", "cpu/row", "floor%", "cpu%"
         );
         for r in &runs {
-            let ratio = floor_of(r)
-                .map(|f| format!("{:.0}%", 100.0 * r.ratio(f)))
-                .unwrap_or_else(|| "-".into());
+            let (ratio, cpu_ratio) = floor_of(r)
+                .map(|f| {
+                    (
+                        format!("{:.0}%", 100.0 * r.ratio(f)),
+                        format!("{:.0}%", 100.0 * r.cpu_ratio(f)),
+                    )
+                })
+                .unwrap_or_else(|| ("-".into(), "-".into()));
             let _ = writeln!(
                 table,
-                "{:<8} {:<8} {:<6} {:>4} {:>8} {:>9.0} {:>8} {:>8} {:>8} {:>8.1} {:>9} {:>6} {:>6}{}",
+                "{:<8} {:<8} {:<6} {:>4} {:>8} {:>9.0} {:>8} {:>8} {:>8} {:>8.1} {:>9} {:>6} {:>7} {:>6} {:>6}{}",
                 r.server,
                 r.provider.name(),
                 r.client,
@@ -846,11 +923,13 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 r.peak_kib as f64 / 1024.0,
                 r.requests,
                 r.connections,
+                format!("{:.1}us", r.cpu_us_per_row()),
                 ratio,
+                cpu_ratio,
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
-        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: the median of the round-by-round ratios; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
+        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: speed over the floor's, the median of the round-by-round ratios; cpu/row: the client process's CPU time (user + system, all threads) per row; cpu%: the floor's CPU per row over this client's, paired the same way (100% = costs what the plain loop costs); p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
                 table,
