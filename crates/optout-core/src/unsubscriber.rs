@@ -181,8 +181,11 @@ where
     // One topic (the common case, and every row of a bulk run): its answer is the receipt,
     // with no stream, no list of answers and no receipt per topic to fold.
     if let ([_], 1) = (topic_ids, calls.len()) {
-        if let Some(call) = calls.pop() {
-            let t = call.await?;
+        // Awaited without a binding: `let call = ...; call.await` kept room for the call twice
+        // in this future (HubSpot's `unsubscribe` future: 3,272 -> 1,744 bytes, allocated
+        // and copied once per row in a bulk run).
+        if let Some(t) = futures_util::future::OptionFuture::from(calls.pop()).await {
+            let t = t?;
             return Ok(receipt(
                 Topics::Only(topic_ids.to_vec()),
                 t.outcome,
