@@ -585,6 +585,69 @@ async fn novu_bulk_batches_100_rows_per_delete_and_agrees_with_the_sandbox() {
     sandbox.shutdown().await.unwrap();
 }
 
+/// Waits until the journal at `path` holds `rows` rows. Only a hang reaches the bound: the
+/// rows are done in milliseconds.
+async fn journaled(path: &Path, rows: usize) {
+    let started = Instant::now();
+    while !path.exists() || journal(path).len() < rows {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "row {rows} was not sent while the input stayed open"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `tail -f complaints.csv | optout bulk ...`: each row is sent and journaled while the pipe
+/// stays open, not when enough rows have come to fill a chunk or a batch, or at its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_piped_in_slowly_are_sent_as_they_arrive() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = temp_dir("pipe");
+    let path = dir.join("journal.jsonl");
+    let base = sandbox.base_url();
+    let mut child = std::process::Command::new(optout_binary())
+        .args([
+            "bulk",
+            "hubspot",
+            "--input",
+            "-",
+            "--topic",
+            SUB,
+            "--journal",
+        ])
+        .arg(&path)
+        .env_clear()
+        .envs([
+            ("HUBSPOT_ACCESS_TOKEN", TOKEN),
+            ("HUBSPOT_BASE_URL", base.as_str()),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let journaled = |rows: usize| journaled(&path, rows);
+    writeln!(stdin, "recipient\n{}", email(0)).unwrap();
+    journaled(1).await;
+    assert!(!sandbox.is_subscribed(Api::HubSpot, &email(0), SUB));
+    writeln!(stdin, "{}", email(1)).unwrap();
+    journaled(2).await;
+    assert!(!sandbox.is_subscribed(Api::HubSpot, &email(1), SUB));
+    drop(stdin);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 unsubscribed"), "{stdout}");
+    assert_eq!(sandbox.stats().hubspot, 2);
+    sandbox.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// After a torn last line (a kill mid-write), the next run's first entry must start on a line
 /// of its own: glued onto the fragment, that row's "done" would be unreadable and a third run
 /// would send it again.
