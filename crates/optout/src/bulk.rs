@@ -1152,6 +1152,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_journal_line_holds_the_receipt_or_the_error() {
+        let dir = std::env::temp_dir().join(format!("optout-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = dir.join("j.jsonl");
+        let _ = std::fs::remove_file(&journal);
+        let job = BulkJob::new().topic("1").journal(&journal);
+        let mut receipts = Vec::new();
+        let rows = ["a@example.com", "fail@example.com"];
+        run(Arc::new(Recorder::default()), csv(&rows), &job, |row| {
+            if let RowResult::Done(receipt) = &row.result {
+                receipts.push(receipt.clone());
+            }
+        })
+        .await
+        .unwrap();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        let mut lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        lines.sort_by_key(|l| l["line"].as_u64());
+        let [done, failed] = &lines[..] else {
+            panic!("one line per row: {text}");
+        };
+        assert_eq!(done["key"], "hubspot|a@example.com||1");
+        assert_eq!(done["result"], "unsubscribed");
+        // The receipt reported to the caller, as JSON (its time to the millisecond).
+        let [receipt] = &receipts[..] else {
+            panic!("one receipt: {receipts:?}");
+        };
+        assert_eq!(done["receipt"], serde_json::to_value(receipt).unwrap());
+        assert_eq!(done["receipt"]["recipient"]["address"], "a@example.com");
+        assert!(done.get("error").is_none(), "{done}");
+        assert_eq!(failed["key"], "hubspot|fail@example.com||1");
+        assert_eq!(
+            (failed["line"].as_u64(), &failed["result"]),
+            (Some(3), &"failed".into())
+        );
+        let error = &failed["error"];
+        assert_eq!(
+            (&error["provider"], &error["status"], &error["retryable"]),
+            (&"hubspot".into(), &503.into(), &true.into()),
+            "{error}"
+        );
+        assert!(failed.get("receipt").is_none(), "{failed}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn the_journal_makes_a_rerun_send_only_what_is_not_done() {
         let dir = std::env::temp_dir().join(format!("optout-bulk-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
