@@ -17,23 +17,24 @@
 //! # Ok(()) }
 //! ```
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use optout_core::{
-    Error, LegalBasis, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
-};
-use serde::{Deserialize, Serialize};
+use optout_core::{Error, LegalBasis, Outcome, Receipt, Unsubscribe, Unsubscriber};
+use serde::Serialize;
 use tokio::sync::mpsc;
 
+mod journal;
 mod latency;
+mod read;
+use journal::{load_journal, open_journal, write_entries};
 pub use latency::{Histogram, Latency};
+use read::read_rows;
 
 /// What to do with every row.
 #[derive(Debug, Clone)]
@@ -166,27 +167,6 @@ impl fmt::Display for Summary {
         }
         Ok(())
     }
-}
-
-/// One line of the journal, as written: serialized from the finished row, borrowing it.
-#[derive(Serialize)]
-struct Entry<'a> {
-    key: &'a str,
-    line: u64,
-    result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    receipt: Option<&'a Receipt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a Error>,
-}
-
-/// What a rerun reads of a journal line; the receipt or error is skipped unread.
-#[derive(Deserialize)]
-struct Done<'a> {
-    #[serde(borrow)]
-    key: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    result: std::borrow::Cow<'a, str>,
 }
 
 /// A row read from the input, and what to do with it.
@@ -592,299 +572,11 @@ impl Sender {
     }
 }
 
-/// The columns of the input, by position.
-struct Columns {
-    recipient: usize,
-    topic: Option<usize>,
-    identifier: Option<usize>,
-}
-
-/// Reads `input` and sends its rows over `tx` in chunks of at most `chunk_rows` rows, and
-/// whatever it has read before each read of `input` that may wait (see [`Feed`]).
-fn read_rows<R: Read>(
-    input: R,
-    job: &BulkJob,
-    provider: optout_core::Provider,
-    chunk_rows: usize,
-    done: &HashSet<u128>,
-    tx: &mpsc::Sender<Vec<Row>>,
-) -> Result<(), Error> {
-    let chunk = RefCell::new(Vec::with_capacity(chunk_rows));
-    let feed = Feed {
-        input,
-        chunk: &chunk,
-        tx,
-    };
-    // Fields are trimmed as they are read, only those used (cheaper than `csv::Trim::All`,
-    // which trims and re-checks every field of every record). The buffer is large so that a
-    // file is read, and its rows handed over, in few pieces.
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(feed);
-    let headers = csv
-        .headers()
-        .map_err(|e| Error::invalid_input("input", format!("cannot read the CSV header: {e}")))?
-        .clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let columns = Columns {
-        recipient: column("recipient").ok_or_else(|| {
-            Error::invalid_input(
-                "input",
-                format!(
-                    "the CSV header has no `recipient` column (found: {}); expected recipient[,topic][,identifier]",
-                    headers.iter().map(str::trim).collect::<Vec<_>>().join(",")
-                ),
-            )
-        })?,
-        topic: column("topic"),
-        identifier: column("identifier"),
-    };
-
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line();
-        let row = match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => read_row(&record, line, &columns, job, provider, done),
-            // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
-            Err(e) => Row {
-                line,
-                key: String::new(),
-                todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
-            },
-        };
-        let mut rows = chunk.borrow_mut();
-        rows.push(row);
-        if rows.len() == chunk_rows {
-            let full = std::mem::replace(&mut *rows, Vec::with_capacity(chunk_rows));
-            if tx.blocking_send(full).is_err() {
-                return Ok(()); // the senders stopped: nothing more to do
-            }
-        }
-    }
-    let rest = chunk.take();
-    if !rest.is_empty() {
-        let _ = tx.blocking_send(rest);
-    }
-    Ok(())
-}
-
-/// The input as the CSV reader sees it: before each read of `input`, which may wait (a pipe,
-/// a terminal), the rows read so far go to the senders. A row is never held back waiting for
-/// the rows after it: with `tail -f complaints.csv | optout bulk ...`, each opt-out is sent as
-/// soon as its line arrives. (The CSV reader reads `input` only when its buffer is empty.)
-struct Feed<'a, R> {
-    input: R,
-    chunk: &'a RefCell<Vec<Row>>,
-    tx: &'a mpsc::Sender<Vec<Row>>,
-}
-
-impl<R: Read> Read for Feed<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut chunk = self.chunk.borrow_mut();
-        if !chunk.is_empty() {
-            let next = Vec::with_capacity(chunk.capacity());
-            let rows = std::mem::replace(&mut *chunk, next);
-            drop(chunk);
-            if self.tx.blocking_send(rows).is_err() {
-                return Ok(0); // the senders stopped: read no further
-            }
-        }
-        self.input.read(buf)
-    }
-}
-
-/// One record of the input: its request, refused with the reason, or skipped as done.
-fn read_row(
-    record: &csv::StringRecord,
-    line: u64,
-    columns: &Columns,
-    job: &BulkJob,
-    provider: optout_core::Provider,
-    done: &HashSet<u128>,
-) -> Row {
-    let get = |col: Option<usize>| {
-        col.and_then(|c| record.get(c))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let recipient = get(Some(columns.recipient)).unwrap_or("");
-    let identifier = get(columns.identifier);
-    let mut topics = job.topics.clone();
-    if let Some(topic) = get(columns.topic) {
-        topics.push(topic.to_string());
-    }
-    // The key is what the journal matches a row by; without a journal there is no use for it.
-    let key = if job.journal.is_some() {
-        format!(
-            "{provider}|{recipient}|{}|{}",
-            identifier.unwrap_or(""),
-            if job.all_topics {
-                "*".to_string()
-            } else {
-                topics.join(",")
-            }
-        )
-    } else {
-        String::new()
-    };
-    let todo = match row_request(job, provider, recipient, identifier, topics) {
-        // Without a journal (or with an empty one) nothing is done yet: no hash to compute.
-        Ok(_) if !done.is_empty() && done.contains(&fnv1a_128(key.as_bytes())) => Todo::Skip,
-        Ok(request) => Todo::Send(request),
-        Err(e) => Todo::Refused(Error::invalid_input(
-            format!("line {line}: {}", e.field().unwrap_or("row")),
-            e.message().unwrap_or("is not valid"),
-        )),
-    };
-    Row { line, key, todo }
-}
-
-fn row_request(
-    job: &BulkJob,
-    provider: optout_core::Provider,
-    recipient: &str,
-    identifier: Option<&str>,
-    topics: Vec<String>,
-) -> Result<Unsubscribe, Error> {
-    if recipient.is_empty() {
-        return Err(Error::invalid_input("recipient", "is empty"));
-    }
-    let recipient = Recipient::for_provider(provider, recipient, identifier)?;
-    let topics = if job.all_topics {
-        Topics::All
-    } else if topics.is_empty() {
-        return Err(Error::invalid_input(
-            "topic",
-            "no topic for this row; give --topic, --all-topics or a `topic` column",
-        ));
-    } else {
-        Topics::Only(topics)
-    };
-    let request = Unsubscribe::new(recipient, topics);
-    Ok(match &job.legal_basis {
-        Some((basis, why)) => request.legal_basis(*basis, why.clone()),
-        None => request,
-    })
-}
-
-/// Appends a line per finished row (skipped rows have none) in one write, straight to the
-/// OS: a kill after it returns loses nothing, and a kill during it leaves at most a torn last
-/// line, which a rerun skips (and sends that row again). Each line is serialized from the row
-/// itself, not through a `serde_json::Value` (which cost a tree of allocations per row).
-fn write_entries(file: &mut File, rows: &[Finished], job: &BulkJob) -> Result<(), Error> {
-    let mut lines = Vec::with_capacity(rows.len() * 320);
-    for row in rows {
-        let (result, receipt, error) = match &row.result {
-            RowResult::Done(receipt) => (
-                match receipt.outcome {
-                    Outcome::AlreadyUnsubscribed => "already_unsubscribed",
-                    _ => "unsubscribed",
-                },
-                Some(receipt),
-                None,
-            ),
-            RowResult::Failed(error) => ("failed", None, Some(error)),
-            RowResult::Skipped => continue,
-        };
-        let entry = Entry {
-            key: &row.key,
-            line: row.line,
-            result,
-            receipt,
-            error,
-        };
-        serde_json::to_writer(&mut lines, &entry).map_err(|e| {
-            Error::config(format!(
-                "cannot write the journal entry of line {}: {e}",
-                row.line
-            ))
-        })?;
-        lines.push(b'\n');
-    }
-    if lines.is_empty() {
-        return Ok(());
-    }
-    file.write_all(&lines).map_err(|e| {
-        let path = job
-            .journal
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        Error::config(format!("cannot append to the journal {path}: {e}"))
-    })
-}
-
-/// Opens the journal for appending. If the last run was killed mid-line, the torn line is
-/// ended first, so that the next entry starts on a line of its own instead of being glued to
-/// the fragment (and lost with it).
-fn open_journal(path: &std::path::Path) -> std::io::Result<File> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)?;
-    if file.seek(SeekFrom::End(0))? > 0 {
-        let mut last = [0u8];
-        file.seek(SeekFrom::End(-1))?;
-        file.read_exact(&mut last)?;
-        if last[0] != b'\n' {
-            file.write_all(b"\n")?;
-        }
-    }
-    Ok(file)
-}
-
-/// The hashes of the keys the journal records as done. A torn last line (the process was
-/// killed while writing it) is ignored: that row is simply sent again.
-fn load_journal(path: &std::path::Path) -> Result<HashSet<u128>, Error> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
-        Err(e) => {
-            return Err(Error::config(format!(
-                "cannot read the journal {}: {e}",
-                path.display()
-            )))
-        }
-    };
-    let mut done = HashSet::new();
-    // Split on bytes, not `lines()`: a line torn inside a multi-byte character is not UTF-8,
-    // and must be skipped like any other torn line rather than fail the whole run.
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| {
-            Error::config(format!("cannot read the journal {}: {e}", path.display()))
-        })?;
-        if let Ok(entry) = serde_json::from_slice::<Done>(&line) {
-            if entry.result == "unsubscribed" || entry.result == "already_unsubscribed" {
-                done.insert(fnv1a_128(entry.key.as_bytes()));
-            }
-        }
-    }
-    Ok(done)
-}
-
-/// FNV-1a, 128 bits: stable across builds (unlike std's hasher), so a journal written by one
-/// version is read right by the next, and collisions are out of reach (about 1e-27 for a
-/// million rows).
-fn fnv1a_128(bytes: &[u8]) -> u128 {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    bytes.iter().fold(OFFSET, |hash, b| {
-        (hash ^ u128::from(*b)).wrapping_mul(PRIME)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use optout_core::{async_trait, ErrorKind, Provider};
+    use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
@@ -1234,12 +926,5 @@ mod tests {
             vec!["fail@example.com".to_string()]
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn fnv_is_the_reference_function() {
-        // FNV-1a 128 of the empty input is the offset basis; of "a", the published value.
-        assert_eq!(fnv1a_128(b""), 0x6c62272e07bb014262b821756295c58d);
-        assert_eq!(fnv1a_128(b"a"), 0xd228cb696f1a8caf78912b704e4a8964);
     }
 }

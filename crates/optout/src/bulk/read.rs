@@ -1,0 +1,193 @@
+//! The input: CSV records read on a blocking thread, each made into a request (or refused
+//! with its reason, or skipped as done in the journal), handed to the senders in chunks.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::io::Read;
+
+use optout_core::{Error, Provider, Recipient, Topics, Unsubscribe};
+use tokio::sync::mpsc;
+
+use super::journal::fnv1a_128;
+use super::{BulkJob, Row, Todo};
+
+/// The columns of the input, by position.
+struct Columns {
+    recipient: usize,
+    topic: Option<usize>,
+    identifier: Option<usize>,
+}
+
+/// Reads `input` and sends its rows over `tx` in chunks of at most `chunk_rows` rows, and
+/// whatever it has read before each read of `input` that may wait (see [`Feed`]).
+pub(super) fn read_rows<R: Read>(
+    input: R,
+    job: &BulkJob,
+    provider: Provider,
+    chunk_rows: usize,
+    done: &HashSet<u128>,
+    tx: &mpsc::Sender<Vec<Row>>,
+) -> Result<(), Error> {
+    let chunk = RefCell::new(Vec::with_capacity(chunk_rows));
+    let feed = Feed {
+        input,
+        chunk: &chunk,
+        tx,
+    };
+    // Fields are trimmed as they are read, only those used (cheaper than `csv::Trim::All`,
+    // which trims and re-checks every field of every record). The buffer is large so that a
+    // file is read, and its rows handed over, in few pieces.
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(feed);
+    let headers = csv
+        .headers()
+        .map_err(|e| Error::invalid_input("input", format!("cannot read the CSV header: {e}")))?
+        .clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let columns = Columns {
+        recipient: column("recipient").ok_or_else(|| {
+            Error::invalid_input(
+                "input",
+                format!(
+                    "the CSV header has no `recipient` column (found: {}); expected recipient[,topic][,identifier]",
+                    headers.iter().map(str::trim).collect::<Vec<_>>().join(",")
+                ),
+            )
+        })?,
+        topic: column("topic"),
+        identifier: column("identifier"),
+    };
+
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line();
+        let row = match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => read_row(&record, line, &columns, job, provider, done),
+            // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
+            Err(e) => Row {
+                line,
+                key: String::new(),
+                todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
+            },
+        };
+        let mut rows = chunk.borrow_mut();
+        rows.push(row);
+        if rows.len() == chunk_rows {
+            let full = std::mem::replace(&mut *rows, Vec::with_capacity(chunk_rows));
+            if tx.blocking_send(full).is_err() {
+                return Ok(()); // the senders stopped: nothing more to do
+            }
+        }
+    }
+    let rest = chunk.take();
+    if !rest.is_empty() {
+        let _ = tx.blocking_send(rest);
+    }
+    Ok(())
+}
+
+/// The input as the CSV reader sees it: before each read of `input`, which may wait (a pipe,
+/// a terminal), the rows read so far go to the senders. A row is never held back waiting for
+/// the rows after it: with `tail -f complaints.csv | optout bulk ...`, each opt-out is sent as
+/// soon as its line arrives. (The CSV reader reads `input` only when its buffer is empty.)
+struct Feed<'a, R> {
+    input: R,
+    chunk: &'a RefCell<Vec<Row>>,
+    tx: &'a mpsc::Sender<Vec<Row>>,
+}
+
+impl<R: Read> Read for Feed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut chunk = self.chunk.borrow_mut();
+        if !chunk.is_empty() {
+            let next = Vec::with_capacity(chunk.capacity());
+            let rows = std::mem::replace(&mut *chunk, next);
+            drop(chunk);
+            if self.tx.blocking_send(rows).is_err() {
+                return Ok(0); // the senders stopped: read no further
+            }
+        }
+        self.input.read(buf)
+    }
+}
+
+/// One record of the input: its request, refused with the reason, or skipped as done.
+fn read_row(
+    record: &csv::StringRecord,
+    line: u64,
+    columns: &Columns,
+    job: &BulkJob,
+    provider: Provider,
+    done: &HashSet<u128>,
+) -> Row {
+    let get = |col: Option<usize>| {
+        col.and_then(|c| record.get(c))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let recipient = get(Some(columns.recipient)).unwrap_or("");
+    let identifier = get(columns.identifier);
+    let mut topics = job.topics.clone();
+    if let Some(topic) = get(columns.topic) {
+        topics.push(topic.to_string());
+    }
+    // The key is what the journal matches a row by; without a journal there is no use for it.
+    let key = if job.journal.is_some() {
+        format!(
+            "{provider}|{recipient}|{}|{}",
+            identifier.unwrap_or(""),
+            if job.all_topics {
+                "*".to_string()
+            } else {
+                topics.join(",")
+            }
+        )
+    } else {
+        String::new()
+    };
+    let todo = match row_request(job, provider, recipient, identifier, topics) {
+        // Without a journal (or with an empty one) nothing is done yet: no hash to compute.
+        Ok(_) if !done.is_empty() && done.contains(&fnv1a_128(key.as_bytes())) => Todo::Skip,
+        Ok(request) => Todo::Send(request),
+        Err(e) => Todo::Refused(Error::invalid_input(
+            format!("line {line}: {}", e.field().unwrap_or("row")),
+            e.message().unwrap_or("is not valid"),
+        )),
+    };
+    Row { line, key, todo }
+}
+
+fn row_request(
+    job: &BulkJob,
+    provider: Provider,
+    recipient: &str,
+    identifier: Option<&str>,
+    topics: Vec<String>,
+) -> Result<Unsubscribe, Error> {
+    if recipient.is_empty() {
+        return Err(Error::invalid_input("recipient", "is empty"));
+    }
+    let recipient = Recipient::for_provider(provider, recipient, identifier)?;
+    let topics = if job.all_topics {
+        Topics::All
+    } else if topics.is_empty() {
+        return Err(Error::invalid_input(
+            "topic",
+            "no topic for this row; give --topic, --all-topics or a `topic` column",
+        ));
+    } else {
+        Topics::Only(topics)
+    };
+    let request = Unsubscribe::new(recipient, topics);
+    Ok(match &job.legal_basis {
+        Some((basis, why)) => request.legal_basis(*basis, why.clone()),
+        None => request,
+    })
+}
