@@ -580,6 +580,17 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
+    /// The receipt of a test client that unsubscribes `req`.
+    fn unsubscribed(req: &Unsubscribe) -> Receipt {
+        Receipt::new(
+            Provider::HubSpot,
+            req.recipient.clone(),
+            req.topics.clone(),
+            Outcome::Unsubscribed,
+            None,
+        )
+    }
+
     #[derive(Debug, Default)]
     struct Recorder {
         seen: Mutex<Vec<String>>,
@@ -600,13 +611,7 @@ mod tests {
             if req.recipient.to_string().starts_with("fail") {
                 return Err(Error::api(Provider::HubSpot, 503));
             }
-            Ok(Receipt::new(
-                Provider::HubSpot,
-                req.recipient.clone(),
-                req.topics.clone(),
-                Outcome::Unsubscribed,
-                None,
-            ))
+            Ok(unsubscribed(req))
         }
         fn batch_size(&self) -> usize {
             self.batch.max(1)
@@ -690,13 +695,7 @@ mod tests {
             self.peak.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            Ok(Receipt::new(
-                Provider::HubSpot,
-                req.recipient.clone(),
-                req.topics.clone(),
-                Outcome::Unsubscribed,
-                None,
-            ))
+            Ok(unsubscribed(req))
         }
     }
 
