@@ -288,59 +288,8 @@ async fn engine<R: Read + Send + 'static>(
     let (finished_tx, mut finished_rx) = mpsc::channel::<Vec<Finished>>(job.concurrency * 2);
     let senders: Vec<Spawned<Histogram>> = (0..job.concurrency.max(1))
         .map(|_| {
-            let (client, queue, finished) = (client.clone(), queue.clone(), finished_tx.clone());
-            Spawned(tokio::spawn(async move {
-                let mut sender = Sender {
-                    finished,
-                    results: Vec::with_capacity(RESULT_ROWS + batch),
-                    since: tokio::time::Instant::now(),
-                    // Each sender times its own calls; the engine adds them up at the end.
-                    latency: Histogram::new(),
-                };
-                let mut rows = Vec::with_capacity(batch);
-                loop {
-                    // Take what is ready; if nothing is, hand over the results first, then
-                    // wait (behind the sender already waiting for the reader, if any).
-                    let ready = match queue.try_lock() {
-                        Ok(mut queue) => queue.take_ready(&mut rows, batch),
-                        Err(_) => Ready::Later,
-                    };
-                    if rows.is_empty() {
-                        if ready == Ready::Ended || !sender.hand_over().await {
-                            break;
-                        }
-                        queue.lock().await.take(&mut rows, batch).await;
-                        if rows.is_empty() {
-                            break; // the input is done
-                        }
-                    }
-                    if batch == 1 {
-                        for row in rows.drain(..) {
-                            let done = send_one(client.as_ref(), row, &mut sender.latency).await;
-                            sender.results.push(done);
-                        }
-                    } else {
-                        send_batch(
-                            client.as_ref(),
-                            rows.drain(..),
-                            &mut sender.results,
-                            &mut sender.latency,
-                        )
-                        .await;
-                    }
-                    // The results go to the engine RESULT_ROWS at a time, or every
-                    // REPORT_EVERY if calls are slow: one wake-up of the engine per handful
-                    // of rows, not per request.
-                    if (sender.results.len() >= RESULT_ROWS
-                        || sender.since.elapsed() >= REPORT_EVERY)
-                        && !sender.hand_over().await
-                    {
-                        break;
-                    }
-                }
-                sender.hand_over().await;
-                sender.latency
-            }))
+            let sender = Sender::new(finished_tx.clone(), batch);
+            Spawned(tokio::spawn(sender.run(client.clone(), queue.clone())))
         })
         .collect();
     drop(finished_tx);
@@ -549,8 +498,11 @@ impl Queue {
     }
 }
 
-/// A sender's finished rows, on their way to the engine.
+/// One of the engine's senders: the rows it takes at once, its finished rows on their way
+/// to the engine, and how long its calls took.
 struct Sender {
+    /// Rows per call: the provider's batch size.
+    batch: usize,
     finished: mpsc::Sender<Vec<Finished>>,
     results: Vec<Finished>,
     /// When the results were last handed over.
@@ -559,6 +511,69 @@ struct Sender {
 }
 
 impl Sender {
+    fn new(finished: mpsc::Sender<Vec<Finished>>, batch: usize) -> Self {
+        Sender {
+            batch,
+            finished,
+            results: Vec::with_capacity(RESULT_ROWS + batch),
+            since: tokio::time::Instant::now(),
+            latency: Histogram::new(),
+        }
+    }
+
+    /// Takes a batch at a time from `queue` and sends it with `client`, handing the
+    /// results over as it goes, until the input is done (or the engine is gone). Answers the
+    /// latency of its calls; the engine adds up every sender's.
+    async fn run(
+        mut self,
+        client: Arc<dyn Unsubscriber>,
+        queue: Arc<tokio::sync::Mutex<Queue>>,
+    ) -> Histogram {
+        let batch = self.batch;
+        let mut rows = Vec::with_capacity(batch);
+        loop {
+            // Take what is ready; if nothing is, hand over the results first, then
+            // wait (behind the sender already waiting for the reader, if any).
+            let ready = match queue.try_lock() {
+                Ok(mut queue) => queue.take_ready(&mut rows, batch),
+                Err(_) => Ready::Later,
+            };
+            if rows.is_empty() {
+                if ready == Ready::Ended || !self.hand_over().await {
+                    break;
+                }
+                queue.lock().await.take(&mut rows, batch).await;
+                if rows.is_empty() {
+                    break; // the input is done
+                }
+            }
+            if batch == 1 {
+                for row in rows.drain(..) {
+                    let done = send_one(client.as_ref(), row, &mut self.latency).await;
+                    self.results.push(done);
+                }
+            } else {
+                send_batch(
+                    client.as_ref(),
+                    rows.drain(..),
+                    &mut self.results,
+                    &mut self.latency,
+                )
+                .await;
+            }
+            // The results go to the engine RESULT_ROWS at a time, or every
+            // REPORT_EVERY if calls are slow: one wake-up of the engine per handful
+            // of rows, not per request.
+            if (self.results.len() >= RESULT_ROWS || self.since.elapsed() >= REPORT_EVERY)
+                && !self.hand_over().await
+            {
+                break;
+            }
+        }
+        self.hand_over().await;
+        self.latency
+    }
+
     /// Hands the results over to the engine; `false` if the engine is gone (the run was
     /// dropped).
     async fn hand_over(&mut self) -> bool {
