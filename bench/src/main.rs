@@ -480,7 +480,7 @@ impl Run {
         self.cpu_secs * 1e6 / self.rows.max(1) as f64
     }
 
-    /// The floor's CPU per row over this client's, paired round by round like [`ratio`]:
+    /// The floor's CPU per row over this client's, paired round by round like [`ratio`](Self::ratio):
     /// 1.0 when this client costs the machine what the plain loop does. Steadier than the
     /// speed on a shared machine, where another tenant's burst slows a run but does not make
     /// it use more CPU.
