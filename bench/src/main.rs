@@ -508,14 +508,71 @@ impl Run {
     }
 }
 
+/// For each provider, concurrency and client other than the floor: the round-by-round ratios
+/// to the floor of every server's cell, pooled, and their median (speed, and CPU as in
+/// [`Run::cpu_ratio`]).
+fn pooled_ratios<'a>(runs: &'a [Run], floor_of: &impl Fn(&Run) -> Option<&'a Run>) -> Vec<Value> {
+    struct Pool<'r> {
+        prov: Prov,
+        concurrency: usize,
+        client: &'r str,
+        speed: Vec<f64>,
+        cpu: Vec<f64>,
+    }
+    let mut pools: Vec<Pool> = Vec::new();
+    for r in runs.iter().filter(|r| r.client != "floor") {
+        let Some(floor) = floor_of(r) else { continue };
+        let at = match pools.iter().position(|p| {
+            (p.prov, p.concurrency, p.client) == (r.provider, r.concurrency, r.client.as_str())
+        }) {
+            Some(at) => at,
+            None => {
+                pools.push(Pool {
+                    prov: r.provider,
+                    concurrency: r.concurrency,
+                    client: &r.client,
+                    speed: Vec::new(),
+                    cpu: Vec::new(),
+                });
+                pools.len() - 1
+            }
+        };
+        let pool = &mut pools[at];
+        pool.speed.extend(ratios(&r.samples, &floor.samples));
+        pool.cpu.extend(ratios(&floor.cpu_samples, &r.cpu_samples));
+    }
+    pools
+        .into_iter()
+        .filter(|p| !p.speed.is_empty())
+        .map(|p| {
+            let min = p.speed.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = p.speed.iter().copied().fold(0.0, f64::max);
+            json!({
+                "provider": p.prov.name(), "concurrency": p.concurrency, "client": p.client,
+                "rounds": p.speed.len(), "speed": median_of(p.speed), "cpu": median_of(p.cpu),
+                "speed_min": min, "speed_max": max,
+            })
+        })
+        .collect()
+}
+
+/// `a[i] / b[i]`, round by round.
+fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(a, b)| a / b.max(1e-9)).collect()
+}
+
 /// The median of `a[i] / b[i]` over the rounds; `None` without rounds.
 fn paired(a: &[f64], b: &[f64]) -> Option<f64> {
-    let mut by_round: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b.max(1e-9)).collect();
-    by_round.sort_by(f64::total_cmp);
-    match by_round.len() {
+    median_of(ratios(a, b))
+}
+
+/// The median; `None` of nothing.
+fn median_of(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
         0 => None,
-        n if n % 2 == 1 => Some(by_round[n / 2]),
-        n => Some((by_round[n / 2 - 1] + by_round[n / 2]) / 2.0),
+        n if n % 2 == 1 => Some(values[n / 2]),
+        n => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }
 
@@ -929,6 +986,26 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
+        // One cell's ratio moves by a tenth from one benchmark to the next on a shared
+        // machine; the rounds of every server pooled give a steadier figure per client.
+        let pooled = pooled_ratios(&runs, &floor_of);
+        if !pooled.is_empty() {
+            let _ = writeln!(table, "\npooled over the servers (median of every round's ratio):");
+            for p in &pooled {
+                let _ = writeln!(
+                    table,
+                    "  {:<8} {:<6} c{:<3} speed {:>4.0}%  cpu {:>4.0}%  ({} rounds, speed {:.0}%-{:.0}%)",
+                    p["provider"].as_str().unwrap_or(""),
+                    p["client"].as_str().unwrap_or(""),
+                    p["concurrency"],
+                    100.0 * p["speed"].as_f64().unwrap_or(0.0),
+                    100.0 * p["cpu"].as_f64().unwrap_or(0.0),
+                    p["rounds"],
+                    100.0 * p["speed_min"].as_f64().unwrap_or(0.0),
+                    100.0 * p["speed_max"].as_f64().unwrap_or(0.0),
+                );
+            }
+        }
         let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: speed over the floor's, the median of the round-by-round ratios; cpu/row: the client process's CPU time (user + system, all threads) per row; cpu%: the floor's CPU per row over this client's, paired the same way (100% = costs what the plain loop costs); p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
@@ -962,6 +1039,7 @@ fn orchestrate(args: &[String]) -> Result<(), BoxError> {
             "rows": opts.rows,
             "capacity": capacities,
             "runs": runs.iter().map(|r| r.json(floor_of(r))).collect::<Vec<_>>(),
+            "pooled": pooled,
             "million": million,
             "build_times": builds,
         });
