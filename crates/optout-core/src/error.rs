@@ -41,6 +41,9 @@ pub enum ErrorKind {
     /// Several topics were sent and at least one failed (the others may have been
     /// unsubscribed): see [`Error::partial`] for each topic's receipt or error.
     Partial,
+    /// A run of many opt-outs stopped part way (its input or journal failed, or the runtime
+    /// shut down): what came before may have been sent, and what came after was not.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -75,6 +78,7 @@ impl ErrorKind {
             ErrorKind::Network => "network error",
             ErrorKind::Decode => "could not decode the response",
             ErrorKind::Partial => "partly done",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }
@@ -174,6 +178,27 @@ impl Error {
     /// its value if it is a secret.
     pub fn config(message: impl Into<String>) -> Self {
         let mut e = Error::new(ErrorKind::Config, None);
+        e.details.message = Some(message.into());
+        e
+    }
+
+    /// A run of many opt-outs stopped part way: `message` says why (a journal that cannot be
+    /// written, an input that cannot be read). Unlike [`config`](Self::config), it does not
+    /// say that nothing was sent.
+    ///
+    /// ```
+    /// use optout_core::{Error, ErrorKind};
+    /// let err = Error::interrupted("cannot append to the journal run.journal: disk full");
+    /// assert_eq!(err.kind(), ErrorKind::Interrupted);
+    /// assert!(err.was_sent());
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "interrupted: cannot append to the journal run.journal: disk full; \
+    ///      what came before may have been sent"
+    /// );
+    /// ```
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        let mut e = Error::new(ErrorKind::Interrupted, None);
         e.details.message = Some(message.into());
         e
     }
@@ -415,6 +440,10 @@ impl fmt::Display for Details {
                 return write!(f, "configuration: {what}; nothing was sent");
             }
             ErrorKind::Partial => return self.fmt_partial(f),
+            ErrorKind::Interrupted => {
+                let why = self.message.as_deref().unwrap_or("the run stopped");
+                return write!(f, "interrupted: {why}; what came before may have been sent");
+            }
             kind => f.write_str(kind.describe())?,
         }
         match (self.status, &self.code) {
