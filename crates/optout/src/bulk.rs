@@ -210,8 +210,12 @@ struct Finished {
 /// returned future stops the run: rows in flight may reach the provider without being
 /// journaled, and a rerun sends them again.
 ///
-/// Errors only for what stops the whole run: a missing `recipient` column, unreadable CSV, or
-/// a journal that cannot be read or written.
+/// Errors only for what stops the whole run: before anything is sent, a missing `recipient`
+/// column, an unreadable CSV header or a journal that cannot be opened or read
+/// ([`ErrorKind::Config`](optout_core::ErrorKind::Config) or `InvalidInput`); part way, an
+/// input that fails to read or a journal that cannot be written
+/// ([`ErrorKind::Interrupted`](optout_core::ErrorKind::Interrupted)), after every row read
+/// before it has been sent, journaled and reported.
 pub async fn run<R: Read + Send + 'static>(
     client: Arc<dyn Unsubscriber>,
     input: R,
@@ -244,7 +248,7 @@ pub async fn run<R: Read + Send + 'static>(
         chunk.iter().for_each(&mut on_row);
     }
     engine.await.unwrap_or_else(|| {
-        Err(Error::config(
+        Err(Error::interrupted(
             "the bulk run was cancelled by the runtime shutting down",
         ))
     })
@@ -335,7 +339,7 @@ async fn engine<R: Read + Send + 'static>(
     summary.latency = latency.latency();
     reader
         .await
-        .map_err(|e| Error::config(format!("the input reader stopped: {e}")))??;
+        .map_err(|e| Error::interrupted(format!("the input reader stopped: {e}")))??;
     Ok(summary)
 }
 
@@ -788,6 +792,41 @@ mod tests {
         let summary = running.await.unwrap().unwrap();
         assert_eq!((summary.rows, summary.unsubscribed), (3, 3));
         assert_eq!(*client.batches.lock().unwrap(), [1, 2]);
+    }
+
+    /// An input that gives its data, then fails every read (a disk error, a broken pipe).
+    struct Failing(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::other("disk on fire")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_input_that_fails_stops_the_run_after_sending_what_was_read() {
+        let client = Arc::new(Recorder::default());
+        let input = Failing(csv(&["a@example.com,1", "b@example.com,1"]));
+        let mut reported = 0;
+        let job = BulkJob::new();
+        let running = run(client.clone(), input, &job, |_| reported += 1);
+        // Only a run that never ends reaches this bound.
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(30), running).await;
+        let err = ended.expect("the run ends").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Interrupted);
+        assert_eq!(
+            err.to_string(),
+            "interrupted: the input cannot be read after line 3: disk on fire; \
+             what came before may have been sent"
+        );
+        assert_eq!(
+            *client.seen.lock().unwrap(),
+            ["a@example.com", "b@example.com"]
+        );
+        assert_eq!(reported, 2, "the rows read before the failure are reported");
     }
 
     fn csv(rows: &[&str]) -> std::io::Cursor<Vec<u8>> {

@@ -62,7 +62,7 @@ pub(super) fn write_entries(
             error,
         };
         serde_json::to_writer(&mut lines, &entry).map_err(|e| {
-            Error::config(format!(
+            Error::interrupted(format!(
                 "cannot write the journal entry of line {}: {e}",
                 row.line
             ))
@@ -78,7 +78,7 @@ pub(super) fn write_entries(
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        Error::config(format!("cannot append to the journal {path}: {e}"))
+        Error::interrupted(format!("cannot append to the journal {path}: {e}"))
     })
 }
 

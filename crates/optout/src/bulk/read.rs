@@ -70,6 +70,18 @@ pub(super) fn read_rows<R: Read>(
         let row = match csv.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => read_row(&record, line, &columns, job, provider, done),
+            // The input itself failed (a disk, a pipe): the rows after this one were never
+            // read, so the run must not end as if the input had. What was read is sent first.
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                let rest = chunk.take();
+                if !rest.is_empty() {
+                    let _ = tx.blocking_send(rest);
+                }
+                return Err(Error::interrupted(format!(
+                    "the input cannot be read after line {}: {e}",
+                    line.saturating_sub(1)
+                )));
+            }
             // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
             Err(e) => Row {
                 line,
