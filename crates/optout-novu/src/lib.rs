@@ -599,28 +599,51 @@ fn only_item(
     status: u16,
     response: &DeleteSubscriptionsResponse<Confirmed<'_>>,
 ) -> Result<TopicOutcome, Error> {
-    if !response.data.is_empty() {
-        let ids: Vec<&str> = response.data.iter().map(|d| d.id.as_str()).collect();
+    let deleted = response.data.iter().map(|d| d.id.as_str());
+    item_outcome(status, deleted, &response.errors, || {
+        "Novu's answer lists neither a deleted subscription nor an error for this subscriber; \
+         nothing is confirmed"
+            .to_string()
+    })
+}
+
+/// One item's outcome from what Novu's answer says about it: the `_id`s of its deleted
+/// subscriptions, in the answer's order (unsubscribed, with them as the reference), else its
+/// errors (all `SUBSCRIPTION_NOT_FOUND`: already unsubscribed; another: that error), else
+/// nothing confirmed, said by `unconfirmed`.
+fn item_outcome<'e>(
+    status: u16,
+    deleted: impl Iterator<Item = &'e str>,
+    errors: impl IntoIterator<Item = &'e SubscriptionError>,
+    unconfirmed: impl FnOnce() -> String,
+) -> Result<TopicOutcome, Error> {
+    let mut reference = String::new();
+    for id in deleted {
+        if !reference.is_empty() {
+            reference.push(',');
+        }
+        reference.push_str(id);
+    }
+    if !reference.is_empty() {
         return Ok(TopicOutcome {
             outcome: Outcome::Unsubscribed,
-            reference: Some(ids.join(",")),
+            reference: Some(reference),
         });
     }
-    let not_already = response
-        .errors
-        .iter()
-        .find(|e| e.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND));
-    match (not_already, response.errors.is_empty()) {
-        (Some(failure), _) => Err(item_error(status, failure)),
-        (None, false) => Ok(TopicOutcome {
+    let mut any = false;
+    for error in errors {
+        if error.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND) {
+            return Err(item_error(status, error));
+        }
+        any = true;
+    }
+    if any {
+        return Ok(TopicOutcome {
             outcome: Outcome::AlreadyUnsubscribed,
             reference: None,
-        }),
-        (None, true) => Err(Error::api(PROVIDER, status).with_message(
-            "Novu's answer lists neither a deleted subscription nor an error for this \
-             subscriber; nothing is confirmed",
-        )),
+        });
     }
+    Err(Error::api(PROVIDER, status).with_message(unconfirmed()))
 }
 
 /// The key for each of `chunks` requests: `key` itself for one, `{key}-{n}` for several.
@@ -1006,40 +1029,19 @@ impl<'a> AnswerIndex<'a> {
             .into_iter()
             .flat_map(|wanted| sorted_lookup(&self.orphaned, wanted));
         // The deleted subscriptions' ids, in the answer's order.
-        let mut reference = String::new();
-        for d in merge_ascending(mine, orphans).filter_map(entry) {
-            if !reference.is_empty() {
-                reference.push(',');
-            }
-            reference.push_str(d.id.as_str());
-        }
-        if !reference.is_empty() {
-            return Ok(TopicOutcome {
-                outcome: Outcome::Unsubscribed,
-                reference: Some(reference),
-            });
-        }
+        let deleted = merge_ascending(mine, orphans)
+            .filter_map(entry)
+            .map(|d| d.id.as_str());
         let errors = sorted_lookup(&self.errors, id).filter(|e| {
             wanted.is_none() || e.identifier.is_none() || e.identifier.as_deref() == wanted
         });
-        let mut any = false;
-        for error in errors {
-            if error.code.as_deref() != Some(SUBSCRIPTION_NOT_FOUND) {
-                return Err(item_error(self.status, error));
-            }
-            any = true;
-        }
-        if any {
-            return Ok(TopicOutcome {
-                outcome: Outcome::AlreadyUnsubscribed,
-                reference: None,
-            });
-        }
-        Err(Error::api(PROVIDER, self.status).with_message(format!(
-            "Novu's answer to a batch of {} lists neither a deleted subscription nor an error \
-             for subscriber {:?}; nothing is confirmed",
-            self.response.meta.total_count.max(1),
-            id.unwrap_or("")
-        )))
+        item_outcome(self.status, deleted, errors, || {
+            format!(
+                "Novu's answer to a batch of {} lists neither a deleted subscription nor an \
+                 error for subscriber {:?}; nothing is confirmed",
+                self.response.meta.total_count.max(1),
+                id.unwrap_or("")
+            )
+        })
     }
 }
