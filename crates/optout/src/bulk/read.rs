@@ -73,10 +73,7 @@ pub(super) fn read_rows<R: Read>(
             // The input itself failed (a disk, a pipe): the rows after this one were never
             // read, so the run must not end as if the input had. What was read is sent first.
             Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                let rest = chunk.take();
-                if !rest.is_empty() {
-                    let _ = tx.blocking_send(rest);
-                }
+                hand_over(&chunk, tx);
                 return Err(Error::interrupted(format!(
                     "the input cannot be read after line {}: {e}",
                     line.saturating_sub(1)
@@ -89,19 +86,12 @@ pub(super) fn read_rows<R: Read>(
                 todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
             },
         };
-        let mut rows = chunk.borrow_mut();
-        rows.push(row);
-        if rows.len() == chunk_rows {
-            let full = std::mem::replace(&mut *rows, Vec::with_capacity(chunk_rows));
-            if tx.blocking_send(full).is_err() {
-                return Ok(()); // the senders stopped: nothing more to do
-            }
+        chunk.borrow_mut().push(row);
+        if chunk.borrow().len() == chunk_rows && !hand_over(&chunk, tx) {
+            return Ok(()); // the senders stopped: nothing more to do
         }
     }
-    let rest = chunk.take();
-    if !rest.is_empty() {
-        let _ = tx.blocking_send(rest);
-    }
+    hand_over(&chunk, tx);
     Ok(())
 }
 
@@ -117,17 +107,25 @@ struct Feed<'a, R> {
 
 impl<R: Read> Read for Feed<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut chunk = self.chunk.borrow_mut();
-        if !chunk.is_empty() {
-            let next = Vec::with_capacity(chunk.capacity());
-            let rows = std::mem::replace(&mut *chunk, next);
-            drop(chunk);
-            if self.tx.blocking_send(rows).is_err() {
-                return Ok(0); // the senders stopped: read no further
-            }
+        if !hand_over(self.chunk, self.tx) {
+            return Ok(0); // the senders stopped: read no further
         }
         self.input.read(buf)
     }
+}
+
+/// Sends the rows read so far, if any, to the senders (the chunk starts again empty, with the
+/// same capacity); `false` when the senders are gone.
+fn hand_over(chunk: &RefCell<Vec<Row>>, tx: &mpsc::Sender<Vec<Row>>) -> bool {
+    let rows = {
+        let mut chunk = chunk.borrow_mut();
+        if chunk.is_empty() {
+            return true;
+        }
+        let next = Vec::with_capacity(chunk.capacity());
+        std::mem::replace(&mut *chunk, next)
+    };
+    tx.blocking_send(rows).is_ok()
 }
 
 /// One record of the input: its request, refused with the reason, or skipped as done.
