@@ -23,7 +23,6 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use optout_core::{Error, LegalBasis, Outcome, Receipt, Unsubscribe, Unsubscriber};
 use serde::Serialize;
@@ -395,12 +394,7 @@ fn answered(answer: Result<Receipt, Error>) -> RowResult {
 async fn send_one(client: &dyn Unsubscriber, row: Row, latency: &mut Histogram) -> Finished {
     let (line, key, todo) = row.split();
     let result = match todo {
-        Ok(request) => {
-            let started = Instant::now();
-            let answer = client.unsubscribe(&request).await;
-            latency.record(started.elapsed());
-            answered(answer)
-        }
+        Ok(request) => answered(latency.time(client.unsubscribe(&request)).await),
         Err(ended) => ended,
     };
     Finished { line, key, result }
@@ -433,9 +427,7 @@ async fn send_batch(
     if requests.is_empty() {
         return;
     }
-    let started = Instant::now();
-    let answers = client.unsubscribe_many(&requests).await;
-    latency.record(started.elapsed());
+    let answers = latency.time(client.unsubscribe_many(&requests)).await;
     let mut answers = answers.into_iter();
     for at in waiting {
         let Some(row) = done.get_mut(at) else {

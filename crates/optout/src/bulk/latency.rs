@@ -92,6 +92,14 @@ impl Histogram {
         self.max_us = self.max_us.max(us);
     }
 
+    /// Awaits `call` and counts how long it took.
+    pub(super) async fn time<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let output = call.await;
+        self.record(started.elapsed());
+        output
+    }
+
     /// Adds the counts of `other` (e.g. one histogram per task, merged at the end).
     pub fn merge(&mut self, other: &Histogram) {
         for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets.iter()) {
