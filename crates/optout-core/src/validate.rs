@@ -13,7 +13,17 @@ pub const MAX_FIELD_LEN: usize = 1024;
 /// Refuses an empty (or all-white-space) value, a value with control characters, and one
 /// longer than [`MAX_FIELD_LEN`].
 pub fn non_empty(field: &str, value: &str) -> Result<(), Error> {
-    if value.trim().is_empty() {
+    // Nearly every value is printable ASCII, which one scan of its bytes confirms: then it is
+    // blank only if all spaces, and has no control character. Anything else (a tab, a new
+    // line, a non-ASCII letter) is judged by the Unicode rules. Several times cheaper per row
+    // in bulk runs than `trim` plus separate scans for ASCII and for control characters.
+    let printable = value.bytes().all(|b| (b' '..=b'~').contains(&b));
+    let (blank, control) = if printable {
+        (value.bytes().all(|b| b == b' '), false)
+    } else {
+        (value.trim().is_empty(), value.chars().any(char::is_control))
+    };
+    if blank {
         return Err(Error::invalid_input(field, "must not be empty"));
     }
     if value.len() > MAX_FIELD_LEN {
@@ -25,13 +35,6 @@ pub fn non_empty(field: &str, value: &str) -> Result<(), Error> {
             ),
         ));
     }
-    // Bytes when the value is ASCII (nearly always, and several times cheaper per row in bulk
-    // runs); a control character is either an ASCII one or a multi-byte one (C1).
-    let control = if value.is_ascii() {
-        value.bytes().any(|b| b.is_ascii_control())
-    } else {
-        value.chars().any(char::is_control)
-    };
     if control {
         return Err(Error::invalid_input(
             field,
@@ -138,38 +141,49 @@ pub fn topic_ids<'a>(
 
 /// Checks a non-empty list of ids, each usable as one URL path segment, and drops repeats.
 pub fn listed_ids<'a>(field: &str, ids: &'a [String]) -> Result<Cow<'a, [String]>, Error> {
+    at_least_one(field, ids)?;
     for id in ids {
         path_segment(field, id)?;
     }
-    unique(field, ids)
+    Ok(first_of_each(ids))
 }
 
 /// Checks a non-empty list of non-empty ids and drops repeats, keeping the first of each.
 /// Borrowed unless there were repeats (one id, the common case, is never copied).
 pub fn unique<'a>(field: &str, ids: &'a [String]) -> Result<Cow<'a, [String]>, Error> {
+    at_least_one(field, ids)?;
+    for id in ids {
+        non_empty(field, id)?;
+    }
+    Ok(first_of_each(ids))
+}
+
+fn at_least_one(field: &str, ids: &[String]) -> Result<(), Error> {
     if ids.is_empty() {
         return Err(Error::invalid_input(
             field,
             "no topic given; name at least one",
         ));
     }
-    for id in ids {
-        non_empty(field, id)?;
-    }
+    Ok(())
+}
+
+/// `ids` without repeats, keeping the first of each; borrowed unless there were repeats.
+fn first_of_each(ids: &[String]) -> Cow<'_, [String]> {
     if ids.len() == 1 {
-        return Ok(Cow::Borrowed(ids));
+        return Cow::Borrowed(ids);
     }
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     if ids.iter().all(|id| seen.insert(id.as_str())) {
-        return Ok(Cow::Borrowed(ids));
+        return Cow::Borrowed(ids);
     }
     seen.clear();
-    Ok(Cow::Owned(
+    Cow::Owned(
         ids.iter()
             .filter(|id| seen.insert(id.as_str()))
             .cloned()
             .collect(),
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -190,6 +204,31 @@ mod tests {
                 c.is_control() || c.is_whitespace(),
                 "{c:?}"
             );
+        }
+    }
+
+    #[test]
+    fn an_empty_value_is_told_apart_from_a_control_character_as_the_unicode_rules_say() {
+        // The reference: what `non_empty` did before its ASCII fast path.
+        let reference = |v: &str| {
+            if v.trim().is_empty() {
+                Some("must not be empty")
+            } else if v.chars().any(char::is_control) {
+                Some("contains a control character (new line, tab, ...); none are allowed")
+            } else {
+                None
+            }
+        };
+        let others = ['\u{85}', '\u{a0}', '\u{2028}', 'é'];
+        for c in (0u8..128).map(char::from).chain(others) {
+            for value in [c.to_string(), format!(" {c}{c} "), format!("\t{c}x")] {
+                let got = non_empty("f", &value).err();
+                assert_eq!(
+                    got.as_ref().and_then(Error::message),
+                    reference(&value),
+                    "{value:?}"
+                );
+            }
         }
     }
 
