@@ -231,6 +231,22 @@ impl Error {
         e
     }
 
+    /// A request was sent but its outcome is not known: the answer said nothing about it.
+    /// Retryable, since repeating an unsubscribe is harmless.
+    ///
+    /// ```
+    /// use optout_core::{Error, ErrorKind, Provider};
+    /// let err = Error::unconfirmed(Provider::Novu, "the answer has no result for this row");
+    /// assert_eq!(err.kind(), ErrorKind::Decode);
+    /// assert!(err.was_sent() && err.is_retryable());
+    /// ```
+    pub fn unconfirmed(provider: Provider, message: impl Into<String>) -> Self {
+        let mut e = Error::new(ErrorKind::Decode, Some(provider));
+        e.details.message = Some(message.into());
+        e.details.retryable = true;
+        e
+    }
+
     /// No answer in time.
     pub fn timeout(provider: Provider) -> Self {
         let mut e = Error::new(ErrorKind::Timeout, Some(provider));

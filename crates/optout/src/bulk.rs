@@ -433,11 +433,13 @@ async fn send_batch(
         let Some(row) = done.get_mut(at) else {
             continue;
         };
-        // A provider that answers fewer results than requests must not lose a row.
+        // A client that answers fewer results than requests must not lose a row: it was
+        // sent, and nothing says how it ended.
         row.result = match answers.next() {
             Some(answer) => answered(answer),
-            None => RowResult::Failed(Error::config(
-                "the provider returned no result for this row",
+            None => RowResult::Failed(Error::unconfirmed(
+                client.provider(),
+                "the client's answer to a batch has no result for this row, which was sent",
             )),
         };
     }
@@ -687,6 +689,60 @@ mod tests {
             let short: Vec<_> = batches.iter().filter(|n| **n != 7).collect();
             assert_eq!(short, [&(3_000 % 7)], "concurrency {concurrency}");
         }
+    }
+
+    /// A client whose `unsubscribe_many` answers one result fewer than it was asked for.
+    #[derive(Debug)]
+    struct Forgetful;
+
+    #[async_trait]
+    impl Unsubscriber for Forgetful {
+        fn provider(&self) -> Provider {
+            Provider::HubSpot
+        }
+        async fn unsubscribe(&self, req: &Unsubscribe) -> Result<Receipt, Error> {
+            Ok(unsubscribed(req))
+        }
+        fn batch_size(&self) -> usize {
+            3
+        }
+        async fn unsubscribe_many(&self, reqs: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+            reqs.iter()
+                .skip(1)
+                .map(|req| Ok(unsubscribed(req)))
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_the_client_gives_no_result_for_fails_as_sent_and_unconfirmed() {
+        let input = "recipient\na@example.com\nb@example.com\nc@example.com\n";
+        let mut failed = Vec::new();
+        let summary = run(
+            Arc::new(Forgetful),
+            std::io::Cursor::new(input),
+            &BulkJob::new().topic("9"),
+            |row| {
+                if let RowResult::Failed(e) = &row.result {
+                    failed.push((row.line, e.clone()));
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((summary.unsubscribed, summary.failed), (2, 1));
+        let [(line, e)] = &failed[..] else {
+            panic!("{failed:?}")
+        };
+        assert_eq!(
+            *line, 4,
+            "the answers are matched in order: the last row has none"
+        );
+        assert_eq!(
+            (e.kind(), e.provider(), e.was_sent(), e.is_retryable()),
+            (ErrorKind::Decode, Some(Provider::HubSpot), true, true)
+        );
+        assert!(e.to_string().contains("no result for this row"), "{e}");
     }
 
     /// A client whose calls take a second of (paused) time, counting the calls in flight.
