@@ -79,6 +79,25 @@ async fn mount_for(server: &MockServer, subscription_id: &str, response: Respons
     optout_testkit::mount(server, given, response, 1).await;
 }
 
+/// A server where subscription 111 is unsubscribed (correlation `c-111`) and 222 is refused
+/// with `status` and HubSpot's `message` and `category` (correlation `c-222`).
+async fn one_done_one_refused(status: u16, message: &str, category: &str) -> MockServer {
+    let server = MockServer::start().await;
+    mount_for(
+        &server,
+        "111",
+        ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"),
+    )
+    .await;
+    mount_for(
+        &server,
+        "222",
+        ResponseTemplate::new(status).set_body_json(error_body(message, category, "c-222")),
+    )
+    .await;
+    server
+}
+
 /// Alice's unsubscribe from `topics` sent to a server that answers it once with `response`.
 async fn answered_with(response: ResponseTemplate, topics: Topics) -> Result<Receipt, Error> {
     let server = MockServer::start().await;
@@ -413,21 +432,10 @@ async fn a_non_json_error_body_is_quoted() {
 
 #[tokio::test]
 async fn one_failing_subscription_never_hides_the_others_success() {
-    let server = MockServer::start().await;
-    mount_for(
-        &server,
-        "111",
-        ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"),
-    )
-    .await;
-    mount_for(
-        &server,
-        "222",
-        ResponseTemplate::new(404).set_body_json(error_body(
-            "No subscription definition found for id 222",
-            "OBJECT_NOT_FOUND",
-            "c-222",
-        )),
+    let server = one_done_one_refused(
+        404,
+        "No subscription definition found for id 222",
+        "OBJECT_NOT_FOUND",
     )
     .await;
     let err = client(&server)
@@ -447,21 +455,10 @@ async fn one_failing_subscription_never_hides_the_others_success() {
 
 #[tokio::test]
 async fn several_subscriptions_fold_into_one_receipt() {
-    let server = MockServer::start().await;
-    mount_for(
-        &server,
-        "111",
-        ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"),
-    )
-    .await;
-    mount_for(
-        &server,
-        "222",
-        ResponseTemplate::new(400).set_body_json(error_body(
-            "alice@example.com is already unsubscribed from subscription 222",
-            "VALIDATION_ERROR",
-            "c-222",
-        )),
+    let server = one_done_one_refused(
+        400,
+        "alice@example.com is already unsubscribed from subscription 222",
+        "VALIDATION_ERROR",
     )
     .await;
     let receipt = client(&server)
