@@ -944,12 +944,19 @@ mod tests {
         assert_eq!(client.calls.load(Ordering::SeqCst), 0);
     }
 
-    #[tokio::test]
-    async fn each_journal_line_holds_the_receipt_or_the_error() {
-        let dir = std::env::temp_dir().join(format!("optout-lines-{}", std::process::id()));
+    /// A folder of this test process's own, named after `name`, and the path of a journal in
+    /// it that does not exist yet.
+    fn fresh_journal(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let journal = dir.join("j.jsonl");
         let _ = std::fs::remove_file(&journal);
+        (dir, journal)
+    }
+
+    #[tokio::test]
+    async fn each_journal_line_holds_the_receipt_or_the_error() {
+        let (dir, journal) = fresh_journal("optout-lines");
         let job = BulkJob::new().topic("1").journal(&journal);
         let mut receipts = Vec::new();
         let rows = ["a@example.com", "fail@example.com"];
@@ -995,10 +1002,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_journal_makes_a_rerun_send_only_what_is_not_done() {
-        let dir = std::env::temp_dir().join(format!("optout-bulk-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let journal = dir.join("j.jsonl");
-        let _ = std::fs::remove_file(&journal);
+        let (dir, journal) = fresh_journal("optout-bulk");
         let job = BulkJob::new().topic("1").journal(&journal).concurrency(3);
         let rows = ["a@example.com", "fail@example.com", "c@example.com"];
 
