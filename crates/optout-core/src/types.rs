@@ -638,6 +638,34 @@ mod tests {
     }
 
     #[test]
+    fn a_mobivate_recipient_reads_national_numbers_in_mobivate_default_region() {
+        // The only test in this binary that touches MOBIVATE_DEFAULT_REGION.
+        let phone = |v: &str| Recipient::for_provider(Provider::Mobivate, v, None);
+        std::env::remove_var(PHONE_REGION_VAR);
+        let err = phone("0700 000000").unwrap_err();
+        assert_eq!(err.field(), Some("recipient"));
+        assert!(err.to_string().contains("MOBIVATE_DEFAULT_REGION"), "{err}");
+        assert_eq!(
+            phone("+44 (0)20 7946 0000").unwrap(),
+            Recipient::Phone {
+                msisdn: "442079460000".into()
+            }
+        );
+        std::env::set_var(PHONE_REGION_VAR, "KE");
+        assert_eq!(
+            phone("0700 000000").unwrap(),
+            Recipient::Phone {
+                msisdn: "254700000000".into()
+            }
+        );
+        std::env::set_var(PHONE_REGION_VAR, "Kenya");
+        let err = phone("0700 000000").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("MOBIVATE_DEFAULT_REGION"), "{err}");
+        std::env::remove_var(PHONE_REGION_VAR);
+    }
+
+    #[test]
     fn outcome_merge_reports_a_change_if_any_topic_changed() {
         use Outcome::*;
         assert_eq!(AlreadyUnsubscribed.merge(Unsubscribed), Unsubscribed);
