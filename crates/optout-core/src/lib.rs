@@ -24,7 +24,9 @@ pub use async_trait::async_trait;
 pub use error::{snippet, Error, ErrorKind, Partial};
 pub use http::{HttpClient, HttpConfig, Request, Response};
 pub use retry::{wait_from_headers, Decision, RetryPolicy};
-pub use types::{LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
+pub use types::{
+    LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe, PHONE_REGION_VAR,
+};
 pub use unsubscriber::{per_topic, TopicOutcome, Unsubscriber, UnsubscriberExt, TOPIC_CONCURRENCY};
 
 /// Re-exported so that provider crates and users name the same versions.
