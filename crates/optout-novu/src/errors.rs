@@ -7,41 +7,172 @@ use serde_json::Value;
 use crate::wire::{DeleteSubscriptionsResponse, SubscriptionError};
 use crate::PROVIDER;
 
-/// Novu's error body: `{statusCode, timestamp, path, message, error?}`, where `message` is a
-/// string or (validation errors) an array of strings. Only what optout reads is kept.
+/// The longest message taken from an error body, in characters; a longer one is cut there
+/// and ends with `...` (a 422 can list every field of a 100-item body).
+const MAX_ERROR_TEXT_CHARS: usize = 500;
+
+/// Novu's error body: `{statusCode, timestamp, path, message, error?, errorId?, errors?}`,
+/// where `message` is a string or (NestJS validation) an array of strings, and a 422's
+/// `errors` holds the details by field: `{"field": {"messages": [..], "value": ..}}`. Only
+/// what optout reads is kept.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ErrorBody {
     /// A string, an array of strings, or (rarely) another JSON value.
     pub message: Option<Value>,
-    /// The HTTP reason (`Not Found`), used as the code when there is no `code`.
+    /// The HTTP reason phrase (`Not Found`). Not a code of Novu's: it is not reported as one.
     pub error: Option<String>,
-    /// A specific code, when Novu sends one.
+    /// A specific code, when Novu sends one (its `ErrorDto` documents none; the per-item
+    /// errors of a DELETE have theirs in [`SubscriptionError::code`]).
     pub code: Option<String>,
     /// Novu's error id (5xx), for its support.
     pub error_id: Option<String>,
-    /// Validation details, when there is no message.
+    /// Validation details: by field (`{"field": {"messages": [..], "value": ..}}`, a 422) or
+    /// a list (`[{"message", "path"}]`). The rejected values are never quoted.
     pub errors: Option<Value>,
 }
 
 impl ErrorBody {
-    /// The message as one line: arrays joined with `; `, Novu's error id appended.
+    /// The message as one line: arrays joined with `; `, then the validation details
+    /// (`field: message, message; field: ...`; never the rejected values), then Novu's error
+    /// id; at most 500 characters, and then `...`.
     pub fn text(&self) -> String {
-        let as_text = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let message = self.message.as_ref().filter(|m| !m.is_null());
-        let mut text = match message.or(self.errors.as_ref()) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::Array(items)) => items.iter().map(as_text).collect::<Vec<_>>().join("; "),
-            Some(other) => as_text(other),
-        };
-        if let Some(id) = &self.error_id {
-            text = format!("{text} (errorId {id})").trim_start().to_string();
+        let mut text = Bounded::default();
+        match self.message.as_ref() {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        text.push("; ");
+                    }
+                    text.push_value(item);
+                }
+            }
+            Some(other) => text.push_value(other),
         }
-        text
+        if let Some(errors) = self.errors.as_ref().filter(|e| !e.is_null()) {
+            if !text.is_empty() {
+                text.push(": ");
+            }
+            push_details(&mut text, errors);
+        }
+        if let Some(id) = &self.error_id {
+            if !text.is_empty() {
+                text.push(" ");
+            }
+            text.push("(errorId ");
+            text.push(id);
+            text.push(")");
+        }
+        text.finish()
+    }
+}
+
+/// Validation details as text: `field: message, message; field: ...` from Novu's by-field
+/// record, `path: message; ...` from a list; never the rejected `value`s.
+fn push_details(text: &mut Bounded, errors: &Value) {
+    match errors {
+        Value::Object(fields) => {
+            for (n, (field, detail)) in fields.iter().enumerate() {
+                if n > 0 {
+                    text.push("; ");
+                }
+                text.push(field);
+                let messages = match detail {
+                    Value::Object(detail) => detail.get("messages").or(detail.get("message")),
+                    other => Some(other),
+                };
+                if let Some(messages) = messages.filter(|m| !m.is_null()) {
+                    text.push(": ");
+                    push_messages(text, messages);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    text.push("; ");
+                }
+                match item {
+                    Value::Object(item) => {
+                        if let Some(Value::Array(path)) = item.get("path") {
+                            for (k, part) in path.iter().enumerate() {
+                                if k > 0 {
+                                    text.push(".");
+                                }
+                                text.push_value(part);
+                            }
+                            text.push(": ");
+                        }
+                        match item.get("message") {
+                            Some(message) => push_messages(text, message),
+                            None => text.push("invalid"),
+                        }
+                    }
+                    other => text.push_value(other),
+                }
+            }
+        }
+        other => text.push_value(other),
+    }
+}
+
+/// One message, or a list of them joined with `, `.
+fn push_messages(text: &mut Bounded, messages: &Value) {
+    match messages {
+        Value::Array(items) => {
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    text.push(", ");
+                }
+                text.push_value(item);
+            }
+        }
+        other => text.push_value(other),
+    }
+}
+
+/// A string that takes at most `MAX_ERROR_TEXT_CHARS` characters and then says it was cut.
+#[derive(Default)]
+struct Bounded {
+    text: String,
+    chars: usize,
+    cut: bool,
+}
+
+impl Bounded {
+    fn push(&mut self, s: &str) {
+        for c in s.chars() {
+            if self.chars == MAX_ERROR_TEXT_CHARS {
+                self.cut = true;
+                return;
+            }
+            self.text.push(c);
+            self.chars += 1;
+        }
+    }
+
+    /// A string as it is, anything else as compact JSON.
+    fn push_value(&mut self, value: &Value) {
+        if self.cut {
+            return;
+        }
+        match value {
+            Value::String(s) => self.push(s),
+            other => self.push(&other.to_string()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    fn finish(mut self) -> String {
+        if self.cut {
+            self.text.push_str("...");
+        }
+        self.text
     }
 }
 
@@ -81,14 +212,16 @@ pub(crate) fn decode<'a, D: Deserialize<'a>>(
     let Some(body) = response.try_json::<ErrorBody>() else {
         return Err(error.with_message(snippet(response.body)));
     };
-    // Novu's docs: 409 means a request with the same idempotency key is still being
-    // processed, and comes with Retry-After; retrying then replays its answer.
+    // A 409 with Retry-After is how Novu's idempotency interceptor says a request with the
+    // same key is still in progress, but it does so for POST and PATCH only, never for this
+    // DELETE. Should one come (a proxy, a later server), waiting and sending again is safe:
+    // the DELETE runs again, it does not replay an earlier answer.
     let error = if status == 409 {
         error.with_retryable(true)
     } else {
         error
     };
     Err(error
-        .with_code(body.code.clone().or(body.error.clone()).unwrap_or_default())
+        .with_code(body.code.clone().unwrap_or_default())
         .with_message(body.text()))
 }

@@ -439,9 +439,64 @@ async fn an_unknown_topic_is_not_found_and_not_retried() {
     let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(err.status(), Some(404));
-    assert_eq!(err.code(), Some("Not Found"));
+    assert_eq!(err.code(), None, "an HTTP reason phrase is not Novu's code");
     assert_eq!(err.message(), Some("Topic with key a b/c?d not found"));
     assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_422_names_its_fields_and_their_messages_bounded() {
+    // Novu's ValidationErrorDto: `errors` keyed by field, each with `messages` and `value`.
+    let mut body = error_body(422, json!("Validation Error"), "Unprocessable Entity");
+    body["errors"] = json!({
+        "subscriptions": {
+            "messages": ["subscriptions must contain no more than 100 elements"],
+            "value": ["user-123"]
+        },
+        "subscriptions.0.subscriberId": {
+            "messages": ["subscriberId must be a string", "subscriberId should not be empty"],
+            "value": 7
+        }
+    });
+    let response = ResponseTemplate::new(422).set_body_json(body);
+    let err = topic_answered_with(response).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert_eq!(err.code(), None);
+    assert_eq!(
+        err.message(),
+        Some(
+            "Validation Error: subscriptions: subscriptions must contain no more than 100 \
+             elements; subscriptions.0.subscriberId: subscriberId must be a string, \
+             subscriberId should not be empty"
+        )
+    );
+    assert!(!err.is_retryable());
+
+    // However many details and however long, the message stays bounded and says so.
+    let mut body = error_body(422, json!("Validation Error"), "Unprocessable Entity");
+    let many: serde_json::Map<String, Value> = (0..200)
+        .map(|i| {
+            (
+                format!("subscriptions.{i}.identifier"),
+                json!({"messages": ["é".repeat(300)]}),
+            )
+        })
+        .collect();
+    body["errors"] = Value::Object(many);
+    let err = topic_answered_with(ResponseTemplate::new(422).set_body_json(body))
+        .await
+        .unwrap_err();
+    let message = err.message().unwrap();
+    assert!(
+        message.starts_with("Validation Error: subscriptions.0.identifier: éé"),
+        "{message}"
+    );
+    assert!(
+        message.chars().count() <= 600,
+        "{} chars",
+        message.chars().count()
+    );
+    assert!(message.ends_with("..."), "{message}");
 }
 
 #[tokio::test]
@@ -506,8 +561,10 @@ async fn rate_limits_are_retried_after_what_novu_asks() {
     }
 }
 
+/// Novu's server answers 409 for a request in progress with the same idempotency key only on
+/// POST and PATCH; a 409 on this DELETE (a proxy, a future server) is retried all the same.
 #[tokio::test]
-async fn an_idempotent_request_in_progress_is_retried_and_a_plain_400_is_an_error() {
+async fn a_409_is_retried_and_a_plain_400_is_an_error() {
     let server = MockServer::start().await;
     let busy = error_body(
         409,
@@ -535,13 +592,14 @@ async fn an_idempotent_request_in_progress_is_retried_and_a_plain_400_is_an_erro
         .unwrap();
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 
-    // A 400 that does not carry the result is Novu's error, with its errorId kept.
+    // A 400 that does not carry the result is Novu's error, with its errorId kept (and the
+    // key's header name in it is Novu's text, not ours).
     let mut body = error_body(400, json!("idempotency-key is too long"), "Bad Request");
     body["errorId"] = json!("e-42");
     let response = ResponseTemplate::new(400).set_body_json(body);
     let err = topic_answered_with(response).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert_eq!(err.code(), Some("Bad Request"));
+    assert_eq!(err.code(), None, "an HTTP reason phrase is not Novu's code");
     assert_eq!(
         err.message(),
         Some("idempotency-key is too long (errorId e-42)")
@@ -1113,7 +1171,7 @@ async fn a_delete_that_fails_whole_fails_every_request_of_its_group_retryably() 
         let e = results[i].as_ref().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Server, "{i}: {e}");
         assert_eq!(e.status(), Some(503));
-        assert_eq!(e.code(), Some("Service Unavailable"));
+        assert_eq!(e.code(), None, "an HTTP reason phrase is not Novu's code");
         assert!(e.is_retryable(), "{i}: {e}");
         assert!(e.message().unwrap().contains("errorId e-1"), "{i}: {e}");
         assert!(e.to_string().contains("4 attempts"), "{i}: {e}");
@@ -1200,4 +1258,48 @@ async fn escaped_strings_in_the_answer_match_their_requests() {
         Some("sub-\"1\",sub-2,sub-3"),
         "one item sent, so all of the answer is about it"
     );
+}
+
+#[tokio::test]
+async fn a_retry_is_not_a_replay_novu_answers_the_delete_again() {
+    // Novu honours idempotency keys on POST and PATCH only: a retried DELETE is run again, and
+    // a subscription the lost first attempt deleted is SUBSCRIPTION_NOT_FOUND the second time.
+    let server = MockServer::start().await;
+    mount_first(
+        &server,
+        deletes(),
+        ResponseTemplate::new(503).insert_header("retry-after", "0"),
+        1,
+    )
+    .await;
+    let again = all_failed(
+        "SUBSCRIPTION_NOT_FOUND",
+        "Subscription for subscriber 'user-123' not found.",
+    );
+    mount(&server, ResponseTemplate::new(400).set_body_json(again), 1).await;
+    let receipt = client(&server)
+        .unsubscribe(&request(Topics::one(TOPIC)).idempotency_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::AlreadyUnsubscribed);
+    for r in received(&server).await {
+        assert_eq!(header(&r, "idempotency-key").as_deref(), Some("k"));
+    }
+}
+
+#[tokio::test]
+async fn a_documented_code_is_kept_and_a_reason_phrase_is_not_a_code() {
+    let mut body = error_body(404, json!("Topic with key a b/c?d not found"), "Not Found");
+    body["code"] = json!("TOPIC_NOT_FOUND");
+    let err = topic_answered_with(ResponseTemplate::new(404).set_body_json(body))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("TOPIC_NOT_FOUND"));
+    let body = json!({"statusCode": 403, "message": "Forbidden resource", "error": "Forbidden"});
+    let err = topic_answered_with(ResponseTemplate::new(403).set_body_json(body))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), None);
+    assert_eq!(err.message(), Some("Forbidden resource"));
+    assert!(!err.to_string().contains("code"), "{err}");
 }
