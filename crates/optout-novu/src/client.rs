@@ -162,14 +162,18 @@ impl Novu {
     /// chunk of at most 100 after another; `data`, `meta` (summed) and `errors` are merged.
     /// Everything is validated before the first chunk is sent.
     ///
-    /// An `idempotency_key` is sent as the `idempotency-key` header: unchanged when there is
-    /// one chunk, as `{key}-{n}` (`n` = 1-based chunk number) when there are several, so that
-    /// each body has its own key. Each sent key must fit in 255 bytes.
+    /// An `idempotency_key` is sent as the `idempotency-key` header, which Novu documents for
+    /// this call: unchanged when there is one chunk, as `{key}-{n}` (`n` = 1-based chunk
+    /// number) when there are several. Each sent key must fit in 255 bytes, the limit Novu
+    /// enforces where it honours keys. What it does not do: Novu's server acts on the key for
+    /// POST and PATCH only, so on this DELETE it replays nothing, detects no concurrent
+    /// duplicate (no 409) and no reused key with another body (no 422). The header is
+    /// harmless (ignored) and a retry, with or without a key, runs the DELETE again.
     ///
     /// If a chunk fails after earlier ones succeeded, the error is returned and its message
     /// says how many chunks were applied (they stay applied; later chunks were not sent).
-    /// Sending the same call again is safe: an item already deleted comes back as
-    /// `SUBSCRIPTION_NOT_FOUND`.
+    /// Sending the same call again is safe without any key: an item already deleted comes
+    /// back as `SUBSCRIPTION_NOT_FOUND`.
     pub async fn delete_topic_subscriptions(
         &self,
         topic_key: &str,

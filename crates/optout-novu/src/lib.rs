@@ -49,7 +49,8 @@ pub const SECRET_KEY_VAR: &str = "NOVU_SECRET_KEY";
 pub const REGION_VAR: &str = "NOVU_REGION";
 /// The most subscriptions one request may name.
 pub const MAX_SUBSCRIPTIONS: usize = 100;
-/// The longest idempotency key Novu accepts (a longer one is a 400).
+/// The longest idempotency key sent. Novu answers a longer one with a 400 on the calls where
+/// it honours keys (POST and PATCH); optout refuses it on this DELETE too, before sending.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// The per-item code meaning "this subscription did not exist": already unsubscribed.
 pub const SUBSCRIPTION_NOT_FOUND: &str = "SUBSCRIPTION_NOT_FOUND";

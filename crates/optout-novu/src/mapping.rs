@@ -79,7 +79,10 @@ impl Unsubscriber for Novu {
     /// any other per-item code is an error with that code.
     ///
     /// An idempotency key is sent unchanged for one topic; for several, topic `n` (1-based,
-    /// in the order given, repeats dropped) gets `{key}-{n}`, so each body has its own key.
+    /// in the order given, repeats dropped) gets `{key}-{n}`. Novu ignores the header on this
+    /// DELETE (it honours keys on POST and PATCH only): a retry runs the DELETE again and
+    /// what was already removed comes back as `SUBSCRIPTION_NOT_FOUND`, i.e. already
+    /// unsubscribed. See [`Novu::delete_topic_subscriptions`].
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         let Recipient::Subscriber { id, identifier } = &request.recipient else {
             return Err(Error::unsupported(
@@ -251,8 +254,8 @@ impl<'a> Group<'a> {
 }
 
 /// The topic key, subscriber id and item of a request that can share a DELETE: a valid
-/// subscriber, exactly one valid topic, no idempotency key (one key cannot cover a body shared
-/// by several requests). Anything else, including bad input, goes through `unsubscribe`, which
+/// subscriber, exactly one valid topic, no idempotency key (a request with a key is sent on
+/// its own, so that the header carries its key as given). Anything else, including bad input, goes through `unsubscribe`, which
 /// refuses it with nothing sent.
 fn batchable(request: &Unsubscribe) -> Option<(Cow<'_, str>, &str, Item<'_>)> {
     let Recipient::Subscriber { id, identifier } = &request.recipient else {
