@@ -269,7 +269,10 @@ impl Novu {
         item: Item<'_>,
         idempotency_key: Option<&str>,
     ) -> Result<TopicOutcome, Error> {
-        self.send_one(topic_key, &[item], idempotency_key, only_item)
+        let read = |status, response: &DeleteSubscriptionsResponse<Confirmed<'_>>| {
+            only_item(topic_key, &item, status, response)
+        };
+        self.send_one(topic_key, &[item], idempotency_key, read)
             .await?
     }
 }

@@ -13,25 +13,22 @@ use crate::errors::item_error;
 use crate::wire::{Confirmed, DeleteSubscriptionsResponse, Item, SubscriptionError, Text};
 use crate::{MAX_SUBSCRIPTIONS, PROVIDER, SUBSCRIPTION_NOT_FOUND};
 
-/// What Novu's answer to a DELETE of one item says about it: one item was sent, so every
-/// `data` entry is one of its subscriptions (a subscriber id alone removes all of them) and
-/// every `errors` entry is about it.
+/// What Novu's answer to a DELETE of one item in `topic` says about it: matched exactly as in
+/// a batch ([`AnswerIndex`]), so that an entry for another subscriber, identifier or topic
+/// confirms nothing even when only one item was sent.
 pub(crate) fn only_item(
+    topic: &str,
+    item: &Item<'_>,
     status: u16,
     response: &DeleteSubscriptionsResponse<Confirmed<'_>>,
 ) -> Result<TopicOutcome, Error> {
-    let deleted = response.data.iter().map(|d| d.id.as_str());
-    item_outcome(status, deleted, &response.errors, || {
-        "Novu's answer lists neither a deleted subscription nor an error for this subscriber; \
-         nothing is confirmed"
-            .to_string()
-    })
+    AnswerIndex::new(topic, status, response).outcome(item)
 }
 
 /// One item's outcome from what Novu's answer says about it: the `_id`s of its deleted
 /// subscriptions, in the answer's order (unsubscribed, with them as the reference), else its
 /// errors (all `SUBSCRIPTION_NOT_FOUND`: already unsubscribed; another: that error), else
-/// nothing confirmed, said by `unconfirmed`.
+/// nothing confirmed: a retryable [`Error::unconfirmed`] saying `unconfirmed`.
 fn item_outcome<'e>(
     status: u16,
     deleted: impl Iterator<Item = &'e str>,
@@ -64,7 +61,7 @@ fn item_outcome<'e>(
             reference: None,
         });
     }
-    Err(Error::api(PROVIDER, status).with_message(unconfirmed()))
+    Err(Error::unconfirmed(PROVIDER, unconfirmed()))
 }
 
 #[async_trait]
@@ -74,9 +71,12 @@ impl Unsubscriber for Novu {
     }
 
     /// Maps a [`Recipient::Subscriber`] (with its optional identifier) onto one DELETE per
-    /// topic key, with one item each. Deleted -> [`Outcome::Unsubscribed`] (reference: the
-    /// subscriptions' `_id`s); `SUBSCRIPTION_NOT_FOUND` -> [`Outcome::AlreadyUnsubscribed`];
-    /// any other per-item code is an error with that code.
+    /// topic key, with one item each. Novu's answer is matched as in a batch (see
+    /// [`unsubscribe_many`](Unsubscriber::unsubscribe_many)): deleted ->
+    /// [`Outcome::Unsubscribed`] (reference: the subscriptions' `_id`s);
+    /// `SUBSCRIPTION_NOT_FOUND` -> [`Outcome::AlreadyUnsubscribed`]; any other per-item code
+    /// is an error with that code; an answer that says nothing about this subscriber, its
+    /// identifier and the topic confirms nothing (a retryable [`Error::unconfirmed`]).
     ///
     /// An idempotency key is sent unchanged for one topic; for several, topic `n` (1-based,
     /// in the order given, repeats dropped) gets `{key}-{n}`. Novu ignores the header on this
@@ -116,10 +116,11 @@ impl Unsubscriber for Novu {
 
     /// Groups the requests that name one subscriber and exactly one topic (and no idempotency
     /// key) by topic key, and sends each group in DELETEs of at most 100 items, mapping Novu's
-    /// per-item answer back to each request: a `data` entry for the subscriber (and identifier,
-    /// when given) -> [`Outcome::Unsubscribed`] with its `_id`; `SUBSCRIPTION_NOT_FOUND` ->
-    /// [`Outcome::AlreadyUnsubscribed`]; another code -> that error; no entry at all -> an
-    /// error (nothing is confirmed). A DELETE that fails as a whole fails every request in it.
+    /// per-item answer back to each request: a `data` entry in the topic for the subscriber
+    /// (and identifier, when given) -> [`Outcome::Unsubscribed`] with its `_id`;
+    /// `SUBSCRIPTION_NOT_FOUND` for the subscriber -> [`Outcome::AlreadyUnsubscribed`]; another
+    /// code -> that error; no entry at all, or counts in `meta` that contradict the lists -> a
+    /// retryable [`Error::unconfirmed`] (nothing is confirmed). A DELETE that fails as a whole fails every request in it.
     /// Everything else goes through [`unsubscribe`](Unsubscriber::unsubscribe), one by one.
     ///
     /// The same subscriber twice in a group is sent once and both requests get its outcome;
@@ -147,7 +148,7 @@ impl Unsubscriber for Novu {
         for group in &groups {
             for (chunk, items) in group.items.chunks(MAX_SUBSCRIPTIONS).enumerate() {
                 let read = |status, response: &DeleteSubscriptionsResponse<Confirmed<'_>>| {
-                    let answer = AnswerIndex::new(status, response);
+                    let answer = AnswerIndex::new(&group.topic, status, response);
                     items.iter().map(|item| answer.outcome(item)).collect()
                 };
                 let outcomes: Vec<Result<TopicOutcome, Error>> =
@@ -306,8 +307,15 @@ fn merge_ascending(
     })
 }
 
-/// Novu's answer to a shared DELETE, indexed once so that each item's outcome is a lookup
-/// rather than a scan of the whole answer (100 items, 100 entries).
+/// Novu's answer to a DELETE for one topic, indexed once so that each item's outcome is a
+/// lookup rather than a scan of the whole answer (100 items, 100 entries). Both paths read
+/// answers through it: a batch of up to 100 items and a DELETE of one.
+///
+/// A `data` entry confirms an item only when it is for the item's topic (`topic.key`), has
+/// an `_id`, and is for the item's subscriber (`subscriber.subscriberId`; with an identifier
+/// given, that subscription only) or, when Novu sends `subscriber: null`, for the item's
+/// identifier. An `errors` entry is about an item only when its `subscriberId` is the item's.
+/// An answer whose lists hold more than its `meta` counts confirms nothing at all.
 struct AnswerIndex<'a> {
     status: u16,
     response: &'a DeleteSubscriptionsResponse<Confirmed<'a>>,
@@ -318,13 +326,28 @@ struct AnswerIndex<'a> {
     orphaned: Vec<(&'a str, usize)>,
     /// The per-item errors by subscriber id, sorted by it (and in the answer's order within).
     errors: Vec<(Option<&'a str>, &'a SubscriptionError)>,
+    /// Whether `meta` counts every entry listed (Novu's server sets `successful` to the length
+    /// of `data` and `failed` to that of `errors`).
+    consistent: bool,
 }
 
 impl<'a> AnswerIndex<'a> {
-    fn new(status: u16, response: &'a DeleteSubscriptionsResponse<Confirmed<'a>>) -> Self {
+    fn new(
+        topic: &str,
+        status: u16,
+        response: &'a DeleteSubscriptionsResponse<Confirmed<'a>>,
+    ) -> Self {
         let mut deleted = Vec::with_capacity(response.data.len());
         let mut orphaned = Vec::new();
         for (at, d) in response.data.iter().enumerate() {
+            let in_topic = d
+                .topic
+                .as_ref()
+                .and_then(|t| t.key.as_ref())
+                .map(Text::as_str);
+            if in_topic != Some(topic) || d.id.as_str().is_empty() {
+                continue; // about another topic, or not saying which: confirms nothing
+            }
             let subscriber = d.subscriber.as_ref().and_then(|s| s.subscriber_id.as_ref());
             match (
                 subscriber.map(Text::as_str),
@@ -343,19 +366,38 @@ impl<'a> AnswerIndex<'a> {
             .map(|e| (e.subscriber_id.as_deref(), e))
             .collect();
         errors.sort_by_key(|(subscriber, _)| *subscriber); // stable: the answer's order within
+        let meta = &response.meta;
+        let consistent = u64::try_from(response.data.len()).is_ok_and(|n| n <= meta.successful)
+            && u64::try_from(response.errors.len()).is_ok_and(|n| n <= meta.failed);
         AnswerIndex {
             status,
             response,
             deleted,
             orphaned,
             errors,
+            consistent,
         }
     }
 
     /// What the answer says about `item`: its deleted subscriptions (when an identifier is
-    /// given, only that one), else its errors.
+    /// given, only that one), else its errors, else nothing (unconfirmed).
     fn outcome(&self, item: &Item<'_>) -> Result<TopicOutcome, Error> {
         let (id, wanted) = (item.subscriber_id, item.identifier);
+        if !self.consistent {
+            let (response, meta) = (self.response, &self.response.meta);
+            return Err(Error::unconfirmed(
+                PROVIDER,
+                format!(
+                    "Novu's HTTP {} answer lists {} deleted and {} failed but counts {} and {}                      in meta; nothing is confirmed for subscriber {:?}",
+                    self.status,
+                    response.data.len(),
+                    response.errors.len(),
+                    meta.successful,
+                    meta.failed,
+                    id.unwrap_or("")
+                ),
+            ));
+        }
         let data = &self.response.data;
         let entry = |at: usize| data.get(at);
         let mine = id
@@ -380,8 +422,9 @@ impl<'a> AnswerIndex<'a> {
         });
         item_outcome(self.status, deleted, errors, || {
             format!(
-                "Novu's answer to a batch of {} lists neither a deleted subscription nor an \
-                 error for subscriber {:?}; nothing is confirmed",
+                "Novu's HTTP {} answer for {} item(s) lists neither a deleted subscription in \
+                 this topic nor an error for subscriber {:?}; nothing is confirmed",
+                self.status,
                 self.response.meta.total_count.max(1),
                 id.unwrap_or("")
             )

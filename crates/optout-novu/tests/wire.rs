@@ -69,6 +69,44 @@ fn docs_example() -> Value {
     })
 }
 
+/// The docs' example answer, its one deleted subscription moved to `topic` (for `user-123`).
+fn docs_example_in(topic: &str) -> Value {
+    let mut body = docs_example();
+    body["data"][0]["topic"]["key"] = json!(topic);
+    body
+}
+
+/// One `data` entry as Novu's server builds it: subscription `id` of `subscriber` (`None`:
+/// `subscriber: null`) in `topic`, with its `identifier`.
+fn entry(id: &str, topic: &str, subscriber: Option<&str>, identifier: Option<&str>) -> Value {
+    json!({
+        "_id": id,
+        "identifier": identifier,
+        "topic": {"_id": "t-1", "key": topic, "name": topic},
+        "subscriber": subscriber.map(|s| json!({"_id": "s-1", "subscriberId": s})),
+        "createdAt": "2025-04-24T05:40:21Z",
+        "updatedAt": "2025-04-24T05:40:21Z"
+    })
+}
+
+/// The topic key of a DELETE, percent-decoded from its path.
+fn topic_of(r: &Request) -> String {
+    let segment = r.url.path().split('/').nth(3).unwrap();
+    let mut bytes = Vec::new();
+    let mut rest = segment.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(&tail[..2]).unwrap();
+            bytes.push(u8::from_str_radix(hex, 16).unwrap());
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
 /// A whole-result body with one per-item error for `user-123`, as Novu sends with a 400 when
 /// every item failed.
 fn all_failed(code: &str, message: &str) -> Value {
@@ -151,21 +189,23 @@ fn subscriptions(r: &Request) -> Vec<Value> {
 #[tokio::test]
 async fn sends_the_documented_request_and_reads_the_documented_answer() {
     let server = MockServer::start().await;
-    mount(
+    let path = "/v2/topics/product-updates/subscriptions";
+    mount_at(
         &server,
+        path,
         ResponseTemplate::new(200).set_body_json(docs_example()),
         1,
     )
     .await;
     let receipt = client(&server)
-        .unsubscribe(&request(Topics::one(TOPIC)).idempotency_key("req-7f3a"))
+        .unsubscribe(&request(Topics::one("product-updates")).idempotency_key("req-7f3a"))
         .await
         .unwrap();
     let requests = received(&server).await;
     assert_eq!(requests.len(), 1);
     assert_request(
         &requests[0],
-        TOPIC_PATH,
+        path,
         Some("req-7f3a"),
         json!({"subscriptions": [{"subscriberId": "user-123"}]}),
     );
@@ -174,19 +214,15 @@ async fn sends_the_documented_request_and_reads_the_documented_answer() {
         receipt.reference.as_deref(),
         Some("64f5e95d3d7946d80d0cb679")
     );
-    assert_eq!(receipt.topics, Topics::one(TOPIC));
+    assert_eq!(receipt.topics, Topics::one("product-updates"));
     assert_eq!(receipt.recipient, subscriber());
 }
 
 #[tokio::test]
 async fn an_identifier_is_sent_and_no_idempotency_key_means_no_header() {
     let server = MockServer::start().await;
-    mount(
-        &server,
-        ResponseTemplate::new(200).set_body_json(docs_example()),
-        1,
-    )
-    .await;
+    let deleted = entry("s-1", TOPIC, Some("user-123"), Some("sub-a"));
+    mount(&server, result(1, vec![deleted], vec![]), 1).await;
     let recipient = Recipient::subscriber_with_identifier("user-123", "sub-a").unwrap();
     client(&server)
         .unsubscribe(&Unsubscribe::new(recipient, Topics::one(TOPIC)))
@@ -430,6 +466,8 @@ async fn an_answer_that_confirms_nothing_is_not_a_receipt() {
     let response = ResponseTemplate::new(200).set_body_json(body);
     let err = topic_answered_with(response).await.unwrap_err();
     assert!(err.to_string().contains("nothing is confirmed"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.is_retryable() && err.was_sent(), "{err}");
 }
 
 #[tokio::test]
@@ -543,7 +581,7 @@ async fn rate_limits_are_retried_after_what_novu_asks() {
     .await;
     mount(
         &server,
-        ResponseTemplate::new(200).set_body_json(docs_example()),
+        ResponseTemplate::new(200).set_body_json(docs_example_in(TOPIC)),
         1,
     )
     .await;
@@ -582,7 +620,7 @@ async fn a_409_is_retried_and_a_plain_400_is_an_error() {
     .await;
     mount(
         &server,
-        ResponseTemplate::new(200).set_body_json(docs_example()),
+        ResponseTemplate::new(200).set_body_json(docs_example_in(TOPIC)),
         1,
     )
     .await;
@@ -622,7 +660,7 @@ async fn several_topics_get_one_call_each_with_their_own_key_and_a_failure_hides
     mount_at(
         &server,
         "/v2/topics/news/subscriptions",
-        ResponseTemplate::new(200).set_body_json(docs_example()),
+        ResponseTemplate::new(200).set_body_json(docs_example_in("news")),
         1,
     )
     .await;
@@ -879,11 +917,9 @@ impl Respond for Batch {
             } else if id.starts_with("silent-") {
                 continue;
             } else {
-                data.push(json!({
-                    "_id": format!("sub-{id}"),
-                    "identifier": item.get("identifier"),
-                    "subscriber": {"subscriberId": id}
-                }));
+                let identifier = item.get("identifier").and_then(Value::as_str);
+                let sub = format!("sub-{id}");
+                data.push(entry(&sub, &topic_of(request), Some(id), identifier));
                 continue;
             };
             errors.push(
@@ -1023,7 +1059,7 @@ async fn an_item_for_another_identifier_does_not_confirm_a_request() {
     mount(
         &server,
         ResponseTemplate::new(200).set_body_json(json!({
-            "data": [{"_id": "s1", "identifier": "other", "subscriber": {"subscriberId": "user-123"}}],
+            "data": [entry("s1", TOPIC, Some("user-123"), Some("other"))],
             "meta": {"totalCount": 1, "successful": 1, "failed": 0}
         })),
         1,
@@ -1051,13 +1087,13 @@ async fn a_subscription_of_a_deleted_subscriber_is_matched_by_its_identifier() {
         &server,
         ResponseTemplate::new(200).set_body_json(json!({
             "data": [
-                {"_id": "s-b", "identifier": "id-b", "subscriber": {"subscriberId": "b"}},
-                {"_id": "s-a2", "identifier": "id-a", "subscriber": null},
-                {"_id": "s-c", "identifier": null, "subscriber": {"subscriberId": "c"}},
-                {"_id": "s-a1", "identifier": "id-a", "subscriber": {"subscriberId": "a"}},
-                {"_id": "s-x", "identifier": "id-x", "subscriber": null}
+                entry("s-b", TOPIC, Some("b"), Some("id-b")),
+                entry("s-a2", TOPIC, None, Some("id-a")),
+                entry("s-c", TOPIC, Some("c"), None),
+                entry("s-a1", TOPIC, Some("a"), Some("id-a")),
+                entry("s-x", TOPIC, None, Some("id-x"))
             ],
-            "meta": {"totalCount": 3, "successful": 3, "failed": 0}
+            "meta": {"totalCount": 3, "successful": 5, "failed": 0}
         })),
         1,
     )
@@ -1214,9 +1250,10 @@ async fn escaped_strings_in_the_answer_match_their_requests() {
     // The answer's strings are read in place unless they hold JSON escapes; these do.
     let server = MockServer::start().await;
     let body = r#"{"data":[
-        {"_id":"sub-\"1\"","identifier":"tk=t:si=caf\u00e9","subscriber":{"subscriberId":"caf\u00e9"}},
-        {"_id":"sub-2","subscriber":{"subscriberId":"say \"hi\""}},
-        {"_id":"sub-3","identifier":"tk=t:si=gone\\1","subscriber":null}
+        {"_id":"sub-\"1\"","identifier":"tk=t:si=caf\u00e9","subscriber":{"subscriberId":"caf\u00e9"},
+         "topic":{"key":"a b/c?d"}},
+        {"_id":"sub-2","subscriber":{"subscriberId":"say \"hi\""},"topic":{"key":"a b\/c?d"}},
+        {"_id":"sub-3","identifier":"tk=t:si=gone\\1","subscriber":null,"topic":{"key":"a\u0020b/c?d"}}
     ],"meta":{"totalCount":3,"successful":3,"failed":0}}"#;
     let answer = ResponseTemplate::new(200).set_body_raw(body, "application/json");
     mount(&server, answer, 2).await;
@@ -1251,13 +1288,163 @@ async fn escaped_strings_in_the_answer_match_their_requests() {
             {"subscriberId": "gone", "identifier": "tk=t:si=gone\\1"}
         ]}),
     );
-    // One by one, one item per DELETE: every entry of the answer is the request's.
+    // One by one, the same answer is matched the same way: only the request's own entry.
     let single = novu.unsubscribe(&requests[1]).await.unwrap();
-    assert_eq!(
-        single.reference.as_deref(),
-        Some("sub-\"1\",sub-2,sub-3"),
-        "one item sent, so all of the answer is about it"
-    );
+    assert_eq!(single.reference.as_deref(), Some("sub-2"));
+}
+
+// ---- What confirms a request: its own subscriber, identifier and topic, on both paths. ----
+
+/// Sends `user-123` (with `identifier`, if any) for [`TOPIC`] one by one and in a batch,
+/// each answered with `body`, and returns both results.
+async fn both_paths(
+    identifier: Option<&str>,
+    status: u16,
+    body: Value,
+) -> [Result<Receipt, Error>; 2] {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(status).set_body_json(body),
+        2,
+    )
+    .await;
+    let recipient = match identifier {
+        Some(identifier) => Recipient::subscriber_with_identifier("user-123", identifier).unwrap(),
+        None => subscriber(),
+    };
+    let request = Unsubscribe::new(recipient, Topics::one(TOPIC));
+    let novu = client(&server);
+    let single = novu.unsubscribe(&request).await;
+    let batched = novu.unsubscribe_many(std::slice::from_ref(&request)).await;
+    [single, batched.into_iter().next().unwrap()]
+}
+
+/// Asserts that `results` confirm nothing: a retryable "unconfirmed" error each.
+fn assert_unconfirmed(case: &str, results: &[Result<Receipt, Error>]) {
+    for (path, result) in ["one by one", "batched"].iter().zip(results) {
+        let err = result
+            .as_ref()
+            .expect_err(&format!("{case}, {path}: reported done"));
+        assert_eq!(err.kind(), ErrorKind::Decode, "{case}, {path}: {err}");
+        assert!(
+            err.is_retryable() && err.was_sent(),
+            "{case}, {path}: {err}"
+        );
+        assert!(
+            err.to_string().contains("nothing is confirmed"),
+            "{case}, {path}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_an_entry_for_the_requests_subscriber_identifier_and_topic_confirms_it() {
+    let one =
+        |e: Value| json!({"data": [e], "meta": {"totalCount": 1, "successful": 1, "failed": 0}});
+    let cases = [
+        (
+            "another subscriber",
+            None,
+            entry("s1", TOPIC, Some("user-456"), None),
+        ),
+        (
+            "another identifier",
+            Some("mine"),
+            entry("s1", TOPIC, Some("user-123"), Some("other")),
+        ),
+        (
+            "another topic",
+            None,
+            entry("s1", "other-topic", Some("user-123"), None),
+        ),
+        (
+            "no subscriber nor identifier",
+            None,
+            entry("s1", TOPIC, None, None),
+        ),
+        (
+            "a deleted subscriber's other identifier",
+            Some("mine"),
+            entry("s1", TOPIC, None, Some("x")),
+        ),
+        (
+            "no topic",
+            None,
+            json!({"_id": "s1", "subscriber": {"subscriberId": "user-123"}}),
+        ),
+        (
+            "a topic without its key",
+            None,
+            json!({
+                "_id": "s1", "topic": {"_id": "t-1"}, "subscriber": {"subscriberId": "user-123"}
+            }),
+        ),
+        (
+            "an empty _id",
+            None,
+            entry("", TOPIC, Some("user-123"), None),
+        ),
+    ];
+    for (case, identifier, deleted) in cases {
+        assert_unconfirmed(case, &both_paths(identifier, 200, one(deleted)).await);
+    }
+    // The request's own entry confirms it on both paths, with its `_id` as the reference.
+    let own = entry("s1", TOPIC, Some("user-123"), Some("mine"));
+    for result in both_paths(Some("mine"), 200, one(own)).await {
+        let receipt = result.unwrap();
+        assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+        assert_eq!(receipt.reference.as_deref(), Some("s1"));
+    }
+}
+
+#[tokio::test]
+async fn an_error_for_another_subscriber_is_not_already_unsubscribed() {
+    for status in [200, 400] {
+        let body = json!({
+            "data": [],
+            "meta": {"totalCount": 1, "successful": 0, "failed": 1},
+            "errors": [{"subscriberId": "user-456", "code": "SUBSCRIPTION_NOT_FOUND", "message": "no"}]
+        });
+        assert_unconfirmed(
+            &format!("HTTP {status}"),
+            &both_paths(None, status, body).await,
+        );
+        let body = json!({
+            "data": [],
+            "meta": {"totalCount": 1, "successful": 0, "failed": 1},
+            "errors": [{"subscriberId": "user-456", "code": "SUBSCRIBER_NOT_FOUND", "message": "no"}]
+        });
+        assert_unconfirmed(
+            &format!("HTTP {status}, another code"),
+            &both_paths(None, status, body).await,
+        );
+    }
+}
+
+#[tokio::test]
+async fn counts_that_contradict_the_lists_confirm_nothing() {
+    let deleted = entry("s1", TOPIC, Some("user-123"), None);
+    let already =
+        json!({"subscriberId": "user-123", "code": "SUBSCRIPTION_NOT_FOUND", "message": "no"});
+    let cases = [
+        (
+            "a deletion meta does not count",
+            json!({
+                "data": [deleted], "meta": {"totalCount": 1, "successful": 0, "failed": 1}
+            }),
+        ),
+        (
+            "an error meta does not count",
+            json!({
+                "data": [], "meta": {"totalCount": 1, "successful": 0, "failed": 0}, "errors": [already]
+            }),
+        ),
+        ("no counts at all", json!({"data": [deleted], "meta": {}})),
+    ];
+    for (case, body) in cases {
+        assert_unconfirmed(case, &both_paths(None, 200, body).await);
+    }
 }
 
 #[tokio::test]
