@@ -345,7 +345,8 @@ impl<'a> AnswerIndex<'a> {
                 .as_ref()
                 .and_then(|t| t.key.as_ref())
                 .map(Text::as_str);
-            if in_topic != Some(topic) || d.id.as_str().is_empty() {
+            let id = d.id.as_ref().map(Text::as_str).unwrap_or_default();
+            if in_topic != Some(topic) || id.is_empty() {
                 continue; // about another topic, or not saying which: confirms nothing
             }
             let subscriber = d.subscriber.as_ref().and_then(|s| s.subscriber_id.as_ref());
@@ -416,7 +417,8 @@ impl<'a> AnswerIndex<'a> {
         // The deleted subscriptions' ids, in the answer's order.
         let deleted = merge_ascending(mine, orphans)
             .filter_map(entry)
-            .map(|d| d.id.as_str());
+            .filter_map(|d| d.id.as_ref())
+            .map(Text::as_str);
         let errors = sorted_lookup(&self.errors, id).filter(|e| {
             wanted.is_none() || e.identifier.is_none() || e.identifier.as_deref() == wanted
         });

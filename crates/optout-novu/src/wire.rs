@@ -148,8 +148,10 @@ pub struct DeletedSubscription {
 /// answer is read (see `Novu::send_one`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Confirmed<'a> {
+    /// Required by Novu's docs, but read leniently here: an entry without it confirms nothing
+    /// and leaves its own row unconfirmed, not the whole answer undecodable.
     #[serde(rename = "_id", borrow)]
-    pub(crate) id: Text<'a>,
+    pub(crate) id: Option<Text<'a>>,
     #[serde(borrow)]
     pub(crate) identifier: Option<Text<'a>>,
     #[serde(borrow)]

@@ -33,7 +33,7 @@ impl Respond for Batch {
     }
 }
 
-fn one(id: &str, topic: &str) -> Unsubscribe {
+pub(crate) fn one(id: &str, topic: &str) -> Unsubscribe {
     Unsubscribe::new(Recipient::subscriber(id).unwrap(), Topics::one(topic))
 }
 

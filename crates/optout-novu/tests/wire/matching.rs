@@ -1,6 +1,7 @@
 //! What confirms a request: only its own subscriber, identifier and topic, in an answer whose
 //! counts agree with its lists, on both paths (one by one and batched).
 
+use super::batch::one;
 use super::*;
 
 #[tokio::test]
@@ -103,6 +104,16 @@ async fn only_an_entry_for_the_requests_subscriber_identifier_and_topic_confirms
             None,
             entry("", TOPIC, Some("user-123"), None),
         ),
+        (
+            "a null _id",
+            None,
+            json!({"_id": null, "topic": {"key": TOPIC}, "subscriber": {"subscriberId": "user-123"}}),
+        ),
+        (
+            "no _id",
+            None,
+            json!({"topic": {"key": TOPIC}, "subscriber": {"subscriberId": "user-123"}}),
+        ),
     ];
     for (case, identifier, deleted) in cases {
         assert_unconfirmed(case, &both_paths(identifier, 200, one(deleted)).await);
@@ -163,4 +174,27 @@ async fn counts_that_contradict_the_lists_confirm_nothing() {
     for (case, body) in cases {
         assert_unconfirmed(case, &both_paths(None, 200, body).await);
     }
+}
+
+#[tokio::test]
+async fn an_entry_missing_its_id_leaves_only_its_own_row_unconfirmed() {
+    let server = MockServer::start().await;
+    let body = json!({
+        "data": [
+            {"topic": {"key": TOPIC}, "subscriber": {"subscriberId": "a"}},
+            entry("s-b", TOPIC, Some("b"), None)
+        ],
+        "meta": {"totalCount": 2, "successful": 2, "failed": 0}
+    });
+    mount(&server, ResponseTemplate::new(200).set_body_json(body), 1).await;
+    let requests = [one("a", TOPIC), one("b", TOPIC)];
+    let results = client(&server).unsubscribe_many(&requests).await;
+    let a = results[0].as_ref().unwrap_err();
+    assert_eq!(a.kind(), ErrorKind::Decode, "{a}");
+    assert!(
+        a.is_retryable() && a.to_string().contains("nothing is confirmed"),
+        "{a}"
+    );
+    let b = results[1].as_ref().unwrap();
+    assert_eq!(b.reference.as_deref(), Some("s-b"));
 }
