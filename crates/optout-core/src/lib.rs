@@ -10,12 +10,14 @@
 //! - `error`: [`Error`], [`ErrorKind`] and the status classification;
 //! - `retry`: [`RetryPolicy::decide`] and [`wait_from_headers`], pure functions;
 //! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
+//! - [`scrub`]: what keeps credentials and control characters out of error text;
 //! - [`validate`]: the input checks every provider applies before sending.
 
 pub mod engine;
 mod error;
 pub mod http;
 mod retry;
+pub mod scrub;
 mod types;
 mod unsubscriber;
 pub mod validate;

@@ -507,6 +507,25 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a provider's "already unsubscribed" answer: `AlreadyUnsubscribed`,
+    /// unless an earlier attempt of the same request may have applied the change (its answer
+    /// was lost), in which case `Unsubscribed`: this call may have made the change, and a
+    /// receipt must not say otherwise. See
+    /// [`Response::earlier_attempt_may_have_applied`](crate::Response).
+    ///
+    /// ```
+    /// use optout_core::Outcome;
+    /// assert_eq!(Outcome::already(false), Outcome::AlreadyUnsubscribed);
+    /// assert_eq!(Outcome::already(true), Outcome::Unsubscribed);
+    /// ```
+    pub fn already(earlier_attempt_may_have_applied: bool) -> Outcome {
+        if earlier_attempt_may_have_applied {
+            Outcome::Unsubscribed
+        } else {
+            Outcome::AlreadyUnsubscribed
+        }
+    }
+
     /// Combines the outcomes of several topics: `Unsubscribed` if anything changed.
     pub fn merge(self, other: Outcome) -> Outcome {
         if self == Outcome::Unsubscribed || other == Outcome::Unsubscribed {

@@ -57,7 +57,7 @@ fn item_outcome<'e>(
     }
     if any {
         return Ok(TopicOutcome {
-            outcome: Outcome::AlreadyUnsubscribed,
+            outcome: Outcome::already(optout_core::http::earlier_attempt_may_have_applied()),
             reference: None,
         });
     }
