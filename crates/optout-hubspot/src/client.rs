@@ -1,0 +1,236 @@
+//! The typed client: the builder, the three calls, and what each answers.
+
+use optout_core::http::{require_secret, required_env, secret_header, HttpConfig};
+use optout_core::reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use optout_core::reqwest::{Method, Url};
+use optout_core::secrecy::SecretString;
+use optout_core::{http_builder_methods, validate, Error, HttpClient, Outcome, Request, Response};
+
+use crate::decode::{api_error, correlation_id, decode_v3, decode_v4_all, V3Status};
+use crate::wire::{
+    BatchResponse, BatchWriteRequest, SetStatusSuccessReason, SubscriptionStatus,
+    UnsubscribeRequest,
+};
+use crate::{ACCESS_TOKEN_VAR, DEFAULT_BASE_URL, PROVIDER, USER_AGENT};
+
+/// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
+/// for [`HubSpot::unsubscribe_from_subscription`] (the `Unsubscriber` mapping decodes only
+/// the fields it reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsubscribeOutcome<S = SubscriptionStatus> {
+    /// The contact is now unsubscribed; HubSpot's status of the subscription.
+    Unsubscribed(S),
+    /// HubSpot answered 400 "… is already unsubscribed from subscription …".
+    AlreadyUnsubscribed {
+        /// HubSpot's message.
+        message: String,
+    },
+}
+
+/// What the v4 unsubscribe-all said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsubscribeAllOutcome {
+    /// HubSpot accepted it; `None` when the body was empty (the docs say that, without
+    /// `verbose=true`, the answer is empty).
+    Accepted(Option<BatchResponse>),
+    /// HubSpot answered with an error whose message says the address is already unsubscribed.
+    AlreadyUnsubscribed {
+        /// HubSpot's message.
+        message: String,
+    },
+}
+
+impl UnsubscribeAllOutcome {
+    /// `AlreadyUnsubscribed` when HubSpot said so, or listed statuses that all had
+    /// `NO_STATUS_CHANGE`; otherwise `Unsubscribed` (an empty answer tells nothing more).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            UnsubscribeAllOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
+            UnsubscribeAllOutcome::Accepted(Some(batch))
+                if !batch.results.is_empty()
+                    && batch.results.iter().all(|r| {
+                        r.set_status_success_reason == Some(SetStatusSuccessReason::NoStatusChange)
+                    }) =>
+            {
+                Outcome::AlreadyUnsubscribed
+            }
+            UnsubscribeAllOutcome::Accepted(_) => Outcome::Unsubscribed,
+        }
+    }
+}
+
+/// A successful answer with HubSpot's correlation id (the `X-HubSpot-Correlation-Id` header,
+/// or for an "already unsubscribed" error the body's `correlationId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Answer<T> {
+    /// What HubSpot said.
+    pub body: T,
+    /// The id HubSpot support can trace the call by.
+    pub correlation_id: Option<String>,
+}
+
+/// A HubSpot client: one connection pool, the access token (in a sensitive header), retries.
+///
+/// Its `Debug` never shows the token.
+#[derive(Debug, Clone)]
+pub struct HubSpot {
+    http: HttpClient,
+    /// `.../communication-preferences/v3/unsubscribe`, built once: every bulk row posts to it.
+    v3_unsubscribe: Url,
+}
+
+/// Builds a [`HubSpot`] client.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct HubSpotBuilder {
+    access_token: Option<SecretString>,
+    http: HttpConfig,
+}
+
+impl HubSpotBuilder {
+    /// A builder with the token from `HUBSPOT_ACCESS_TOKEN` and the base URL from
+    /// `HUBSPOT_BASE_URL` if set; further settings can follow.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(HubSpotBuilder {
+            access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
+            http: HttpConfig::from_env(PROVIDER),
+        })
+    }
+
+    /// A private app's access token or an OAuth access token, with the
+    /// `communication_preferences.write` scope.
+    pub fn access_token(mut self, token: impl Into<String>) -> Self {
+        self.access_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    http_builder_methods!();
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<HubSpot, Error> {
+        let token = require_secret(self.access_token, ACCESS_TOKEN_VAR)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            secret_header("Bearer", &token, ACCESS_TOKEN_VAR)?,
+        );
+        let http = HttpClient::new(
+            PROVIDER,
+            self.http,
+            DEFAULT_BASE_URL,
+            USER_AGENT,
+            headers,
+            vec![token],
+        )?;
+        let v3_unsubscribe = http.endpoint(&["communication-preferences", "v3", "unsubscribe"]);
+        Ok(HubSpot {
+            http,
+            v3_unsubscribe,
+        })
+    }
+}
+
+impl HubSpot {
+    /// A builder; set at least [`access_token`](HubSpotBuilder::access_token).
+    pub fn builder() -> HubSpotBuilder {
+        HubSpotBuilder::default()
+    }
+
+    /// A client from `HUBSPOT_ACCESS_TOKEN`, with the base URL from `HUBSPOT_BASE_URL` if set.
+    pub fn from_env() -> Result<HubSpot, Error> {
+        HubSpotBuilder::from_env()?.build()
+    }
+
+    /// `POST /communication-preferences/v3/unsubscribe`: one subscription type, validated
+    /// before it is sent. HubSpot's 400 "already unsubscribed" is
+    /// [`UnsubscribeOutcome::AlreadyUnsubscribed`]; a 200 that still says `SUBSCRIBED` is an
+    /// error, never a success.
+    pub async fn unsubscribe_from_subscription(
+        &self,
+        request: &UnsubscribeRequest,
+    ) -> Result<Answer<UnsubscribeOutcome>, Error> {
+        request.validate()?;
+        self.send_unsubscribe(request).await
+    }
+
+    /// The POST of [`unsubscribe_from_subscription`](Self::unsubscribe_from_subscription),
+    /// for a request already checked, decoding the answer's status as `S`.
+    pub(crate) async fn send_unsubscribe<S: V3Status>(
+        &self,
+        request: &UnsubscribeRequest,
+    ) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
+        let url = self.v3_unsubscribe.clone();
+        self.http
+            .send(Request::json(Method::POST, url, request)?, decode_v3::<S>)
+            .await
+    }
+
+    /// `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL`:
+    /// every email subscription. The docs define no body, so none is sent (and no legal basis:
+    /// the endpoint takes none). A 200 whose batch status is `CANCELED` or that lists errors is
+    /// an error.
+    pub async fn unsubscribe_all(
+        &self,
+        email: &str,
+    ) -> Result<Answer<UnsubscribeAllOutcome>, Error> {
+        validate::email("subscriberIdString", email)?;
+        let mut url = self
+            .http
+            .endpoint(&["communication-preferences", "v4", "statuses"]);
+        // The address is one segment with everything but unreserved characters escaped: `+`
+        // would read as a space to some servers, and `@` is escaped as HubSpot's SDKs do.
+        let path = format!("{}/{}/unsubscribe-all", url.path(), encode_segment(email));
+        url.set_path(&path);
+        url.set_query(Some("channel=EMAIL"));
+        // Every request carries Content-Type (ARCHITECTURE §4), this bodiless one too.
+        let request = Request::new(Method::POST, url)
+            .header("content-type", HeaderValue::from_static("application/json"));
+        self.http.send(request, decode_v4_all).await
+    }
+
+    /// `POST /communication-preferences/v4/statuses/batch/write`, validated before it is sent.
+    /// The answer is returned as HubSpot gives it: check [`BatchResponse::errors`] for inputs
+    /// that failed.
+    pub async fn batch_write(
+        &self,
+        request: &BatchWriteRequest,
+    ) -> Result<Answer<BatchResponse>, Error> {
+        request.validate()?;
+        let path = [
+            "communication-preferences",
+            "v4",
+            "statuses",
+            "batch",
+            "write",
+        ];
+        let url = self.http.endpoint(&path);
+        let decode = |r: Response<'_>| {
+            if !r.status.is_success() {
+                return Err(api_error(&r));
+            }
+            Ok(Answer {
+                body: r.json(PROVIDER)?,
+                correlation_id: correlation_id(&r),
+            })
+        };
+        self.http
+            .send(Request::json(Method::POST, url, request)?, decode)
+            .await
+    }
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,69 @@
+//! [`Unsubscriber`] for [`HubSpot`]: the unified request mapped onto the typed calls.
+
+use optout_core::{
+    async_trait, validate, Error, Outcome, Provider, Receipt, Recipient, TopicOutcome, Topics,
+    Unsubscribe, Unsubscriber,
+};
+
+use crate::client::{HubSpot, UnsubscribeOutcome};
+use crate::decode::Confirmed;
+use crate::wire::{check_legal_basis, UnsubscribeRequest};
+use crate::PROVIDER;
+
+#[async_trait]
+impl Unsubscriber for HubSpot {
+    fn provider(&self) -> Provider {
+        PROVIDER
+    }
+
+    /// [`Topics::Only`]: one v3 unsubscribe per subscription id, with the request's legal
+    /// basis, folded as [`optout_core::per_topic`] does (a failure never hides a success). [`Topics::All`]: the v4 unsubscribe-all, which records no legal
+    /// basis (one given is still checked, then not sent); it is `AlreadyUnsubscribed` only when
+    /// HubSpot's answer says nothing changed, otherwise `Unsubscribed`. Everything is checked
+    /// before anything is sent; the reference is HubSpot's correlation id.
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        let Recipient::Email { address } = &request.recipient else {
+            return Err(Error::unsupported(
+                PROVIDER,
+                format!(
+                    "unsubscribe a {} recipient; HubSpot takes an email address",
+                    request.recipient.kind()
+                ),
+            ));
+        };
+        validate::email("recipient", address)?;
+        let basis = request.legal_basis.as_ref().map(|(b, _)| *b);
+        let explanation = request.legal_basis.as_ref().map(|(_, e)| e.as_str());
+        check_legal_basis("legal_basis_explanation", basis, explanation)?;
+
+        if request.topics == Topics::All {
+            let answer = self.unsubscribe_all(address).await?;
+            return Ok(Receipt::new(
+                PROVIDER,
+                request.recipient.clone(),
+                Topics::All,
+                answer.body.outcome(),
+                answer.correlation_id,
+            ));
+        }
+        let ids = validate::topic_ids(PROVIDER, "topic", &request.topics)?;
+        let calls = ids.iter().map(|id| {
+            let mut typed = UnsubscribeRequest::new(address.clone(), id.clone());
+            typed.legal_basis = basis;
+            typed.legal_basis_explanation = explanation.map(str::to_owned);
+            async move {
+                // Checked above: the address, the legal basis and the ids.
+                let answer = self.send_unsubscribe::<Confirmed>(&typed).await?;
+                let outcome = match answer.body {
+                    UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
+                    UnsubscribeOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
+                };
+                Ok(TopicOutcome {
+                    outcome,
+                    reference: answer.correlation_id,
+                })
+            }
+        });
+        optout_core::per_topic(PROVIDER, request, &ids, calls).await
+    }
+}
