@@ -32,8 +32,9 @@ pub enum UnsubscribeOutcome<S = SubscriptionStatus> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnsubscribeAllOutcome {
-    /// HubSpot accepted it; `None` when the body was empty (the docs say that, without
-    /// `verbose=true`, the answer is empty).
+    /// HubSpot confirmed it: a `COMPLETE` answer listing this address's statuses, all
+    /// `UNSUBSCRIBED`. [`HubSpot::unsubscribe_all`] always gives the batch (`Some`): an empty
+    /// answer confirms nothing and is an error.
     Accepted(Option<BatchResponse>),
     /// HubSpot answered with an error whose message says the address is already unsubscribed.
     AlreadyUnsubscribed {
@@ -44,7 +45,7 @@ pub enum UnsubscribeAllOutcome {
 
 impl UnsubscribeAllOutcome {
     /// `AlreadyUnsubscribed` when HubSpot said so, or listed statuses that all had
-    /// `NO_STATUS_CHANGE`; otherwise `Unsubscribed` (an empty answer tells nothing more).
+    /// `NO_STATUS_CHANGE` (every one was unsubscribed before); otherwise `Unsubscribed`.
     pub fn outcome(&self) -> Outcome {
         match self {
             UnsubscribeAllOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
@@ -80,6 +81,8 @@ pub struct HubSpot {
     http: HttpClient,
     /// `.../communication-preferences/v3/unsubscribe`, built once: every bulk row posts to it.
     v3_unsubscribe: Url,
+    /// The brand (business unit) the unsubscribe-all is for, if one was named.
+    business_unit_id: Option<u64>,
 }
 
 /// Builds a [`HubSpot`] client.
@@ -88,6 +91,7 @@ pub struct HubSpot {
 pub struct HubSpotBuilder {
     access_token: Option<SecretString>,
     http: HttpConfig,
+    business_unit_id: Option<u64>,
 }
 
 impl HubSpotBuilder {
@@ -97,6 +101,7 @@ impl HubSpotBuilder {
         Ok(HubSpotBuilder {
             access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
             http: HttpConfig::from_env(PROVIDER),
+            business_unit_id: None,
         })
     }
 
@@ -104,6 +109,16 @@ impl HubSpotBuilder {
     /// `communication_preferences.write` scope.
     pub fn access_token(mut self, token: impl Into<String>) -> Self {
         self.access_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// The brand (HubSpot's "business unit", with the Brands add-on) whose subscriptions the
+    /// unsubscribe-all ([`Topics::All`](optout_core::Topics::All)) covers, sent as the
+    /// documented `businessUnitId` query parameter; HubSpot's default brand is `0`. Without
+    /// it, the parameter is not sent and HubSpot uses the account's default. The v3 call and
+    /// the batch write take no brand (a subscription id belongs to one already).
+    pub fn business_unit_id(mut self, id: u64) -> Self {
+        self.business_unit_id = Some(id);
         self
     }
 
@@ -129,6 +144,7 @@ impl HubSpotBuilder {
         Ok(HubSpot {
             http,
             v3_unsubscribe,
+            business_unit_id: self.business_unit_id,
         })
     }
 }
@@ -146,8 +162,10 @@ impl HubSpot {
 
     /// `POST /communication-preferences/v3/unsubscribe`: one subscription type, validated
     /// before it is sent. HubSpot's 400 "already unsubscribed" is
-    /// [`UnsubscribeOutcome::AlreadyUnsubscribed`]; a 200 that still says `SUBSCRIBED` is an
-    /// error, never a success.
+    /// [`UnsubscribeOutcome::AlreadyUnsubscribed`]. A 200 counts only when it is the status of
+    /// the subscription asked for and says `NOT_SUBSCRIBED`: one that says `SUBSCRIBED`, an
+    /// empty or unknown status, or is about another subscription is an
+    /// [`Error::unconfirmed`] error (retryable), never a success.
     pub async fn unsubscribe_from_subscription(
         &self,
         request: &UnsubscribeRequest,
@@ -163,15 +181,23 @@ impl HubSpot {
         request: &UnsubscribeRequest,
     ) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
         let url = self.v3_unsubscribe.clone();
+        let decode = |r: Response<'_>| decode_v3::<S>(r, &request.subscription_id);
         self.http
-            .send(Request::json(Method::POST, url, request)?, decode_v3::<S>)
+            .send(Request::json(Method::POST, url, request)?, decode)
             .await
     }
 
-    /// `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL`:
-    /// every email subscription. The docs define no body, so none is sent (and no legal basis:
-    /// the endpoint takes none). A 200 whose batch status is `CANCELED` or that lists errors is
-    /// an error.
+    /// `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL&verbose=true`
+    /// (with `&businessUnitId=N` between the two when [`HubSpotBuilder::business_unit_id`]
+    /// named a brand): every email subscription. The docs define no body, so none is sent:
+    /// no `Content-Type`, and `Content-Length: 0`. The endpoint takes no legal basis.
+    ///
+    /// `verbose=true` makes HubSpot list the statuses it set (without it the answer is empty
+    /// and confirms nothing). The answer counts only when it is `COMPLETE` and lists at least
+    /// one status, every one for this address and `UNSUBSCRIBED`
+    /// ([`UnsubscribeAllOutcome::Accepted`], always with the batch); `CANCELED` or a listed
+    /// error is a rejection, and anything else (an empty body or 204, `PENDING`, `ERROR`, a
+    /// status still `SUBSCRIBED`, ...) is an [`Error::unconfirmed`] error.
     pub async fn unsubscribe_all(
         &self,
         email: &str,
@@ -184,11 +210,18 @@ impl HubSpot {
         // would read as a space to some servers, and `@` is escaped as HubSpot's SDKs do.
         let path = format!("{}/{}/unsubscribe-all", url.path(), encode_segment(email));
         url.set_path(&path);
-        url.set_query(Some("channel=EMAIL"));
-        // Every request carries Content-Type (ARCHITECTURE §4), this bodiless one too.
-        let request = Request::new(Method::POST, url)
-            .header("content-type", HeaderValue::from_static("application/json"));
-        self.http.send(request, decode_v4_all).await
+        let query = match self.business_unit_id {
+            Some(id) => format!("channel=EMAIL&businessUnitId={id}&verbose=true"),
+            None => "channel=EMAIL&verbose=true".to_owned(),
+        };
+        url.set_query(Some(&query));
+        // No body, so no Content-Type; the length is said, as a POST without one may be
+        // refused with 411 by a proxy on the way.
+        let request =
+            Request::new(Method::POST, url).header("content-length", HeaderValue::from_static("0"));
+        self.http
+            .send(request, |r: Response<'_>| decode_v4_all(r, email))
+            .await
     }
 
     /// `POST /communication-preferences/v4/statuses/batch/write`, validated before it is sent.

@@ -104,8 +104,24 @@ pub(crate) fn already_unsubscribed(r: &Response<'_>) -> Option<(String, Option<S
     Some((message, correlation_id(r).or(body.correlation_id)))
 }
 
+/// An answer that was sent and came back, but does not confirm the opt-out: never done, and
+/// retryable (sending the same unsubscribe again is harmless). `code` is what HubSpot said
+/// instead (e.g. `SUBSCRIBED`), when it said something.
+fn unconfirmed(code: &str, message: String, correlation_id: Option<&str>) -> Error {
+    Error::unconfirmed(PROVIDER, traced(Some(message), correlation_id)).with_code(code)
+}
+
+/// Whether HubSpot's `text` is `expected`, ignoring ASCII case.
+fn says(text: &str, expected: &str) -> bool {
+    text.eq_ignore_ascii_case(expected)
+}
+
+/// The v3 answer to the unsubscribe of `subscription_id`. It counts only when it is the
+/// status of that subscription and says `NOT_SUBSCRIBED` (in any case); `SUBSCRIBED`, an empty
+/// or unknown status, or another subscription's status is [`unconfirmed`].
 pub(crate) fn decode_v3<S: V3Status>(
     r: Response<'_>,
+    subscription_id: &str,
 ) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
     if !r.status.is_success() {
         return match already_unsubscribed(&r) {
@@ -118,15 +134,27 @@ pub(crate) fn decode_v3<S: V3Status>(
     }
     let status: S = r.json(PROVIDER)?;
     let correlation_id = correlation_id(&r);
-    if let (SubscriptionState::Subscribed, id, source) = status.state() {
-        return Err(Error::api(PROVIDER, r.status.as_u16())
-            .with_code("SUBSCRIBED")
-            .with_message(traced(
-                Some(format!(
-                    "HubSpot answered the unsubscribe but subscription {id} is still SUBSCRIBED (source {source})"
-                )),
-                correlation_id.as_deref(),
-            )));
+    let (state, id, source) = status.state();
+    if id != subscription_id {
+        return Err(unconfirmed(
+            "",
+            format!(
+                "HubSpot answered the unsubscribe from subscription {subscription_id} with the \
+                 status of subscription {id:?}; nothing confirms {subscription_id}"
+            ),
+            correlation_id.as_deref(),
+        ));
+    }
+    if !says(state.as_str(), "NOT_SUBSCRIBED") {
+        return Err(unconfirmed(
+            state.as_str(),
+            format!(
+                "HubSpot answered the unsubscribe but says subscription {id} is {:?} (source \
+                 {source}), not NOT_SUBSCRIBED",
+                state.as_str()
+            ),
+            correlation_id.as_deref(),
+        ));
     }
     Ok(Answer {
         body: UnsubscribeOutcome::Unsubscribed(status),
@@ -134,7 +162,15 @@ pub(crate) fn decode_v3<S: V3Status>(
     })
 }
 
-pub(crate) fn decode_v4_all(r: Response<'_>) -> Result<Answer<UnsubscribeAllOutcome>, Error> {
+/// The v4 unsubscribe-all answer (asked with `verbose=true`) for `email`. It counts only when
+/// its status is `COMPLETE`, it lists no error, and it lists at least one status, every one
+/// for this address (or naming none) and `UNSUBSCRIBED`. `CANCELED` or a listed error is the
+/// provider's refusal; an empty body, another status (`PENDING`, `ERROR`, ...), no status
+/// listed, a status still `SUBSCRIBED` or one for another address is [`unconfirmed`].
+pub(crate) fn decode_v4_all(
+    r: Response<'_>,
+    email: &str,
+) -> Result<Answer<UnsubscribeAllOutcome>, Error> {
     if !r.status.is_success() {
         return match already_unsubscribed(&r) {
             Some((message, correlation_id)) => Ok(Answer {
@@ -145,16 +181,19 @@ pub(crate) fn decode_v4_all(r: Response<'_>) -> Result<Answer<UnsubscribeAllOutc
         };
     }
     let correlation_id = correlation_id(&r);
-    // The docs: without `verbose=true` "the response will be empty". Accept that.
+    let correlation = correlation_id.as_deref();
     if r.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Answer {
-            body: UnsubscribeAllOutcome::Accepted(None),
-            correlation_id,
-        });
+        return Err(unconfirmed(
+            "",
+            format!(
+                "HubSpot answered the unsubscribe-all with HTTP {} and an empty body; nothing \
+                 confirms the address is unsubscribed",
+                r.status.as_u16()
+            ),
+            correlation,
+        ));
     }
     let batch: BatchResponse = r.json(PROVIDER)?;
-    // `PENDING` and `PROCESSING` mean HubSpot has taken the opt-out: accepted. `CANCELED`, or any
-    // error listed, means it may not have been applied: fail loudly.
     if batch.status == BatchStatus::Canceled
         || !batch.errors.is_empty()
         || batch.num_errors.unwrap_or(0) > 0
@@ -169,8 +208,49 @@ pub(crate) fn decode_v4_all(r: Response<'_>) -> Result<Answer<UnsubscribeAllOutc
                         batch.status
                     )
                 })),
-                correlation_id.as_deref(),
+                correlation,
             )));
+    }
+    if !says(batch.status.as_str(), "COMPLETE") {
+        return Err(unconfirmed(
+            batch.status.as_str(),
+            format!(
+                "HubSpot answered the unsubscribe-all with status {:?}, not COMPLETE",
+                batch.status.as_str()
+            ),
+            correlation,
+        ));
+    }
+    if batch.results.is_empty() {
+        return Err(unconfirmed(
+            batch.status.as_str(),
+            "HubSpot answered the unsubscribe-all with no status for the address; nothing \
+             confirms it is unsubscribed"
+                .into(),
+            correlation,
+        ));
+    }
+    for result in &batch.results {
+        let address = result.subscriber_id_string.as_str();
+        if !address.is_empty() && !says(address, email) {
+            return Err(unconfirmed(
+                "",
+                "HubSpot answered the unsubscribe-all with a status for another address".into(),
+                correlation,
+            ));
+        }
+        if !says(result.status.as_str(), "UNSUBSCRIBED") {
+            return Err(unconfirmed(
+                result.status.as_str(),
+                format!(
+                    "HubSpot answered the unsubscribe-all but says subscription {} is {:?}, not \
+                     UNSUBSCRIBED",
+                    result.subscription_id,
+                    result.status.as_str()
+                ),
+                correlation,
+            ));
+        }
     }
     Ok(Answer {
         body: UnsubscribeAllOutcome::Accepted(Some(batch)),

@@ -17,10 +17,18 @@ impl Unsubscriber for HubSpot {
     }
 
     /// [`Topics::Only`]: one v3 unsubscribe per subscription id, with the request's legal
-    /// basis, folded as [`optout_core::per_topic`] does (a failure never hides a success). [`Topics::All`]: the v4 unsubscribe-all, which records no legal
-    /// basis (one given is still checked, then not sent); it is `AlreadyUnsubscribed` only when
-    /// HubSpot's answer says nothing changed, otherwise `Unsubscribed`. Everything is checked
-    /// before anything is sent; the reference is HubSpot's correlation id.
+    /// basis, folded as [`optout_core::per_topic`] does (a failure never hides a success).
+    ///
+    /// [`Topics::All`]: the v4 unsubscribe-all (`verbose=true`); it is `AlreadyUnsubscribed`
+    /// only when HubSpot's answer says nothing changed, otherwise `Unsubscribed`. That endpoint
+    /// records no legal basis, so a request that gives one is refused as invalid input on
+    /// `legal_basis` with nothing sent, rather than checked and silently dropped: an opt-out
+    /// whose legal basis must be on record names its subscription ids (`Topics::Only`), whose
+    /// calls record it. (Reaching "all" through the batch write would need the portal's
+    /// subscription definitions first: another call, another scope.)
+    ///
+    /// Everything is checked before anything is sent; the reference is HubSpot's correlation
+    /// id.
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         let Recipient::Email { address } = &request.recipient else {
             return Err(Error::unsupported(
@@ -37,6 +45,16 @@ impl Unsubscriber for HubSpot {
         check_legal_basis("legal_basis_explanation", basis, explanation)?;
 
         if request.topics == Topics::All {
+            if let Some((basis, _)) = &request.legal_basis {
+                return Err(Error::invalid_input(
+                    "legal_basis",
+                    format!(
+                        "{basis} cannot be recorded with all topics: HubSpot's unsubscribe-all \
+                         takes no legal basis; drop it, or name the subscription ids (--topic) \
+                         to record it with each"
+                    ),
+                ));
+            }
             let answer = self.unsubscribe_all(address).await?;
             return Ok(Receipt::new(
                 PROVIDER,

@@ -240,18 +240,24 @@ pub struct BatchResponse {
 }
 
 /// One v4 subscription status.
+///
+/// Only `status` is required: a status without `subscriberIdString`, `subscriptionId` or
+/// `channel` (as a wide, verbose-style result may come) still decodes, with that field empty.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PublicStatus {
-    /// The contact's email address.
+    /// The contact's email address (empty when HubSpot left it out).
+    #[serde(default)]
     pub subscriber_id_string: String,
-    /// The subscription type's id (a number on the wire; a string is accepted too).
-    #[serde(deserialize_with = "id_text")]
+    /// The subscription type's id (a number on the wire; a string is accepted too; empty when
+    /// HubSpot left it out).
+    #[serde(default, deserialize_with = "id_text")]
     pub subscription_id: String,
     /// The status now.
     pub status: StatusState,
-    /// `EMAIL`.
+    /// `EMAIL` (empty when HubSpot left it out).
+    #[serde(default)]
     pub channel: String,
     /// What set the status.
     pub source: Option<String>,
