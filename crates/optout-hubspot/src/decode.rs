@@ -1,8 +1,10 @@
 //! HubSpot's answers decoded: errors (with the correlation id, and which rate limits may be
 //! retried) and the success bodies, which must confirm what was asked before anything counts.
 
+use std::time::{Duration, SystemTime};
+
 use optout_core::reqwest::StatusCode;
-use optout_core::{snippet, Error, Response};
+use optout_core::{snippet, wait_from_headers, Error, Response};
 use serde::Deserialize;
 
 use crate::client::{Answer, UnsubscribeAllOutcome, UnsubscribeOutcome};
@@ -60,31 +62,67 @@ pub(crate) fn traced(message: Option<String>, correlation_id: Option<&str>) -> S
 }
 
 /// HubSpot's error body as an [`Error`]: code `errorType` or `category`, message with the
-/// correlation id. A daily rate limit is not retryable (it resets at midnight).
+/// correlation id.
+///
+/// A 429 is classified by its policy: the daily limit is not retryable (it resets at
+/// midnight): `policyName` `DAILY`, a spent `X-HubSpot-RateLimit-Daily-Remaining`, or, when
+/// there is no `policyName` (OAuth apps get no daily headers), a message that says daily.
+/// Any other 429 (`TEN_SECONDLY_ROLLING`, ...) is retried after `Retry-After` when HubSpot
+/// sends one, else after `X-HubSpot-RateLimit-Interval-Milliseconds` (the rolling window),
+/// so that the retry lands in a new window rather than three times in the spent one.
 pub(crate) fn api_error(r: &Response<'_>) -> Error {
     let status = r.status.as_u16();
     let error = Error::api(PROVIDER, status);
+    let rate_limited = r.status == StatusCode::TOO_MANY_REQUESTS;
     let Some(body) = r.try_json::<ErrorBody>() else {
-        return error.with_message(snippet(r.body));
+        let error = error.with_message(snippet(r.body));
+        return match window(r) {
+            Some(wait) if rate_limited => error.with_retry_after(wait),
+            _ => error,
+        };
     };
-    let daily_policy = body
-        .policy_name
-        .as_deref()
-        .is_some_and(|p| p.to_ascii_uppercase().contains("DAILY"));
-    let daily_spent = r
-        .headers
-        .get("x-hubspot-ratelimit-daily-remaining")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "0");
+    let daily = match body.policy_name.as_deref() {
+        Some(policy) => policy.to_ascii_uppercase().contains("DAILY"),
+        None => body
+            .message
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("daily")),
+    };
+    let daily_spent = header(r, "x-hubspot-ratelimit-daily-remaining").is_some_and(|v| v == "0");
     let code = body.error_type.or(body.category).unwrap_or_default();
     let error = error
         .with_code(code)
         .with_message(traced(body.message, body.correlation_id.as_deref()));
-    if r.status == StatusCode::TOO_MANY_REQUESTS && (daily_policy || daily_spent) {
-        error.with_retryable(false)
-    } else {
-        error
+    if !rate_limited {
+        return error;
     }
+    if daily || daily_spent {
+        return error.with_retryable(false);
+    }
+    match window(r) {
+        Some(wait) => error.with_retry_after(wait),
+        None => error,
+    }
+}
+
+/// A response header's value, trimmed.
+fn header<'r>(r: &'r Response<'_>, name: &str) -> Option<&'r str> {
+    r.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// How long to wait before a rate-limited call is sent again: what `Retry-After` (or
+/// `RateLimit-Reset`) asks when given, else HubSpot's rolling window,
+/// `X-HubSpot-RateLimit-Interval-Milliseconds`.
+fn window(r: &Response<'_>) -> Option<Duration> {
+    wait_from_headers(r.headers, SystemTime::now()).or_else(|| {
+        header(r, "x-hubspot-ratelimit-interval-milliseconds")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+    })
 }
 
 /// A 400 (or 409) whose message says the address is already unsubscribed: its message and the

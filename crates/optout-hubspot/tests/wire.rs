@@ -1,7 +1,10 @@
 //! HubSpot on the wire, against a loopback wiremock server, with the docs' own examples.
 
+use std::time::Duration;
+
 use optout_core::{
-    Error, ErrorKind, LegalBasis, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+    Decision, Error, ErrorKind, LegalBasis, Outcome, Receipt, Recipient, RetryPolicy, Topics,
+    Unsubscribe, Unsubscriber,
 };
 use optout_hubspot::{
     HubSpot, SourceOfStatus, SubscriptionState, UnsubscribeOutcome, UnsubscribeRequest,
@@ -394,6 +397,73 @@ async fn the_ten_secondly_limit_is_retried_after_retry_after() {
         .await
         .unwrap();
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+}
+
+/// A TEN_SECONDLY_ROLLING 429 as HubSpot sends it, with its rate-limit headers and no
+/// `Retry-After`.
+fn ten_secondly_without_retry_after() -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("x-hubspot-ratelimit-interval-milliseconds", "10000")
+        .insert_header("x-hubspot-ratelimit-max", "190")
+        .insert_header("x-hubspot-ratelimit-remaining", "0")
+        .set_body_json(json!({
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": "c-429",
+            "policyName": "TEN_SECONDLY_ROLLING",
+            "groupName": "api-calls:1234"
+        }))
+}
+
+/// Alice's unsubscribe from [`SUB`], sent once (no retry) to a server answering `response`.
+async fn sub_answered_once_with(response: ResponseTemplate) -> Error {
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    without_retries(&server.uri())
+        .build()
+        .unwrap()
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn the_ten_secondly_limit_waits_out_the_window_without_retry_after() {
+    let err = sub_answered_once_with(ten_secondly_without_retry_after()).await;
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert!(err.is_retryable());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+    // The retry waits the whole window, not a backoff of a few hundred milliseconds.
+    assert_eq!(
+        RetryPolicy::default().decide(&err, 1, Duration::ZERO, 0.5),
+        Decision::RetryAfter(Duration::from_secs(10))
+    );
+    // Retry-After, when HubSpot sends one, wins over the window.
+    let asked = ten_secondly_without_retry_after().insert_header("retry-after", "3");
+    let err = sub_answered_once_with(asked).await;
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+}
+
+#[tokio::test]
+async fn a_daily_limit_without_policy_name_is_not_retried() {
+    // OAuth apps get no daily headers, and the body may lack policyName.
+    let response = ResponseTemplate::new(429).set_body_json(json!({
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": "c-429"
+    }));
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert!(!err.is_retryable());
+    assert_eq!(err.retry_after(), None);
+    assert_eq!(err.attempts(), 1);
 }
 
 #[tokio::test]
