@@ -1,5 +1,8 @@
 //! The typed client: the builder, the three calls, and what each answers.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use optout_core::http::{require_secret, required_env, secret_header, HttpConfig};
 use optout_core::reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use optout_core::reqwest::{Method, Url};
@@ -11,7 +14,7 @@ use crate::wire::{
     BatchResponse, BatchWriteRequest, SetStatusSuccessReason, SubscriptionStatus,
     UnsubscribeRequest,
 };
-use crate::{ACCESS_TOKEN_VAR, DEFAULT_BASE_URL, PROVIDER, USER_AGENT};
+use crate::{ACCESS_TOKEN_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT};
 
 /// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
 /// for [`HubSpot::unsubscribe_from_subscription`] (the `Unsubscriber` mapping decodes only
@@ -83,6 +86,11 @@ pub struct HubSpot {
     v3_unsubscribe: Url,
     /// The brand (business unit) the unsubscribe-all is for, if one was named.
     business_unit_id: Option<u64>,
+    /// The most statuses one batch write carries (1: no batch writes).
+    pub(crate) batch_size: usize,
+    /// Set once a batch write was refused as a whole (a token without the batch scope): the
+    /// client then sends one v3 call per subscription, and has warned once. Shared by clones.
+    pub(crate) batch_refused: Arc<AtomicBool>,
 }
 
 /// Builds a [`HubSpot`] client.
@@ -92,6 +100,7 @@ pub struct HubSpotBuilder {
     access_token: Option<SecretString>,
     http: HttpConfig,
     business_unit_id: Option<u64>,
+    batch_size: Option<usize>,
 }
 
 impl HubSpotBuilder {
@@ -102,6 +111,7 @@ impl HubSpotBuilder {
             access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
             http: HttpConfig::from_env(PROVIDER),
             business_unit_id: None,
+            batch_size: None,
         })
     }
 
@@ -122,11 +132,27 @@ impl HubSpotBuilder {
         self
     }
 
+    /// The most statuses one batch write (`POST /communication-preferences/v4/statuses/batch/write`)
+    /// carries, and so [`Unsubscriber::batch_size`](optout_core::Unsubscriber::batch_size):
+    /// default [`DEFAULT_BATCH_SIZE`]. HubSpot documents no limit for this endpoint; its other
+    /// batch endpoints take 100. `1` turns batch writes off (one v3 call per subscription).
+    /// Checked by `build()`: 0 is refused.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.batch_size = Some(size);
+        self
+    }
+
     http_builder_methods!();
 
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<HubSpot, Error> {
         let token = require_secret(self.access_token, ACCESS_TOKEN_VAR)?;
+        let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 {
+            return Err(Error::config(
+                "HubSpot batch_size is 0; use 1 (no batch writes) or more",
+            ));
+        }
         let mut headers = HeaderMap::new();
         headers.insert(
             AUTHORIZATION,
@@ -145,6 +171,8 @@ impl HubSpotBuilder {
             http,
             v3_unsubscribe,
             business_unit_id: self.business_unit_id,
+            batch_size,
+            batch_refused: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -225,8 +253,11 @@ impl HubSpot {
     }
 
     /// `POST /communication-preferences/v4/statuses/batch/write`, validated before it is sent.
-    /// The answer is returned as HubSpot gives it: check [`BatchResponse::errors`] for inputs
-    /// that failed.
+    /// The answer (200, or 207 multi-status when some inputs failed) is returned as HubSpot
+    /// gives it: check [`BatchResponse::errors`] for inputs that failed, and each result's
+    /// status. [`Unsubscriber::unsubscribe_many`](optout_core::Unsubscriber::unsubscribe_many)
+    /// builds on it and maps the answer back to each request. The endpoint needs a batch
+    /// scope (Marketing Hub Enterprise): without it, HubSpot answers 403.
     pub async fn batch_write(
         &self,
         request: &BatchWriteRequest,

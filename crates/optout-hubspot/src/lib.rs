@@ -11,7 +11,11 @@
 //!   ([`HubSpot::batch_write`]).
 //!
 //! [`HubSpot`] implements [`Unsubscriber`] for [`Recipient::Email`]: [`Topics::Only`] is one v3
-//! call per subscription id, [`Topics::All`] is the v4 unsubscribe-all.
+//! call per subscription id, [`Topics::All`] is the v4 unsubscribe-all, and `unsubscribe_many`
+//! (bulk runs, the outbox) folds many requests into v4 batch writes of up to
+//! [`DEFAULT_BATCH_SIZE`] statuses ([`HubSpotBuilder::batch_size`]), falling back to v3 calls
+//! when the token lacks the batch scope. Nothing counts as done unless HubSpot's answer says so
+//! for that address and subscription.
 //!
 //! [`Unsubscriber`]: optout_core::Unsubscriber
 //! [`Recipient::Email`]: optout_core::Recipient::Email
@@ -33,6 +37,7 @@
 //! The crate's modules, by concern: `wire` (the bodies as documented), `decode` (errors and
 //! answers), `client` (the builder and the typed calls), `mapping` (the `Unsubscriber`).
 
+mod batch;
 mod client;
 mod decode;
 mod mapping;
@@ -56,6 +61,10 @@ pub const ACCESS_TOKEN_VAR: &str = "HUBSPOT_ACCESS_TOKEN";
 pub const CORRELATION_ID_HEADER: &str = "x-hubspot-correlation-id";
 /// The only channel the v4 API supports.
 pub const CHANNEL_EMAIL: &str = "EMAIL";
+/// How many statuses one batch write carries unless [`HubSpotBuilder::batch_size`] says
+/// otherwise: HubSpot documents no limit for `/communication-preferences/v4/statuses/batch/write`,
+/// and 100 is the limit of its other batch endpoints.
+pub const DEFAULT_BATCH_SIZE: usize = 100;
 const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 const PROVIDER: Provider = Provider::HubSpot;
 /// [`CORRELATION_ID_HEADER`], parsed once.

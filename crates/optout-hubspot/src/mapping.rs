@@ -1,8 +1,8 @@
 //! [`Unsubscriber`] for [`HubSpot`]: the unified request mapped onto the typed calls.
 
 use optout_core::{
-    async_trait, validate, Error, Outcome, Provider, Receipt, Recipient, TopicOutcome, Topics,
-    Unsubscribe, Unsubscriber,
+    async_trait, validate, Error, LegalBasis, Outcome, Provider, Receipt, Recipient, TopicOutcome,
+    Topics, Unsubscribe, Unsubscriber,
 };
 
 use crate::client::{HubSpot, UnsubscribeOutcome};
@@ -65,23 +65,51 @@ impl Unsubscriber for HubSpot {
             ));
         }
         let ids = validate::topic_ids(PROVIDER, "topic", &request.topics)?;
-        let calls = ids.iter().map(|id| {
-            let mut typed = UnsubscribeRequest::new(address.clone(), id.clone());
-            typed.legal_basis = basis;
-            typed.legal_basis_explanation = explanation.map(str::to_owned);
-            async move {
-                // Checked above: the address, the legal basis and the ids.
-                let answer = self.send_unsubscribe::<Confirmed>(&typed).await?;
-                let outcome = match answer.body {
-                    UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
-                    UnsubscribeOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
-                };
-                Ok(TopicOutcome {
-                    outcome,
-                    reference: answer.correlation_id,
-                })
-            }
-        });
+        let calls = ids
+            .iter()
+            .map(|id| self.v3_topic(address, id, basis, explanation));
         optout_core::per_topic(PROVIDER, request, &ids, calls).await
+    }
+
+    /// [`HubSpotBuilder::batch_size`](crate::HubSpotBuilder::batch_size): how many
+    /// (address, subscription) pairs one batch write carries (default 100).
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// The requests' (address, subscription id) pairs in v4 batch writes
+    /// (`POST /communication-preferences/v4/statuses/batch/write`, up to
+    /// [`batch_size`](Self::batch_size) pairs each), each answer mapped back to its requests:
+    /// a status `UNSUBSCRIBED` is done (`NO_STATUS_CHANGE`: already), a listed error fails the
+    /// pairs it names, and a pair the answer does not account for is
+    /// [`Error::unconfirmed`]. A token without the batch scope (403) makes the client send
+    /// one v3 call per pair instead, with one warning; see the `batch` module for the rest.
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        self.unsubscribe_batched(requests).await
+    }
+}
+
+impl HubSpot {
+    /// One v3 unsubscribe of `address` from subscription `id`, already checked, as one
+    /// topic's outcome.
+    pub(crate) async fn v3_topic(
+        &self,
+        address: &str,
+        id: &str,
+        basis: Option<LegalBasis>,
+        explanation: Option<&str>,
+    ) -> Result<TopicOutcome, Error> {
+        let mut typed = UnsubscribeRequest::new(address, id);
+        typed.legal_basis = basis;
+        typed.legal_basis_explanation = explanation.map(str::to_owned);
+        let answer = self.send_unsubscribe::<Confirmed>(&typed).await?;
+        let outcome = match answer.body {
+            UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
+            UnsubscribeOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
+        };
+        Ok(TopicOutcome {
+            outcome,
+            reference: answer.correlation_id,
+        })
     }
 }

@@ -286,6 +286,27 @@ pub struct StandardError {
     pub message: Option<String>,
     /// The failed input's id, if given.
     pub id: Option<String>,
+    /// What the error is about, as HubSpot gives it (usually `{"name": ["value", ...]}`, e.g.
+    /// the addresses or subscription ids that failed); `null` when absent.
+    #[serde(default)]
+    pub context: serde_json::Value,
+}
+
+impl StandardError {
+    /// Every text this error names: its `id` and each string inside its `context`.
+    pub fn named(&self) -> Vec<&str> {
+        fn walk<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match value {
+                serde_json::Value::String(text) => out.push(text),
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out: Vec<&str> = self.id.as_deref().into_iter().collect();
+        walk(&self.context, &mut out);
+        out
+    }
 }
 
 /// The body of `POST /communication-preferences/v4/statuses/batch/write`.
