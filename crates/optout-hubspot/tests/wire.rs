@@ -1,48 +1,37 @@
 //! HubSpot on the wire, against a loopback wiremock server, with the docs' own examples.
 
+use std::time::Duration;
+
 use optout_core::{
-    Error, ErrorKind, LegalBasis, Outcome, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+    Decision, Error, ErrorKind, LegalBasis, Outcome, Receipt, Recipient, RetryPolicy, Topics,
+    Unsubscribe, Unsubscriber,
 };
 use optout_hubspot::{
-    BatchStatus, BatchWriteRequest, HubSpot, SetStatusSuccessReason, SourceOfStatus, StatusState,
-    StatusWrite, SubscriptionState, UnsubscribeAllOutcome, UnsubscribeOutcome, UnsubscribeRequest,
+    HubSpot, SourceOfStatus, SubscriptionState, UnsubscribeOutcome, UnsubscribeRequest,
 };
-use optout_testkit::{fast_retry, mount_first, only_request, renderings, Expected};
+use optout_testkit::{mount_first, renderings};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const TOKEN: &str = "pat-na1-s3cr3t-0000";
-const EMAIL: &str = "alice@example.com";
+mod support;
+use support::*;
+
 const SUB: &str = "289137114";
 const V3_PATH: &str = "/communication-preferences/v3/unsubscribe";
 
-fn client(server: &MockServer) -> HubSpot {
-    HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url(server.uri())
-        .retry_policy(fast_retry())
-        .build()
-        .unwrap()
-}
-
-/// A builder for `base_url` that never retries.
-fn without_retries(base_url: &str) -> optout_hubspot::HubSpotBuilder {
-    HubSpot::builder()
-        .access_token(TOKEN)
-        .base_url(base_url)
-        .max_retries(0)
-}
-
-fn alice() -> Recipient {
-    Recipient::email(EMAIL).unwrap()
-}
-
-/// The docs' success answer to `POST /communication-preferences/v3/unsubscribe`.
+/// The docs' success answer to `POST /communication-preferences/v3/unsubscribe`, for [`SUB`]
+/// (the docs' `id` is a `"<string>"` placeholder: a real answer names the subscription asked
+/// for, and one naming another confirms nothing).
 fn docs_v3_answer() -> Value {
+    docs_v3_answer_for(SUB)
+}
+
+/// The docs' success answer, for subscription `id`.
+fn docs_v3_answer_for(id: &str) -> Value {
     json!({
         "description": "<string>",
-        "id": "<string>",
+        "id": id,
         "name": "<string>",
         "sourceOfStatus": "BRAND_WIDE_STATUS",
         "status": "NOT_SUBSCRIBED",
@@ -51,24 +40,6 @@ fn docs_v3_answer() -> Value {
         "legalBasisExplanation": "<string>",
         "preferenceGroupName": "<string>"
     })
-}
-
-/// HubSpot's error envelope.
-fn error_body(message: &str, category: &str, correlation_id: &str) -> Value {
-    json!({
-        "status": "error",
-        "message": message,
-        "correlationId": correlation_id,
-        "category": category
-    })
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-async fn mount(server: &MockServer, response: ResponseTemplate, times: u64) {
-    optout_testkit::mount(server, Mock::given(method("POST")), response, times).await;
 }
 
 /// Mounts `response` for the one POST whose body names `subscription_id`.
@@ -86,7 +57,7 @@ async fn one_done_one_refused(status: u16, message: &str, category: &str) -> Moc
     mount_for(
         &server,
         "111",
-        ok(docs_v3_answer()).insert_header("x-hubspot-correlation-id", "c-111"),
+        ok(docs_v3_answer_for("111")).insert_header("x-hubspot-correlation-id", "c-111"),
     )
     .await;
     mount_for(
@@ -98,37 +69,9 @@ async fn one_done_one_refused(status: u16, message: &str, category: &str) -> Moc
     server
 }
 
-/// Alice's unsubscribe from `topics` sent to a server that answers it once with `response`.
-async fn answered_with(response: ResponseTemplate, topics: Topics) -> Result<Receipt, Error> {
-    let server = MockServer::start().await;
-    mount(&server, response, 1).await;
-    client(&server)
-        .unsubscribe(&Unsubscribe::new(alice(), topics))
-        .await
-}
-
 /// Alice's unsubscribe from [`SUB`] sent to a server that answers it once with `response`.
 async fn sub_answered_with(response: ResponseTemplate) -> Result<Receipt, Error> {
     answered_with(response, Topics::one(SUB)).await
-}
-
-/// Asserts the one request the server saw, whole: method, path, query, headers, body
-/// (`None`: no body at all).
-async fn assert_sent(server: &MockServer, path: &str, query: Option<&str>, body: Option<Value>) {
-    let r = only_request(server).await;
-    let authorization = format!("Bearer {TOKEN}");
-    let user_agent = format!("optout-hubspot/{}", env!("CARGO_PKG_VERSION"));
-    let expected = Expected {
-        method: "POST",
-        path,
-        query,
-        authorization: Some(&authorization),
-        user_agent: &user_agent,
-        headers: &[],
-        body,
-    };
-    optout_testkit::assert_request(&r, &expected);
-    assert_eq!(r.headers.get_all("content-type").iter().count(), 1);
 }
 
 #[tokio::test]
@@ -193,7 +136,7 @@ async fn the_docs_answer_decodes_into_the_typed_status() {
     let UnsubscribeOutcome::Unsubscribed(status) = answer.body else {
         panic!("expected Unsubscribed");
     };
-    assert_eq!(status.id, "<string>");
+    assert_eq!(status.id, SUB);
     assert_eq!(status.status, SubscriptionState::NotSubscribed);
     assert_eq!(status.source_of_status, SourceOfStatus::BrandWideStatus);
     assert_eq!(status.brand_id, Some(123));
@@ -207,7 +150,7 @@ async fn unknown_enum_values_and_fields_do_not_undo_a_confirmed_opt_out() {
     let mut body = docs_v3_answer();
     body["sourceOfStatus"] = json!("CHANNEL_WIDE_STATUS");
     body["legalBasis"] = json!("SOME_NEW_BASIS");
-    body["id"] = json!(289137114);
+    body["id"] = json!(289137114); // SUB, as a number
     body["newField"] = json!({"x": 1});
     mount(&server, ok(body), 1).await;
     let answer = client(&server)
@@ -235,14 +178,78 @@ async fn a_missing_required_field_is_a_decode_error() {
     assert!(err.to_string().contains("sourceOfStatus"), "{err}");
 }
 
+/// Alice's unsubscribe from [`SUB`], through the unified and the typed call, each sent once
+/// (no retry) to a server that answers `body` with a 200.
+async fn both_calls_answered_with(body: Value) -> [Result<Outcome, Error>; 2] {
+    let server = MockServer::start().await;
+    mount(&server, ok(body), 2).await;
+    let hubspot = without_retries(&server.uri()).build().unwrap();
+    let unified = hubspot
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .map(|r| r.outcome);
+    let typed = hubspot
+        .unsubscribe_from_subscription(&UnsubscribeRequest::new(EMAIL, SUB))
+        .await
+        .map(|a| match a.body {
+            UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
+            _ => Outcome::AlreadyUnsubscribed,
+        });
+    [unified, typed]
+}
+
 #[tokio::test]
-async fn a_200_that_still_says_subscribed_is_not_a_success() {
+async fn a_200_that_does_not_say_not_subscribed_is_unconfirmed_never_done() {
+    for (state, code) in [
+        ("SUBSCRIBED", Some("SUBSCRIBED")),
+        ("subscribed", Some("subscribed")),
+        ("", None),
+        ("UNKNOWN", Some("UNKNOWN")),
+    ] {
+        let mut body = docs_v3_answer();
+        body["status"] = json!(state);
+        for err in both_calls_answered_with(body).await {
+            let err = err.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{state:?}: {err}");
+            assert_eq!(err.code(), code, "{state:?}: {err}");
+            assert!(err.is_retryable() && err.was_sent(), "{state:?}: {err}");
+            assert!(err.to_string().contains(SUB), "{state:?}: {err}");
+        }
+    }
+    // NOT_SUBSCRIBED in any case confirms it.
     let mut body = docs_v3_answer();
-    body["status"] = json!("SUBSCRIBED");
-    let response = ok(body);
-    let err = sub_answered_with(response).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert_eq!(err.code(), Some("SUBSCRIBED"));
+    body["status"] = json!("Not_Subscribed");
+    for outcome in both_calls_answered_with(body).await {
+        assert_eq!(outcome.unwrap(), Outcome::Unsubscribed);
+    }
+}
+
+#[tokio::test]
+async fn a_200_about_another_subscription_is_unconfirmed_never_done() {
+    for other in [json!("999"), json!(999), json!("<string>"), json!("")] {
+        let mut body = docs_v3_answer();
+        body["id"] = other.clone();
+        for err in both_calls_answered_with(body).await {
+            let err = err.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{other}: {err}");
+            assert!(err.is_retryable(), "{other}: {err}");
+            assert!(err.to_string().contains(SUB), "{other}: {err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unconfirmed_answer_is_sent_again_and_a_confirmation_then_counts() {
+    let server = MockServer::start().await;
+    let mut subscribed = docs_v3_answer();
+    subscribed["status"] = json!("SUBSCRIBED");
+    mount_first(&server, Mock::given(method("POST")), ok(subscribed), 1).await;
+    mount(&server, ok(docs_v3_answer()), 1).await;
+    let receipt = client(&server)
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 }
 
 #[tokio::test]
@@ -392,6 +399,73 @@ async fn the_ten_secondly_limit_is_retried_after_retry_after() {
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
 }
 
+/// A TEN_SECONDLY_ROLLING 429 as HubSpot sends it, with its rate-limit headers and no
+/// `Retry-After`.
+fn ten_secondly_without_retry_after() -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("x-hubspot-ratelimit-interval-milliseconds", "10000")
+        .insert_header("x-hubspot-ratelimit-max", "190")
+        .insert_header("x-hubspot-ratelimit-remaining", "0")
+        .set_body_json(json!({
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": "c-429",
+            "policyName": "TEN_SECONDLY_ROLLING",
+            "groupName": "api-calls:1234"
+        }))
+}
+
+/// Alice's unsubscribe from [`SUB`], sent once (no retry) to a server answering `response`.
+async fn sub_answered_once_with(response: ResponseTemplate) -> Error {
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    without_retries(&server.uri())
+        .build()
+        .unwrap()
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn the_ten_secondly_limit_waits_out_the_window_without_retry_after() {
+    let err = sub_answered_once_with(ten_secondly_without_retry_after()).await;
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert!(err.is_retryable());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+    // The retry waits the whole window, not a backoff of a few hundred milliseconds.
+    assert_eq!(
+        RetryPolicy::default().decide(&err, 1, Duration::ZERO, 0.5),
+        Decision::RetryAfter(Duration::from_secs(10))
+    );
+    // Retry-After, when HubSpot sends one, wins over the window.
+    let asked = ten_secondly_without_retry_after().insert_header("retry-after", "3");
+    let err = sub_answered_once_with(asked).await;
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+}
+
+#[tokio::test]
+async fn a_daily_limit_without_policy_name_is_not_retried() {
+    // OAuth apps get no daily headers, and the body may lack policyName.
+    let response = ResponseTemplate::new(429).set_body_json(json!({
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": "c-429"
+    }));
+    let server = MockServer::start().await;
+    mount(&server, response, 1).await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert!(!err.is_retryable());
+    assert_eq!(err.retry_after(), None);
+    assert_eq!(err.attempts(), 1);
+}
+
 #[tokio::test]
 async fn server_errors_are_retried() {
     let server = MockServer::start().await;
@@ -471,248 +545,6 @@ async fn several_subscriptions_fold_into_one_receipt() {
     assert_eq!(receipt.outcome, Outcome::Unsubscribed);
     assert_eq!(receipt.topics, Topics::only(["111", "222"]));
     assert_eq!(receipt.reference.as_deref(), Some("c-111,c-222"));
-}
-
-/// The docs' answer to the v4 unsubscribe-all (`ActionResponseWithResultsPublicStatus`).
-fn docs_v4_answer() -> Value {
-    json!({
-        "completedAt": "2023-11-07T05:31:56Z",
-        "results": [
-            {
-                "channel": "EMAIL",
-                "source": "<string>",
-                "status": "SUBSCRIBED",
-                "subscriberIdString": "<string>",
-                "subscriptionId": 123,
-                "timestamp": "2023-11-07T05:31:56Z",
-                "businessUnitId": 123,
-                "legalBasis": "CONSENT_WITH_NOTICE",
-                "legalBasisExplanation": "<string>",
-                "setStatusSuccessReason": "UNSUBSCRIBE_FROM_ALL_OCCURRED",
-                "subscriptionName": "<string>"
-            },
-            {
-                "channel": "EMAIL",
-                "source": "<string>",
-                "status": "SUBSCRIBED",
-                "subscriberIdString": "<string>",
-                "subscriptionId": 123,
-                "timestamp": "2023-11-07T05:31:56Z",
-                "businessUnitId": 123,
-                "legalBasis": "CONSENT_WITH_NOTICE",
-                "legalBasisExplanation": "<string>",
-                "setStatusSuccessReason": "NO_STATUS_CHANGE",
-                "subscriptionName": "<string>"
-            }
-        ],
-        "startedAt": "2023-11-07T05:31:56Z",
-        "status": "COMPLETE",
-        "links": {},
-        "requestedAt": "2023-11-07T05:31:56Z"
-    })
-}
-
-#[tokio::test]
-async fn all_topics_is_the_v4_unsubscribe_all_with_the_address_as_one_segment() {
-    let server = MockServer::start().await;
-    mount(
-        &server,
-        ok(docs_v4_answer()).insert_header("x-hubspot-correlation-id", "c-all"),
-        1,
-    )
-    .await;
-    let tagged = Recipient::email("a+b@example.com").unwrap();
-    let receipt = client(&server)
-        .unsubscribe(&Unsubscribe::new(tagged.clone(), Topics::All))
-        .await
-        .unwrap();
-    assert_sent(
-        &server,
-        "/communication-preferences/v4/statuses/a%2Bb%40example.com/unsubscribe-all",
-        Some("channel=EMAIL"),
-        None,
-    )
-    .await;
-    assert_eq!(receipt.topics, Topics::All);
-    assert_eq!(receipt.recipient, tagged);
-    assert_eq!(receipt.outcome, Outcome::Unsubscribed, "one status changed");
-    assert_eq!(receipt.reference.as_deref(), Some("c-all"));
-}
-
-#[tokio::test]
-async fn the_v4_answer_decodes_into_the_typed_batch() {
-    let server = MockServer::start().await;
-    let mut body = docs_v4_answer();
-    body["results"][1]["status"] = json!("SOME_NEW_STATE");
-    body["results"][1]["subscriptionId"] = json!("456");
-    mount(&server, ok(body), 1).await;
-    let answer = client(&server).unsubscribe_all(EMAIL).await.unwrap();
-    let UnsubscribeAllOutcome::Accepted(Some(batch)) = answer.body else {
-        panic!("expected a batch");
-    };
-    assert_eq!(batch.results.len(), 2);
-    assert_eq!(batch.started_at.as_deref(), Some("2023-11-07T05:31:56Z"));
-    assert_eq!(batch.completed_at.as_deref(), Some("2023-11-07T05:31:56Z"));
-    let first = &batch.results[0];
-    assert_eq!(first.subscription_id, "123");
-    assert_eq!(first.channel, "EMAIL");
-    assert_eq!(first.status, StatusState::Subscribed);
-    assert_eq!(
-        first.set_status_success_reason,
-        Some(SetStatusSuccessReason::UnsubscribeFromAllOccurred)
-    );
-    assert_eq!(batch.results[1].subscription_id, "456");
-    assert_eq!(
-        batch.results[1].status,
-        StatusState::Other("SOME_NEW_STATE".into())
-    );
-}
-
-#[tokio::test]
-async fn unsubscribe_all_tells_already_when_the_answer_does() {
-    let cases = [
-        (
-            {
-                let mut body = docs_v4_answer();
-                body["results"][0]["setStatusSuccessReason"] = json!("NO_STATUS_CHANGE");
-                ok(body)
-            },
-            Outcome::AlreadyUnsubscribed,
-        ),
-        (
-            ResponseTemplate::new(400).set_body_json(error_body(
-                "a@example.com is already unsubscribed from all email",
-                "VALIDATION_ERROR",
-                "c",
-            )),
-            Outcome::AlreadyUnsubscribed,
-        ),
-        (ResponseTemplate::new(200), Outcome::Unsubscribed),
-        (
-            ok(json!({"status": "COMPLETE", "results": [], "startedAt": "x", "completedAt": "y"})),
-            Outcome::Unsubscribed,
-        ),
-    ];
-    for (response, expected) in cases {
-        let receipt = answered_with(response, Topics::All).await.unwrap();
-        assert_eq!(receipt.outcome, expected);
-    }
-}
-
-#[tokio::test]
-async fn a_canceled_or_failed_unsubscribe_all_is_an_error() {
-    let canceled =
-        json!({"status": "CANCELED", "results": [], "startedAt": "x", "completedAt": "y"});
-    let mut failed = docs_v4_answer();
-    failed["errors"] =
-        json!([{"category": "VALIDATION_ERROR", "message": "Contact is invalid", "context": {}}]);
-    failed["numErrors"] = json!(1);
-    for (body, code) in [(canceled, "CANCELED"), (failed, "VALIDATION_ERROR")] {
-        let err = answered_with(ok(body), Topics::All).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Rejected);
-        assert_eq!(err.code(), Some(code));
-    }
-}
-
-#[tokio::test]
-async fn batch_write_sends_the_documented_inputs_and_returns_the_batch() {
-    let server = MockServer::start().await;
-    let answer = json!({
-        "completedAt": "2023-11-07T05:31:56Z",
-        "results": [{
-            "channel": "EMAIL",
-            "source": "<string>",
-            "status": "UNSUBSCRIBED",
-            "subscriberIdString": EMAIL,
-            "subscriptionId": 289137114,
-            "timestamp": "2023-11-07T05:31:56Z",
-            "legalBasis": "LEGITIMATE_INTEREST_CLIENT",
-            "legalBasisExplanation": "<string>",
-            "setStatusSuccessReason": "REQUESTED_CHANGE_OCCURRED",
-            "subscriptionName": "<string>"
-        }],
-        "startedAt": "2023-11-07T05:31:56Z",
-        "status": "COMPLETE",
-        "errors": [{"category": "OBJECT_NOT_FOUND", "message": "Subscription 7 not found", "context": {"id": ["7"]}}],
-        "numErrors": 1
-    });
-    mount(
-        &server,
-        ResponseTemplate::new(207)
-            .set_body_json(answer)
-            .insert_header("x-hubspot-correlation-id", "c-batch"),
-        1,
-    )
-    .await;
-    let request = BatchWriteRequest {
-        inputs: vec![
-            StatusWrite::unsubscribe(EMAIL, 289137114)
-                .legal_basis(LegalBasis::LegitimateInterestClient, "Asked by phone"),
-            StatusWrite::unsubscribe("bob@example.com", 7),
-        ],
-    };
-    let answer = client(&server).batch_write(&request).await.unwrap();
-    assert_sent(
-        &server,
-        "/communication-preferences/v4/statuses/batch/write",
-        None,
-        Some(json!({"inputs": [
-            {
-                "subscriberIdString": EMAIL,
-                "channel": "EMAIL",
-                "statusState": "UNSUBSCRIBED",
-                "subscriptionId": 289137114,
-                "legalBasis": "LEGITIMATE_INTEREST_CLIENT",
-                "legalBasisExplanation": "Asked by phone"
-            },
-            {
-                "subscriberIdString": "bob@example.com",
-                "channel": "EMAIL",
-                "statusState": "UNSUBSCRIBED",
-                "subscriptionId": 7
-            }
-        ]})),
-    )
-    .await;
-    assert_eq!(answer.correlation_id.as_deref(), Some("c-batch"));
-    assert_eq!(answer.body.status, BatchStatus::Complete);
-    assert_eq!(answer.body.results[0].status, StatusState::Unsubscribed);
-    assert_eq!(answer.body.results[0].subscription_id, "289137114");
-    assert_eq!(
-        answer.body.errors[0].category.as_deref(),
-        Some("OBJECT_NOT_FOUND")
-    );
-    assert_eq!(answer.body.num_errors, Some(1));
-}
-
-#[tokio::test]
-async fn batch_write_refuses_bad_inputs_with_nothing_sent() {
-    let server = MockServer::start().await;
-    mount(&server, ok(json!({})), 0).await;
-    let hubspot = client(&server);
-    let mut other_channel = StatusWrite::unsubscribe(EMAIL, 1);
-    other_channel.channel = "SMS".into();
-    let mut other_state = StatusWrite::unsubscribe(EMAIL, 1);
-    other_state.status_state = StatusState::Other("GONE".into());
-    let mut no_explanation = StatusWrite::unsubscribe(EMAIL, 1);
-    no_explanation.legal_basis = Some(LegalBasis::NonGdpr);
-    let cases = [
-        (vec![], "inputs"),
-        (
-            vec![StatusWrite::unsubscribe("bob", 1)],
-            "subscriberIdString",
-        ),
-        (vec![other_channel], "channel"),
-        (vec![other_state], "statusState"),
-        (vec![no_explanation], "legalBasisExplanation"),
-    ];
-    for (inputs, field) in cases {
-        let err = hubspot
-            .batch_write(&BatchWriteRequest { inputs })
-            .await
-            .unwrap_err();
-        assert_eq!(err.field(), Some(field), "{err}");
-    }
 }
 
 #[tokio::test]

@@ -1,0 +1,304 @@
+//! The typed client: the builder, the three calls, and what each answers.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use optout_core::http::{require_secret, required_env, secret_header, HttpConfig};
+use optout_core::reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use optout_core::reqwest::{Method, Url};
+use optout_core::secrecy::SecretString;
+use optout_core::{http_builder_methods, validate, Error, HttpClient, Outcome, Request, Response};
+
+use crate::decode::{api_error, correlation_id, decode_v3, decode_v4_all, V3Status};
+use crate::wire::{
+    BatchResponse, BatchWriteRequest, SetStatusSuccessReason, SubscriptionStatus,
+    UnsubscribeRequest,
+};
+use crate::{ACCESS_TOKEN_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT};
+
+/// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
+/// for [`HubSpot::unsubscribe_from_subscription`] (the `Unsubscriber` mapping decodes only
+/// the fields it reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsubscribeOutcome<S = SubscriptionStatus> {
+    /// The contact is now unsubscribed; HubSpot's status of the subscription.
+    Unsubscribed(S),
+    /// HubSpot answered 400 "… is already unsubscribed from subscription …".
+    AlreadyUnsubscribed {
+        /// HubSpot's message.
+        message: String,
+    },
+}
+
+/// What the v4 unsubscribe-all said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsubscribeAllOutcome {
+    /// HubSpot confirmed it: a `COMPLETE` answer listing this address's statuses, all
+    /// `UNSUBSCRIBED`. [`HubSpot::unsubscribe_all`] always gives the batch (`Some`): an empty
+    /// answer confirms nothing and is an error.
+    Accepted(Option<BatchResponse>),
+    /// HubSpot answered with an error whose message says the address is already unsubscribed.
+    AlreadyUnsubscribed {
+        /// HubSpot's message.
+        message: String,
+    },
+}
+
+impl UnsubscribeAllOutcome {
+    /// `AlreadyUnsubscribed` when HubSpot said so, or listed statuses that all had
+    /// `NO_STATUS_CHANGE` (every one was unsubscribed before); otherwise `Unsubscribed`.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            UnsubscribeAllOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
+            UnsubscribeAllOutcome::Accepted(Some(batch))
+                if !batch.results.is_empty()
+                    && batch.results.iter().all(|r| {
+                        r.set_status_success_reason == Some(SetStatusSuccessReason::NoStatusChange)
+                    }) =>
+            {
+                Outcome::AlreadyUnsubscribed
+            }
+            UnsubscribeAllOutcome::Accepted(_) => Outcome::Unsubscribed,
+        }
+    }
+}
+
+/// A successful answer with HubSpot's correlation id (the `X-HubSpot-Correlation-Id` header,
+/// or for an "already unsubscribed" error the body's `correlationId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Answer<T> {
+    /// What HubSpot said.
+    pub body: T,
+    /// The id HubSpot support can trace the call by.
+    pub correlation_id: Option<String>,
+    /// An earlier attempt of this call may have made the change (its answer was lost), so an
+    /// "already unsubscribed" here may be this call's own work.
+    pub earlier_attempt_may_have_applied: bool,
+}
+
+/// A HubSpot client: one connection pool, the access token (in a sensitive header), retries.
+///
+/// Its `Debug` never shows the token.
+#[derive(Debug, Clone)]
+pub struct HubSpot {
+    http: HttpClient,
+    /// `.../communication-preferences/v3/unsubscribe`, built once: every bulk row posts to it.
+    v3_unsubscribe: Url,
+    /// The brand (business unit) the unsubscribe-all is for, if one was named.
+    business_unit_id: Option<u64>,
+    /// The most statuses one batch write carries (1: no batch writes).
+    pub(crate) batch_size: usize,
+    /// Set once a batch write was refused as a whole (a token without the batch scope): the
+    /// client then sends one v3 call per subscription, and has warned once. Shared by clones.
+    pub(crate) batch_refused: Arc<AtomicBool>,
+}
+
+/// Builds a [`HubSpot`] client.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct HubSpotBuilder {
+    access_token: Option<SecretString>,
+    http: HttpConfig,
+    business_unit_id: Option<u64>,
+    batch_size: Option<usize>,
+}
+
+impl HubSpotBuilder {
+    /// A builder with the token from `HUBSPOT_ACCESS_TOKEN` and the base URL from
+    /// `HUBSPOT_BASE_URL` if set; further settings can follow.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(HubSpotBuilder {
+            access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
+            http: HttpConfig::from_env(PROVIDER),
+            business_unit_id: None,
+            batch_size: None,
+        })
+    }
+
+    /// A private app's access token or an OAuth access token, with the
+    /// `communication_preferences.write` scope.
+    pub fn access_token(mut self, token: impl Into<String>) -> Self {
+        self.access_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// The brand (HubSpot's "business unit", with the Brands add-on) whose subscriptions the
+    /// unsubscribe-all ([`Topics::All`](optout_core::Topics::All)) covers, sent as the
+    /// documented `businessUnitId` query parameter; HubSpot's default brand is `0`. Without
+    /// it, the parameter is not sent and HubSpot uses the account's default. The v3 call and
+    /// the batch write take no brand (a subscription id belongs to one already).
+    pub fn business_unit_id(mut self, id: u64) -> Self {
+        self.business_unit_id = Some(id);
+        self
+    }
+
+    /// The most statuses one batch write (`POST /communication-preferences/v4/statuses/batch/write`)
+    /// carries, and so [`Unsubscriber::batch_size`](optout_core::Unsubscriber::batch_size):
+    /// default [`DEFAULT_BATCH_SIZE`]. HubSpot documents no limit for this endpoint; its other
+    /// batch endpoints take 100. `1` turns batch writes off (one v3 call per subscription).
+    /// Checked by `build()`: 0 is refused.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.batch_size = Some(size);
+        self
+    }
+
+    http_builder_methods!();
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<HubSpot, Error> {
+        let token = require_secret(self.access_token, ACCESS_TOKEN_VAR)?;
+        let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 {
+            return Err(Error::config(
+                "HubSpot batch_size is 0; use 1 (no batch writes) or more",
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            secret_header("Bearer", &token, ACCESS_TOKEN_VAR)?,
+        );
+        let http = HttpClient::new(
+            PROVIDER,
+            self.http,
+            DEFAULT_BASE_URL,
+            USER_AGENT,
+            headers,
+            vec![token],
+        )?;
+        let v3_unsubscribe = http.endpoint(&["communication-preferences", "v3", "unsubscribe"]);
+        Ok(HubSpot {
+            http,
+            v3_unsubscribe,
+            business_unit_id: self.business_unit_id,
+            batch_size,
+            batch_refused: Arc::new(AtomicBool::new(false)),
+        })
+    }
+}
+
+impl HubSpot {
+    /// A builder; set at least [`access_token`](HubSpotBuilder::access_token).
+    pub fn builder() -> HubSpotBuilder {
+        HubSpotBuilder::default()
+    }
+
+    /// A client from `HUBSPOT_ACCESS_TOKEN`, with the base URL from `HUBSPOT_BASE_URL` if set.
+    pub fn from_env() -> Result<HubSpot, Error> {
+        HubSpotBuilder::from_env()?.build()
+    }
+
+    /// `POST /communication-preferences/v3/unsubscribe`: one subscription type, validated
+    /// before it is sent. HubSpot's 400 "already unsubscribed" is
+    /// [`UnsubscribeOutcome::AlreadyUnsubscribed`]. A 200 counts only when it is the status of
+    /// the subscription asked for and says `NOT_SUBSCRIBED`: one that says `SUBSCRIBED`, an
+    /// empty or unknown status, or is about another subscription is an
+    /// [`Error::unconfirmed`] error (retryable), never a success.
+    pub async fn unsubscribe_from_subscription(
+        &self,
+        request: &UnsubscribeRequest,
+    ) -> Result<Answer<UnsubscribeOutcome>, Error> {
+        request.validate()?;
+        self.send_unsubscribe(request).await
+    }
+
+    /// The POST of [`unsubscribe_from_subscription`](Self::unsubscribe_from_subscription),
+    /// for a request already checked, decoding the answer's status as `S`.
+    pub(crate) async fn send_unsubscribe<S: V3Status>(
+        &self,
+        request: &UnsubscribeRequest,
+    ) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
+        let url = self.v3_unsubscribe.clone();
+        let decode = |r: Response<'_>| decode_v3::<S>(r, &request.subscription_id);
+        self.http
+            .send(Request::json(Method::POST, url, request)?, decode)
+            .await
+    }
+
+    /// `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL&verbose=true`
+    /// (with `&businessUnitId=N` between the two when [`HubSpotBuilder::business_unit_id`]
+    /// named a brand): every email subscription. The docs define no body, so none is sent:
+    /// no `Content-Type`, and `Content-Length: 0`. The endpoint takes no legal basis.
+    ///
+    /// `verbose=true` makes HubSpot list the statuses it set (without it the answer is empty
+    /// and confirms nothing). The answer counts only when it is `COMPLETE` and lists at least
+    /// one status, every one for this address and `UNSUBSCRIBED`
+    /// ([`UnsubscribeAllOutcome::Accepted`], always with the batch); `CANCELED` or a listed
+    /// error is a rejection, and anything else (an empty body or 204, `PENDING`, `ERROR`, a
+    /// status still `SUBSCRIBED`, ...) is an [`Error::unconfirmed`] error.
+    pub async fn unsubscribe_all(
+        &self,
+        email: &str,
+    ) -> Result<Answer<UnsubscribeAllOutcome>, Error> {
+        validate::email("subscriberIdString", email)?;
+        let mut url = self
+            .http
+            .endpoint(&["communication-preferences", "v4", "statuses"]);
+        // The address is one segment with everything but unreserved characters escaped: `+`
+        // would read as a space to some servers, and `@` is escaped as HubSpot's SDKs do.
+        let path = format!("{}/{}/unsubscribe-all", url.path(), encode_segment(email));
+        url.set_path(&path);
+        let query = match self.business_unit_id {
+            Some(id) => format!("channel=EMAIL&businessUnitId={id}&verbose=true"),
+            None => "channel=EMAIL&verbose=true".to_owned(),
+        };
+        url.set_query(Some(&query));
+        // No body, so no Content-Type; the length is said, as a POST without one may be
+        // refused with 411 by a proxy on the way.
+        let request =
+            Request::new(Method::POST, url).header("content-length", HeaderValue::from_static("0"));
+        self.http
+            .send(request, |r: Response<'_>| decode_v4_all(r, email))
+            .await
+    }
+
+    /// `POST /communication-preferences/v4/statuses/batch/write`, validated before it is sent.
+    /// The answer (200, or 207 multi-status when some inputs failed) is returned as HubSpot
+    /// gives it: check [`BatchResponse::errors`] for inputs that failed, and each result's
+    /// status. [`Unsubscriber::unsubscribe_many`](optout_core::Unsubscriber::unsubscribe_many)
+    /// builds on it and maps the answer back to each request. The endpoint needs a batch
+    /// scope (Marketing Hub Enterprise): without it, HubSpot answers 403.
+    pub async fn batch_write(
+        &self,
+        request: &BatchWriteRequest,
+    ) -> Result<Answer<BatchResponse>, Error> {
+        request.validate()?;
+        let path = [
+            "communication-preferences",
+            "v4",
+            "statuses",
+            "batch",
+            "write",
+        ];
+        let url = self.http.endpoint(&path);
+        let decode = |r: Response<'_>| {
+            if !r.status.is_success() {
+                return Err(api_error(&r));
+            }
+            Ok(Answer {
+                body: r.json(PROVIDER)?,
+                correlation_id: correlation_id(&r),
+                earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
+            })
+        };
+        self.http
+            .send(Request::json(Method::POST, url, request)?, decode)
+            .await
+    }
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn encode_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
