@@ -17,7 +17,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
@@ -31,7 +30,8 @@ mod drive;
 mod journal;
 mod read;
 use drive::{drive, Spawned};
-use journal::{load_journal, open_journal};
+pub use journal::Destination;
+use journal::{load_journal, open_journal, Lock};
 /// The latency of a run's calls: the [engine](optout_core::engine)'s, which bulk runs on.
 pub use optout_core::engine::{Histogram, Latency};
 
@@ -49,6 +49,12 @@ pub struct BulkJob {
     pub journal: Option<PathBuf>,
     /// The legal basis recorded with each opt-out (HubSpot).
     pub legal_basis: Option<(LegalBasis, String)>,
+    /// Where the rows are sent: written at the top of a new journal, and checked against
+    /// the top of an existing one (a journal of another server or account is refused).
+    pub destination: Option<Destination>,
+    /// Stop the run after this many answers in a row that refuse the credentials (401, 403);
+    /// 0 never stops. Default 3.
+    pub stop_after_refusals: u32,
 }
 
 impl Default for BulkJob {
@@ -59,6 +65,8 @@ impl Default for BulkJob {
             concurrency: 8,
             journal: None,
             legal_basis: None,
+            destination: None,
+            stop_after_refusals: 3,
         }
     }
 }
@@ -93,6 +101,12 @@ impl BulkJob {
         self
     }
 
+    /// Ties the journal to where the rows are sent (see [`Destination`]).
+    pub fn destination(mut self, destination: Destination) -> Self {
+        self.destination = Some(destination);
+        self
+    }
+
     /// Records a legal basis with each opt-out.
     pub fn legal_basis(mut self, basis: LegalBasis, explanation: impl Into<String>) -> Self {
         self.legal_basis = Some((basis, explanation.into()));
@@ -110,6 +124,9 @@ pub enum RowResult {
     Failed(Error),
     /// Already confirmed in the journal; nothing sent.
     Skipped,
+    /// Not sent: the run stopped before it (Ctrl-C, a journal that cannot be written, the
+    /// credentials refused). A rerun with the same journal sends it.
+    NotSent,
 }
 
 /// One finished row, as handed to the progress callback.
@@ -134,6 +151,11 @@ pub struct Summary {
     pub failed: u64,
     /// Rows skipped because the journal records them as done.
     pub skipped: u64,
+    /// Rows read but not sent because the run stopped part way.
+    pub not_sent: u64,
+    /// Lines of the input read, the header included (beside `rows`: a quoted field with
+    /// line breaks makes one row of several lines).
+    pub lines: u64,
     /// How long each call to the provider took (not part of the `Display` line).
     pub latency: Latency,
 }
@@ -150,6 +172,7 @@ impl Summary {
             RowResult::Done(_) => self.unsubscribed += 1,
             RowResult::Failed(_) => self.failed += 1,
             RowResult::Skipped => self.skipped += 1,
+            RowResult::NotSent => self.not_sent += 1,
         }
     }
 }
@@ -163,6 +186,9 @@ impl fmt::Display for Summary {
         )?;
         if self.skipped > 0 {
             write!(f, ", {} skipped (done in the journal)", self.skipped)?;
+        }
+        if self.not_sent > 0 {
+            write!(f, ", {} not sent (the run stopped)", self.not_sent)?;
         }
         Ok(())
     }
@@ -196,17 +222,44 @@ pub async fn run<R: Read + Send + 'static>(
     client: Arc<dyn Unsubscriber>,
     input: R,
     job: &BulkJob,
-    mut on_row: impl FnMut(&RowReport),
+    on_row: impl FnMut(&RowReport),
 ) -> Result<Summary, Error> {
-    let done = match &job.journal {
-        Some(path) => load_journal(path)?,
-        None => HashSet::new(),
+    let (summary, ended) = run_until(client, input, job, on_row, std::future::pending()).await;
+    ended.map(|()| summary)
+}
+
+/// [`run`], stopping when `stop` completes (a Ctrl-C), and answering the counts however the
+/// run ended: beside the error that stopped it part way, they say what was done before.
+///
+/// When `stop` completes, calls in flight finish and are journaled, nothing more is sent
+/// (the rows read but not sent count as [`Summary::not_sent`]), and the run ends with an
+/// [`ErrorKind::Interrupted`](optout_core::ErrorKind::Interrupted) error: a rerun with the
+/// same journal continues. The journal is locked while the run goes (`<journal>.lock`, with
+/// the pid): a second run on it is refused.
+pub async fn run_until<R: Read + Send + 'static>(
+    client: Arc<dyn Unsubscriber>,
+    input: R,
+    job: &BulkJob,
+    mut on_row: impl FnMut(&RowReport),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Summary, Result<(), Error>) {
+    let before = || -> Result<_, Error> {
+        let Some(path) = &job.journal else {
+            return Ok((None, journal::Done::default(), None));
+        };
+        let lock = Lock::take(path)?;
+        let done = load_journal(path, job.destination.as_ref())?;
+        let file = open_journal(path, job.destination.as_ref()).map_err(|e| {
+            Error::config(format!(
+                "cannot write the journal {}: {e}; free space or give another --journal file (nothing was sent)",
+                path.display()
+            ))
+        })?;
+        Ok((Some(lock), done, Some(file)))
     };
-    let journal = match &job.journal {
-        Some(path) => Some(open_journal(path).map_err(|e| {
-            Error::config(format!("cannot open the journal {}: {e}", path.display()))
-        })?),
-        None => None,
+    let (lock, done, journal) = match before() {
+        Ok(ready) => ready,
+        Err(e) => return (Summary::default(), Err(e)),
     };
     // Why a task: the caller is often the thread in `block_on`, which is not a runtime worker,
     // so driving the batches from here woke it across threads for every finished request
@@ -219,15 +272,21 @@ pub async fn run<R: Read + Send + 'static>(
         done,
         journal,
         reports,
+        stop,
     )));
     while let Some(chunk) = chunks.recv().await {
         chunk.iter().for_each(&mut on_row);
     }
-    engine.await.unwrap_or_else(|| {
-        Err(Error::interrupted(
-            "the bulk run was cancelled by the runtime shutting down",
-        ))
-    })
+    let ended = engine.await.unwrap_or_else(|| {
+        (
+            Summary::default(),
+            Err(Error::interrupted(
+                "the bulk run was cancelled by the runtime shutting down",
+            )),
+        )
+    });
+    drop(lock);
+    ended
 }
 
 #[cfg(test)]
@@ -550,12 +609,15 @@ mod tests {
                 already: 0,
                 failed: 2,
                 skipped: 0,
+                not_sent: 0,
+                lines: 5,
                 latency: summary.latency,
             }
         );
         assert_eq!(failures.len(), 2);
         assert_eq!(failures[0].0, 3);
-        assert!(failures[0].2.contains("line 3"), "{}", failures[0].2);
+        // The line is the report's; the error does not say it again (`line 3: invalid line 3`).
+        assert!(!failures[0].2.contains("line"), "{}", failures[0].2);
         assert_eq!(failures[1].0, 4);
         assert_eq!(failures[1].1, ErrorKind::InvalidInput);
         assert_eq!(client.calls.load(Ordering::SeqCst), 2);
@@ -621,7 +683,7 @@ mod tests {
         let [done, failed] = &lines[..] else {
             panic!("one line per row: {text}");
         };
-        assert_eq!(done["key"], "hubspot|a@example.com||1");
+        assert_eq!(done["key"], r#"["hubspot","a@example.com",null,["1"]]"#);
         assert_eq!(done["result"], "unsubscribed");
         // The receipt reported to the caller, as JSON (its time to the millisecond).
         let [receipt] = &receipts[..] else {
@@ -630,7 +692,10 @@ mod tests {
         assert_eq!(done["receipt"], serde_json::to_value(receipt).unwrap());
         assert_eq!(done["receipt"]["recipient"]["address"], "a@example.com");
         assert!(done.get("error").is_none(), "{done}");
-        assert_eq!(failed["key"], "hubspot|fail@example.com||1");
+        assert_eq!(
+            failed["key"],
+            r#"["hubspot","fail@example.com",null,["1"]]"#
+        );
         assert_eq!(
             (failed["line"].as_u64(), &failed["result"]),
             (Some(3), &"failed".into())
@@ -676,5 +741,308 @@ mod tests {
             vec!["fail@example.com".to_string()]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Runs `input` (a whole CSV text) with `job` through a [`Recorder`], collecting the
+    /// failed rows' lines and messages.
+    async fn run_text(
+        input: &[u8],
+        job: &BulkJob,
+    ) -> (
+        Arc<Recorder>,
+        Summary,
+        Result<(), Error>,
+        Vec<(u64, String)>,
+    ) {
+        let client = Arc::new(Recorder::default());
+        let mut failed = Vec::new();
+        let (summary, ended) = run_until(
+            client.clone(),
+            std::io::Cursor::new(input.to_vec()),
+            job,
+            |row| {
+                if let RowResult::Failed(e) = &row.result {
+                    failed.push((row.line, e.to_string()));
+                }
+            },
+            std::future::pending(),
+        )
+        .await;
+        (client, summary, ended, failed)
+    }
+
+    #[tokio::test]
+    async fn a_quote_that_never_closes_stops_the_run_naming_its_line() {
+        let mut input = b"recipient,note\na@example.com,ok\nb@example.com,\"oops\n".to_vec();
+        for i in 0..3_000 {
+            input.extend_from_slice(format!("r{i}@example.com,fine\n").as_bytes());
+        }
+        let (client, summary, ended, _) = run_text(&input, &BulkJob::new().topic("1")).await;
+        let err = ended.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Interrupted);
+        assert!(
+            err.to_string()
+                .contains("line 3: a quoted field opened here"),
+            "{err}"
+        );
+        assert_eq!(summary.unsubscribed, 1, "the row before it is sent");
+        assert_eq!(client.calls.load(Ordering::SeqCst), 1);
+
+        // Near the end of the file too: the input ends inside the quote.
+        let input = b"recipient,note\na@example.com,\"oops\nb@example.com,x\nc@example.com,y\n";
+        let (_, _, ended, _) = run_text(input, &BulkJob::new().topic("1")).await;
+        let err = ended.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("line 2: a quote opened here never closes"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("3 lines"), "{err}");
+        // A short quoted field with a line break that closes is a row like any other.
+        let input = b"recipient,note\na@example.com,\"two\nlines\"\nb@example.com,x\n";
+        let (_, summary, ended, _) = run_text(input, &BulkJob::new().topic("1")).await;
+        ended.unwrap();
+        assert_eq!(
+            (summary.rows, summary.unsubscribed, summary.lines),
+            (2, 2, 4)
+        );
+    }
+
+    #[tokio::test]
+    async fn line_numbers_count_blank_lines() {
+        let input = b"recipient\n\n\nnot-an-email\n\nb@example.com\n";
+        let (_, summary, ended, failed) = run_text(input, &BulkJob::new().topic("1")).await;
+        ended.unwrap();
+        assert_eq!(failed.iter().map(|f| f.0).collect::<Vec<_>>(), [4]);
+        assert_eq!((summary.rows, summary.lines), (2, 6));
+        // No line break at the end, and a quoted field of two lines before it.
+        let input = b"recipient,n\n\na@example.com,\"x\ny\"\n\nbad\nnot-an-email,1";
+        let (_, _, ended, failed) = run_text(input, &BulkJob::new().topic("1")).await;
+        ended.unwrap();
+        assert_eq!(failed.iter().map(|f| f.0).collect::<Vec<_>>(), [6, 7]);
+    }
+
+    #[tokio::test]
+    async fn a_latin1_byte_in_an_unused_column_is_no_error() {
+        let input = b"recipient,name\na@example.com,Jos\xe9\n\xe9@example.com,x\n";
+        let (_, summary, ended, failed) = run_text(input, &BulkJob::new().topic("1")).await;
+        ended.unwrap();
+        assert_eq!((summary.unsubscribed, summary.failed), (1, 1));
+        assert_eq!(failed[0].0, 3);
+        assert!(failed[0].1.contains("not UTF-8"), "{failed:?}");
+    }
+
+    #[tokio::test]
+    async fn no_topic_anywhere_is_refused_before_sending() {
+        let (client, _, ended, _) = run_text(b"recipient\na@example.com\n", &BulkJob::new()).await;
+        let err = ended.unwrap_err();
+        assert!(!err.was_sent(), "{err}");
+        assert!(err.to_string().contains("--topic"), "{err}");
+        assert_eq!(client.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn journal_keys_do_not_collide_and_old_journals_are_read() {
+        let (dir, journal) = fresh_journal("optout-keys");
+        let job = BulkJob::new().journal(&journal);
+        // Novu-like ambiguity on topics: `[a, b]` (two) vs `"a,b"` (one topic).
+        let two = BulkJob {
+            topics: vec!["a".into(), "b".into()],
+            ..job.clone()
+        };
+        let (_, s, ended, _) = run_text(b"recipient\nA@Example.com\n", &two).await;
+        ended.unwrap();
+        assert_eq!(s.unsubscribed, 1);
+        let (client, s, ended, _) =
+            run_text(b"recipient,topic\na@example.com,\"a,b\"\n", &job).await;
+        ended.unwrap();
+        assert_eq!(
+            (s.skipped, client.calls.load(Ordering::SeqCst)),
+            (0, 1),
+            "another topic"
+        );
+        // The same person in another case, the topics in another order: done already.
+        let (_, s, ended, _) = run_text(
+            b"recipient,topic\na@EXAMPLE.com,a\n",
+            &BulkJob {
+                topics: vec!["b".into()],
+                ..job.clone()
+            },
+        )
+        .await;
+        ended.unwrap();
+        assert_eq!(s.skipped, 1);
+
+        // A journal written before keys were JSON: its done rows are still skipped.
+        std::fs::write(
+            &journal,
+            "{\"key\":\"hubspot|old@example.com||1\",\"line\":2,\"result\":\"unsubscribed\"}\n",
+        )
+        .unwrap();
+        let (client, s, ended, _) = run_text(
+            b"recipient\nold@example.com\n",
+            &BulkJob::new().topic("1").journal(&journal),
+        )
+        .await;
+        ended.unwrap();
+        assert_eq!((s.skipped, client.calls.load(Ordering::SeqCst)), (1, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_journal_of_another_destination_is_refused() {
+        let (dir, journal) = fresh_journal("optout-dest");
+        let trial = Destination {
+            provider: "hubspot".into(),
+            base_url: "http://127.0.0.1:1".into(),
+            account: "sha256:aaaa".into(),
+        };
+        let real = Destination {
+            base_url: "https://api.hubapi.com".into(),
+            ..trial.clone()
+        };
+        let job = BulkJob::new().topic("1").journal(&journal);
+        let (_, _, ended, _) = run_text(
+            b"recipient\na@example.com\n",
+            &job.clone().destination(trial.clone()),
+        )
+        .await;
+        ended.unwrap();
+        let (client, _, ended, _) = run_text(
+            b"recipient\na@example.com\n",
+            &job.clone().destination(real),
+        )
+        .await;
+        let err = ended.unwrap_err();
+        assert!(!err.was_sent(), "{err}");
+        assert!(
+            err.to_string().contains("give a new --journal file"),
+            "{err}"
+        );
+        assert_eq!(client.calls.load(Ordering::SeqCst), 0);
+        // The same destination again: the row is done.
+        let (_, s, ended, _) =
+            run_text(b"recipient\na@example.com\n", &job.destination(trial)).await;
+        ended.unwrap();
+        assert_eq!(s.skipped, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_second_run_on_a_locked_journal_is_refused() {
+        let (dir, journal) = fresh_journal("optout-lock");
+        let lock = journal::Lock::take(&journal).unwrap();
+        let (client, _, ended, _) = run_text(
+            b"recipient\na@example.com\n",
+            &BulkJob::new().topic("1").journal(&journal),
+        )
+        .await;
+        let err = ended.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        assert_eq!(client.calls.load(Ordering::SeqCst), 0);
+        drop(lock);
+        let (_, s, ended, _) = run_text(
+            b"recipient\na@example.com\n",
+            &BulkJob::new().topic("1").journal(&journal),
+        )
+        .await;
+        ended.unwrap();
+        assert_eq!(s.unsubscribed, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_journal_that_cannot_be_written_stops_before_sending() {
+        let full = std::path::Path::new("/dev/full");
+        if !full.exists() {
+            eprintln!("SKIPPED: no /dev/full here");
+            return;
+        }
+        let job = BulkJob::new().topic("1").journal(full);
+        let (client, _, ended, _) = run_text(b"recipient\na@example.com\n", &job).await;
+        let err = ended.unwrap_err();
+        assert!(!err.was_sent(), "{err}");
+        // `/dev/full` reads as endless zeros: not a journal (a full disk fails the header write).
+        assert!(err.to_string().contains("journal /dev/full"), "{err}");
+        assert_eq!(client.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_stops_the_run_with_a_clear_error() {
+        let input = std::io::Read::take(std::io::repeat(0), 3 << 20);
+        let client = Arc::new(Recorder::default());
+        let job = BulkJob::new().topic("1");
+        let mut input_with_header = std::io::Read::chain(&b"recipient\n"[..], input);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut input_with_header, &mut bytes).unwrap();
+        let (_, ended) = run_until(
+            client,
+            std::io::Cursor::new(bytes),
+            &job,
+            |_| {},
+            std::future::pending(),
+        )
+        .await;
+        let err = ended.unwrap_err();
+        assert!(err.to_string().contains("longer than 1 MiB"), "{err}");
+    }
+
+    /// A client whose token is refused: every row answers 401.
+    #[derive(Debug, Default)]
+    struct Refused(AtomicUsize);
+
+    #[async_trait]
+    impl Unsubscriber for Refused {
+        fn provider(&self) -> Provider {
+            Provider::HubSpot
+        }
+        async fn unsubscribe(&self, _: &Unsubscribe) -> Result<Receipt, Error> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(Error::api(Provider::HubSpot, 401).with_message("token expired"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_stops_the_run_after_a_few_rows() {
+        let rows: Vec<String> = (0..500).map(|i| format!("r{i}@example.com,1")).collect();
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let client = Arc::new(Refused::default());
+        let job = BulkJob::new().concurrency(1);
+        let (summary, ended) = run_until(
+            client.clone(),
+            csv(&rows),
+            &job,
+            |_| {},
+            std::future::pending(),
+        )
+        .await;
+        let err = ended.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Interrupted);
+        assert!(err.to_string().contains("token expired"), "{err}");
+        assert_eq!(client.0.load(Ordering::SeqCst), 3);
+        assert_eq!(summary.failed, 3);
+        assert!(summary.not_sent > 0 && summary.rows <= 500, "{summary:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stop_finishes_what_is_in_flight_and_counts_the_rest_as_not_sent() {
+        let rows: Vec<String> = (0..100).map(|i| format!("r{i}@example.com,1")).collect();
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let client = Arc::new(Recorder::default());
+        let (summary, ended) =
+            run_until(client.clone(), csv(&rows), &BulkJob::new(), |_| {}, async {
+            })
+            .await;
+        let err = ended.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Interrupted);
+        assert_eq!(
+            summary.unsubscribed as usize,
+            client.calls.load(Ordering::SeqCst)
+        );
+        assert!(summary.unsubscribed < 100, "{summary:?}");
     }
 }

@@ -1,16 +1,16 @@
 //! The run itself: the reader's rows through the sending [engine](optout_core::engine), each
 //! finished row into the journal, then to the caller in chunks.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use optout_core::engine::{chunk_items, queue_capacity, Engine, Item, Options, Sent};
 use optout_core::{Error, Unsubscriber};
 use tokio::sync::mpsc;
 
-use super::journal::write_entries;
+use super::journal::{write_entries, Done};
 use super::read::read_rows;
 use super::{BulkJob, RowReport, RowResult, Summary};
 
@@ -36,18 +36,14 @@ pub(super) struct Finished {
 }
 
 impl Finished {
-    fn from_sent(sent: Sent<Tag>, client: &dyn Unsubscriber) -> Finished {
+    fn from_sent(sent: Sent<Tag>) -> Finished {
         let Tag { line, key, ended } = sent.tag;
         let result = match (sent.answer, ended) {
             (Some(Ok(receipt)), _) => RowResult::Done(receipt),
             (Some(Err(error)), _) => RowResult::Failed(error),
             (None, Some(ended)) => ended,
-            // The engine never stops on its own here (`stop_after_refusals(0)`): a row it
-            // did not send would be a bug, and is reported as not done.
-            (None, None) => RowResult::Failed(Error::unconfirmed(
-                client.provider(),
-                "the row was not sent; run again with the same journal",
-            )),
+            // The engine stopped before sending it.
+            (None, None) => RowResult::NotSent,
         };
         Finished { line, key, result }
     }
@@ -57,15 +53,18 @@ impl Finished {
 const REPORT_CHUNK: usize = 512;
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Reads, sends, journals and counts; hands the finished rows to `run` in chunks.
+/// Reads, sends, journals and counts; hands the finished rows to `run` in chunks. Answers
+/// the counts however the run ended, and what stopped it part way, if anything did: the
+/// input, the journal, `stop`, or the credentials refused again and again.
 pub(super) async fn drive<R: Read + Send + 'static>(
     client: Arc<dyn Unsubscriber>,
     input: R,
     job: BulkJob,
-    done: HashSet<u128>,
+    done: Done,
     mut journal: Option<File>,
     reports: mpsc::Sender<Vec<RowReport>>,
-) -> Result<Summary, Error> {
+    stop: impl std::future::Future<Output = ()> + Send,
+) -> (Summary, Result<(), Error>) {
     let batch = client.batch_size().max(1);
     // The reader hands over chunks of whole batches, so that its thread sleeps and wakes once
     // per chunk rather than once per row; it hands over a shorter chunk before each read of
@@ -74,28 +73,64 @@ pub(super) async fn drive<R: Read + Send + 'static>(
     let (tx, rx) = mpsc::channel::<Vec<Row>>(queue_capacity(job.concurrency, batch, chunk));
     let reader_job = job.clone();
     let provider = client.provider();
+    let lines = Arc::new(AtomicU64::new(0));
+    let reader_lines = lines.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(input, &reader_job, provider, chunk, &done, &tx)
+        read_rows(
+            input,
+            &reader_job,
+            provider,
+            chunk,
+            &done,
+            &tx,
+            &reader_lines,
+        )
     });
     let options = Options::new()
         .concurrency(job.concurrency)
-        .stop_after_refusals(0);
+        .stop_after_refusals(job.stop_after_refusals);
     let mut engine = Engine::start(client.clone(), &options, rx);
 
     let mut summary = Summary::default();
+    let mut stopped: Option<Error> = None;
     let mut pending: Vec<RowReport> = Vec::new();
     let mut finished: Vec<Finished> = Vec::new();
     let flush_at = tokio::time::sleep(REPORT_EVERY);
     futures_util::pin_mut!(flush_at);
+    futures_util::pin_mut!(stop);
+    let mut stop_seen = false;
     loop {
         tokio::select! {
             biased;
+            () = &mut stop, if !stop_seen => {
+                // Calls in flight finish and are journaled; nothing more is sent.
+                stop_seen = true;
+                engine.stop();
+                stopped.get_or_insert_with(|| Error::interrupted(
+                    "stopped by a signal (Ctrl-C); rows in flight were finished and journaled",
+                ));
+                continue;
+            }
             sent = engine.recv() => {
                 let Some(sent) = sent else { break };
                 finished.clear();
-                finished.extend(sent.into_iter().map(|s| Finished::from_sent(s, client.as_ref())));
-                if let Some(file) = journal.as_mut() {
-                    write_entries(file, &finished, &job)?;
+                finished.extend(sent.into_iter().map(Finished::from_sent));
+                if let (Some(file), None) = (journal.as_mut(), &stopped) {
+                    if let Err(e) = write_entries(file, &finished, &job) {
+                        // What cannot be recorded must not be sent: stop. These rows were
+                        // sent and are counted, but a rerun will send them again.
+                        engine.stop();
+                        journal = None;
+                        stopped = Some(e);
+                    }
+                } else if journal.is_some() && stopped.is_some() {
+                    // Stopped for another reason: the journal still records what finished.
+                    if let Some(file) = journal.as_mut() {
+                        if let Err(e) = write_entries(file, &finished, &job) {
+                            journal = None;
+                            stopped = Some(e);
+                        }
+                    }
                 }
                 for row in finished.drain(..) {
                     summary.rows += 1;
@@ -116,11 +151,26 @@ pub(super) async fn drive<R: Read + Send + 'static>(
     if !pending.is_empty() {
         let _ = reports.send(pending).await;
     }
+    if let Some(refused) = engine.stopped_by() {
+        stopped.get_or_insert_with(|| {
+            Error::interrupted(format!(
+                "the provider refused the credentials {} times in a row ({refused}); \
+                 no retry can fix that: check the token or key and run again (with the same --journal)",
+                job.stop_after_refusals
+            ))
+        });
+    }
     summary.latency = engine.finish().await.latency();
-    reader
+    let read = reader
         .await
-        .map_err(|e| Error::interrupted(format!("the input reader stopped: {e}")))??;
-    Ok(summary)
+        .unwrap_or_else(|e| Err(Error::interrupted(format!("the input reader stopped: {e}"))));
+    summary.lines = lines.load(std::sync::atomic::Ordering::Relaxed);
+    let result = match (stopped, read) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(e),
+        (None, Ok(_)) => Ok(()),
+    };
+    (summary, result)
 }
 
 /// A spawned task: aborted when dropped (so dropping `run` stops everything); a panic inside is

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
 
 use optout_core::{Error, Outcome, Receipt};
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ struct Entry<'a> {
 
 /// What a rerun reads of a journal line; the receipt or error is skipped unread.
 #[derive(Deserialize)]
-struct Done<'a> {
+struct Entered<'a> {
     #[serde(borrow)]
     key: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
@@ -53,7 +54,7 @@ pub(super) fn write_entries(
                 None,
             ),
             RowResult::Failed(error) => ("failed", None, Some(error)),
-            RowResult::Skipped => continue,
+            RowResult::Skipped | RowResult::NotSent => continue,
         };
         let entry = Entry {
             key: &row.key,
@@ -83,33 +84,129 @@ pub(super) fn write_entries(
     })
 }
 
-/// Opens the journal for appending. If the last run was killed mid-line, the torn line is
-/// ended first, so that the next entry starts on a line of its own instead of being glued to
-/// the fragment (and lost with it).
-pub(super) fn open_journal(path: &std::path::Path) -> std::io::Result<File> {
+/// The hashes of the keys a journal records as done.
+#[derive(Debug, Default)]
+pub(super) struct Done {
+    /// Keys as written now (JSON arrays of normalised values).
+    keys: HashSet<u128>,
+    /// Keys of journals written before (`provider|recipient|identifier|topics`, as in the
+    /// input): still honoured, so that a rerun on an old journal skips what it did.
+    legacy: HashSet<u128>,
+}
+
+impl Done {
+    /// Whether nothing is done (no journal, or an empty one).
+    pub(super) fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.legacy.is_empty()
+    }
+
+    /// Whether the row of `key` is done; `legacy` computes its old key's hash, only when the
+    /// journal has old lines.
+    pub(super) fn contains(&self, key: &str, legacy: impl FnOnce() -> u128) -> bool {
+        self.keys.contains(&fnv1a_128(key.as_bytes()))
+            || (!self.legacy.is_empty() && self.legacy.contains(&legacy()))
+    }
+}
+
+/// The journal key of a request: a JSON array of the provider, the recipient as the provider
+/// gets it (an email lower-cased, a phone's digits), the Novu identifier (or `null`) and the
+/// topics, sorted (or `"*"` for all). Unambiguous whatever the values hold (`|`, `,`, quotes).
+pub(super) fn row_key(
+    provider: optout_core::Provider,
+    request: &optout_core::Unsubscribe,
+    all: bool,
+) -> String {
+    use optout_core::{Recipient, Topics};
+    let (recipient, identifier) = match &request.recipient {
+        Recipient::Email { address } => (address.to_ascii_lowercase(), None),
+        Recipient::Phone { msisdn } => (msisdn.clone(), None),
+        Recipient::Device { token } => (token.clone(), None),
+        Recipient::Subscriber { id, identifier } => (id.clone(), identifier.as_deref()),
+        other => (other.to_string(), None),
+    };
+    let topics = match (&request.topics, all) {
+        (Topics::Only(topics), false) => {
+            let mut topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+            topics.sort_unstable();
+            topics.dedup();
+            serde_json::json!(topics)
+        }
+        _ => serde_json::json!("*"),
+    };
+    serde_json::json!([provider.to_string(), recipient, identifier, topics]).to_string()
+}
+
+/// Where a journal's rows were sent: its first line, so that a journal from a trial against
+/// another server or account does not make the real run skip rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// The provider's name (`hubspot`, ...).
+    pub provider: String,
+    /// The base URL the requests went to.
+    pub base_url: String,
+    /// A fingerprint of the account (e.g. `sha256:` and the first 16 hex digits of the
+    /// credential's SHA-256): never the credential itself.
+    pub account: String,
+}
+
+/// The header line, as written.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    optout_journal: u32,
+    #[serde(flatten)]
+    destination: Destination,
+}
+
+/// The longest journal line read back: a longer one is not a journal's (`/dev/zero`).
+const MAX_JOURNAL_LINE: u64 = 1 << 20;
+
+/// Opens the journal for appending, after [`load_journal`] checked it. A new (empty) journal
+/// gets the header first; the header or, for an old journal, a sync must succeed before
+/// anything is sent (a full disk or `/dev/full` stops the run here, with nothing sent). If
+/// the last run was killed mid-line, the torn line is ended first, so that the next entry
+/// starts on a line of its own instead of being glued to the fragment (and lost with it).
+pub(super) fn open_journal(
+    path: &Path,
+    destination: Option<&Destination>,
+) -> std::io::Result<File> {
     use std::io::{Seek, SeekFrom};
     let mut file = OpenOptions::new()
         .create(true)
         .read(true)
         .append(true)
         .open(path)?;
-    if file.seek(SeekFrom::End(0))? > 0 {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len > 0 {
         let mut last = [0u8];
         file.seek(SeekFrom::End(-1))?;
         file.read_exact(&mut last)?;
         if last[0] != b'\n' {
             file.write_all(b"\n")?;
         }
+    } else if let Some(destination) = destination {
+        let header = Header {
+            optout_journal: 1,
+            destination: destination.clone(),
+        };
+        let mut line = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        file.write_all(&line)?;
+    } else {
+        // Nothing to write yet: check that the file takes a write all the same.
+        file.write_all(b"")?;
     }
+    file.sync_data()?;
     Ok(file)
 }
 
-/// The hashes of the keys the journal records as done. A torn last line (the process was
-/// killed while writing it) is ignored: that row is simply sent again.
-pub(super) fn load_journal(path: &std::path::Path) -> Result<HashSet<u128>, Error> {
+/// The keys the journal records as done. A torn last line (the process was killed while
+/// writing it) is ignored: that row is simply sent again. A journal whose header names
+/// another destination than `destination` is refused ([`ErrorKind::Config`](optout_core::ErrorKind),
+/// nothing sent); one without a header (written before headers) is read as it is.
+pub(super) fn load_journal(path: &Path, destination: Option<&Destination>) -> Result<Done, Error> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Done::default()),
         Err(e) => {
             return Err(Error::config(format!(
                 "cannot read the journal {}: {e}",
@@ -117,20 +214,117 @@ pub(super) fn load_journal(path: &std::path::Path) -> Result<HashSet<u128>, Erro
             )))
         }
     };
-    let mut done = HashSet::new();
-    // Split on bytes, not `lines()`: a line torn inside a multi-byte character is not UTF-8,
-    // and must be skipped like any other torn line rather than fail the whole run.
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| {
-            Error::config(format!("cannot read the journal {}: {e}", path.display()))
-        })?;
-        if let Ok(entry) = serde_json::from_slice::<Done>(&line) {
+    let cannot = |e: &dyn std::fmt::Display| {
+        Error::config(format!("cannot read the journal {}: {e}", path.display()))
+    };
+    let mut done = Done::default();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        // Split on bytes, not `lines()`: a line torn inside a multi-byte character is not
+        // UTF-8, and must be skipped like any other torn line rather than fail the whole run.
+        let n = (&mut reader)
+            .take(MAX_JOURNAL_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| cannot(&e))?;
+        if n == 0 {
+            break;
+        }
+        if line.len() as u64 > MAX_JOURNAL_LINE {
+            return Err(cannot(&"a line longer than 1 MiB: this is not an optout journal; give another --journal file"));
+        }
+        if std::mem::take(&mut first) {
+            if let Ok(header) = serde_json::from_slice::<Header>(&line) {
+                if let Some(expected) = destination {
+                    if &header.destination != expected {
+                        return Err(Error::config(format!(
+                            "the journal {} records a run against {} {} (account {}), not this one against {} {} (account {}); \
+                             give a new --journal file to start a new journal",
+                            path.display(),
+                            header.destination.provider,
+                            header.destination.base_url,
+                            header.destination.account,
+                            expected.provider,
+                            expected.base_url,
+                            expected.account,
+                        )));
+                    }
+                }
+                continue;
+            }
+        }
+        if let Ok(entry) = serde_json::from_slice::<Entered>(&line) {
             if entry.result == "unsubscribed" || entry.result == "already_unsubscribed" {
-                done.insert(fnv1a_128(entry.key.as_bytes()));
+                let hash = fnv1a_128(entry.key.as_bytes());
+                if entry.key.starts_with('[') {
+                    done.keys.insert(hash);
+                } else {
+                    done.legacy.insert(hash);
+                }
             }
         }
     }
     Ok(done)
+}
+
+/// A lock on a journal: `<journal>.lock` holding the pid of the run that has it, removed
+/// when dropped. Two runs on one journal would both send every row.
+#[derive(Debug)]
+pub(super) struct Lock(std::path::PathBuf);
+
+impl Lock {
+    /// Takes the lock of the journal at `path`; refuses ([`ErrorKind::Config`](optout_core::ErrorKind))
+    /// if a live process holds it. A lock left by a process that is gone is taken over.
+    pub(super) fn take(path: &Path) -> Result<Lock, Error> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = std::path::PathBuf::from(name);
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&lock) {
+                Ok(mut file) => {
+                    let _ = writeln!(file, "{}", std::process::id());
+                    return Ok(Lock(lock));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&lock).unwrap_or_default();
+                    let pid = holder.trim();
+                    let alive = !pid.is_empty()
+                        && (!Path::new("/proc/self").exists()
+                            || Path::new("/proc").join(pid).exists());
+                    if alive {
+                        return Err(Error::config(format!(
+                            "the journal {} is in use by another run (pid {pid}, in {}); wait for it to end, \
+                             or remove {} if that process is gone",
+                            path.display(),
+                            lock.display(),
+                            lock.display()
+                        )));
+                    }
+                    let _ = std::fs::remove_file(&lock); // left by a run that is gone
+                }
+                Err(e) => {
+                    return Err(Error::config(format!(
+                        "cannot lock the journal {} (creating {}): {e}",
+                        path.display(),
+                        lock.display()
+                    )))
+                }
+            }
+        }
+        Err(Error::config(format!(
+            "cannot lock the journal {}: {} keeps coming back; remove it if no run is using the journal",
+            path.display(),
+            lock.display()
+        )))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// FNV-1a, 128 bits: stable across builds (unlike std's hasher), so a journal written by one
