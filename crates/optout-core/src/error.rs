@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::scrub::{clean, scrub_active, Scrubber};
 use crate::{Provider, Receipt};
 
 /// What went wrong, by meaning. Decide what to do from this, [`Error::is_retryable`] and
@@ -219,11 +220,12 @@ impl Error {
     }
 
     /// An answer that could not be decoded. `body` is quoted in a short snippet (the first 160
-    /// characters, control characters escaped).
+    /// characters, control characters escaped); `reason`, like every provider text, is cleaned
+    /// as [`with_message`](Self::with_message) says.
     pub fn decode(provider: Provider, status: u16, reason: impl Into<String>, body: &[u8]) -> Self {
         let mut e = Error::new(ErrorKind::Decode, Some(provider));
         e.details.status = Some(status);
-        e.details.message = Some(reason.into());
+        e.details.message = Some(clean(&reason.into()));
         e.details.snippet = Some(snippet(body));
         // A garbled 5xx is still a 5xx; a garbled 2xx may have been applied, and a retry of
         // an unsubscribe is harmless, so let the status decide.
@@ -273,7 +275,7 @@ impl Error {
         }
         let mut e = Error::new(kind, Some(provider));
         e.details.retryable = true;
-        e.details.message = Some(chain.join(": "));
+        e.details.message = Some(clean(&chain.join(": ")));
         e.source = Some(Arc::new(source));
         e
     }
@@ -294,15 +296,30 @@ impl Error {
         e
     }
 
-    /// Sets the provider's own error code.
+    /// Sets the provider's own error code, cleaned as [`with_message`](Self::with_message)
+    /// says.
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.details.code = Some(code.into()).filter(|c: &String| !c.is_empty());
+        let code = code.into();
+        self.details.code = Some(clean(&code)).filter(|c| !c.is_empty());
         self
     }
 
     /// Sets the provider's own message.
+    ///
+    /// Provider text is printed, logged and journalled, so it is cleaned on the way in:
+    /// control characters are escaped (a message cannot forge a log line or drive a terminal),
+    /// it is cut to [`MAX_TEXT_CHARS`](crate::scrub::MAX_TEXT_CHARS) characters, and inside a
+    /// decoder run by [`HttpClient::send`](crate::HttpClient::send) the client's credentials
+    /// are scrubbed from it first.
+    ///
+    /// ```
+    /// use optout_core::{Error, Provider};
+    /// let e = Error::api(Provider::Novu, 400).with_message("bad\n1 unsubscribed\x1b[2K");
+    /// assert_eq!(e.message(), Some("bad\\n1 unsubscribed\\u{1b}[2K"));
+    /// ```
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.details.message = Some(message.into()).filter(|m: &String| !m.is_empty());
+        let message = message.into();
+        self.details.message = Some(clean(&message)).filter(|m| !m.is_empty());
         self
     }
 
@@ -331,19 +348,26 @@ impl Error {
         self.details.attempts = attempts;
     }
 
-    pub(crate) fn scrub(&mut self, secrets: &[&str]) {
+    /// Removes `scrubber`'s credentials from every text of the error, and of the errors of a
+    /// partial failure.
+    pub(crate) fn scrub(&mut self, scrubber: &Scrubber) {
+        let details = &mut *self.details;
         for text in [
-            &mut self.details.message,
-            &mut self.details.snippet,
-            &mut self.details.code,
+            &mut details.message,
+            &mut details.snippet,
+            &mut details.code,
+            &mut details.field,
         ]
         .into_iter()
         .flatten()
         {
-            for secret in secrets.iter().filter(|s| !s.is_empty()) {
-                if text.contains(secret) {
-                    *text = text.replace(secret, "[REDACTED]");
-                }
+            if let std::borrow::Cow::Owned(done) = scrubber.scrub(text) {
+                *text = done;
+            }
+        }
+        if let Some(partial) = &mut details.partial {
+            for (_, error) in &mut partial.failed {
+                error.scrub(scrubber);
             }
         }
     }
@@ -552,10 +576,20 @@ impl Serialize for Error {
 }
 
 /// A short, printable excerpt of a response body: at most 160 characters, control characters
-/// escaped, so that it fits on one log line.
+/// escaped, so that it fits on one log line. Inside a decoder run by
+/// [`HttpClient::send`](crate::HttpClient::send), the client's credentials are scrubbed
+/// before the body is cut, so that a key straddling the cut does not leak in part.
 pub fn snippet(body: &[u8]) -> String {
     const MAX: usize = 160;
-    let text = String::from_utf8_lossy(body);
+    /// Scrubbed along with the excerpt: more than any credential is long.
+    const MARGIN: usize = 1024;
+    let head = body.get(..(MAX + MARGIN) * 4).unwrap_or(body);
+    let lossy = String::from_utf8_lossy(head);
+    let cut = lossy
+        .char_indices()
+        .nth(MAX + MARGIN)
+        .map_or(lossy.len(), |(i, _)| i);
+    let text = scrub_active(&lossy[..cut]);
     let mut out = String::with_capacity(MAX + 8);
     out.push('"');
     for (i, c) in text.chars().enumerate() {
@@ -632,7 +666,9 @@ mod tests {
     #[test]
     fn scrub_removes_secrets_from_provider_text() {
         let mut e = Error::api(Provider::Pushy, 401).with_message("bad key sk_live_123");
-        e.scrub(&["sk_live_123"]);
+        e.scrub(&Scrubber::new(&[secrecy::SecretString::from(
+            "sk_live_123",
+        )]));
         assert_eq!(e.message(), Some("bad key [REDACTED]"));
     }
 

@@ -1,6 +1,7 @@
 //! The HTTP plumbing every provider client shares: one connection pool per client, base-URL
 //! checks, timeouts, the `User-Agent`, secret-safe errors, and the retry loop.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -11,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::retry::{wait_from_headers, Decision, RetryPolicy};
-use crate::{Error, Provider};
+pub use crate::scrub::earlier_attempt_may_have_applied;
+use crate::scrub::{bound, with_decoding, Scrubber, REDACTED};
+use crate::{Error, ErrorKind, Outcome, Provider};
 
 /// Default time for one attempt, from sending to the end of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -185,9 +188,22 @@ pub struct Response<'a> {
     pub headers: &'a HeaderMap,
     /// The whole body.
     pub body: &'a [u8],
+    /// An earlier attempt of this request may have applied the change: its answer was lost
+    /// after the request went out (a timeout, a reset connection, a 5xx, a garbled answer).
+    /// An "already unsubscribed" in this answer may then be the earlier attempt's own work:
+    /// map it with [`Response::already_unsubscribed`] (or [`Outcome::already`]).
+    pub earlier_attempt_may_have_applied: bool,
 }
 
 impl<'a> Response<'a> {
+    /// The outcome to report when this answer says the recipient is already unsubscribed:
+    /// [`Outcome::AlreadyUnsubscribed`], unless an earlier attempt of this request may have
+    /// made the change, in which case [`Outcome::Unsubscribed`] (never report as "already" a
+    /// change this call may have made).
+    pub fn already_unsubscribed(&self) -> Outcome {
+        Outcome::already(self.earlier_attempt_may_have_applied)
+    }
+
     /// Decodes the body as JSON, or answers a decode error quoting a short snippet.
     ///
     /// `T` may borrow from the body (`&'a str`, `Cow<'a, str>` fields): a decoder that reads
@@ -242,7 +258,8 @@ pub struct HttpClient {
     json_headers: HeaderMap,
     timeout: Duration,
     retry: RetryPolicy,
-    secrets: Vec<SecretString>,
+    /// The credentials' forms, scrubbed from every error that leaves the client.
+    scrubber: Arc<Scrubber>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -254,45 +271,6 @@ impl std::fmt::Debug for HttpClient {
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
-}
-
-/// Every credential as it may come back in a provider's text: raw, and URL-encoded as a query
-/// value (`+` or `%20` for a space, upper- or lower-case hex), since a server that echoes the
-/// request URL (Pushy's key is in the query string) echoes the encoded form.
-fn with_encoded_forms(secrets: Vec<SecretString>) -> Vec<SecretString> {
-    let mut all: Vec<String> = Vec::with_capacity(secrets.len() * 4);
-    for secret in &secrets {
-        let raw = secret.expose_secret();
-        let form: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
-        let spaces = form.replace('+', "%20");
-        let lower = lower_hex(&spaces);
-        for text in [raw.to_string(), form, spaces, lower] {
-            if !text.is_empty() && !all.contains(&text) {
-                all.push(text);
-            }
-        }
-    }
-    // Longest first, so that a form containing another is scrubbed whole.
-    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    all.into_iter().map(SecretString::from).collect()
-}
-
-/// `%2B` -> `%2b`: the same percent-encoding with lower-case hex digits.
-fn lower_hex(encoded: &str) -> String {
-    let mut out = String::with_capacity(encoded.len());
-    let mut hex_left = 0;
-    for c in encoded.chars() {
-        if hex_left > 0 {
-            out.push(c.to_ascii_lowercase());
-            hex_left -= 1;
-        } else {
-            if c == '%' {
-                hex_left = 2;
-            }
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl HttpClient {
@@ -309,6 +287,9 @@ impl HttpClient {
         secrets: Vec<SecretString>,
     ) -> Result<Self, Error> {
         let base = parse_base_url(provider, config.base_url.as_deref().unwrap_or(default_base))?;
+        if config.client.is_none() {
+            check_tls(provider, &base, TLS_BUILT_IN)?;
+        }
         headers.insert(USER_AGENT, HeaderValue::from_static(user_agent));
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let client = match config.client {
@@ -334,7 +315,7 @@ impl HttpClient {
             json_headers,
             timeout: config.timeout,
             retry: config.retry,
-            secrets: with_encoded_forms(secrets),
+            scrubber: Arc::new(Scrubber::new(&secrets)),
         })
     }
 
@@ -353,13 +334,22 @@ impl HttpClient {
         self.retry
     }
 
-    /// The base URL with `segments` appended, each percent-encoded as exactly one segment
-    /// (so an id like `a b/c?d` stays one segment: `a%20b%2Fc%3Fd`).
+    /// The base URL with `segments` appended, each percent-encoded as exactly one segment as
+    /// RFC 3986 requires: every byte but the unreserved `A-Za-z0-9-._~` is escaped (so an id
+    /// like `a b/c?d` stays one segment, `a%20b%2Fc%3Fd`, and `| ^ [ ]` go out as `%7C %5E
+    /// %5B %5D`, which some servers refuse raw).
     pub fn endpoint(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
+        let base = self.base.path().trim_end_matches('/');
+        let mut path =
+            String::with_capacity(base.len() + segments.iter().map(|s| s.len() + 1).sum::<usize>());
+        path.push_str(base);
+        for segment in segments {
+            path.push('/');
+            encode_segment(segment, &mut path);
         }
+        // Only unreserved characters and `%XX` escapes: `set_path` keeps them as they are.
+        url.set_path(&path);
         url
     }
 
@@ -367,8 +357,14 @@ impl HttpClient {
     ///
     /// `decode` turns a response into the result or an [`Error`] (usually
     /// [`Error::api`] with the provider's code and message). `Retry-After` and
-    /// `RateLimit-Reset` are read here, and credentials are scrubbed from the error's text.
-    /// The final error records how many attempts were made.
+    /// `RateLimit-Reset` are read here. The final error records how many attempts were made.
+    ///
+    /// Credentials never leave in an error, whatever path made it: every [`Error`] built while
+    /// `decode` runs (per-item errors inside a result too) is scrubbed where its text is set,
+    /// before any cut, and every error `send` returns is scrubbed again on its way out.
+    ///
+    /// Each [`Response`] says whether an earlier attempt may have applied the change
+    /// ([`Response::earlier_attempt_may_have_applied`]).
     pub async fn send<T>(
         &self,
         request: Request,
@@ -376,12 +372,17 @@ impl HttpClient {
     ) -> Result<T, Error> {
         let started = Instant::now();
         let mut attempt = 0;
+        let mut may_have_applied = false;
         loop {
             attempt += 1;
-            let mut error = match self.attempt(&request, &decode).await {
+            let mut error = match self.attempt(&request, &decode, may_have_applied).await {
                 Ok(value) => return Ok(value),
-                Err(error) => error,
+                Err((error, applied)) => {
+                    may_have_applied |= applied;
+                    error
+                }
             };
+            error.scrub(&self.scrubber);
             let decision = self
                 .retry
                 .decide(&error, attempt, started.elapsed(), fastrand::f64());
@@ -404,11 +405,13 @@ impl HttpClient {
         }
     }
 
+    /// One attempt. A failure comes with whether this attempt may have applied the change.
     async fn attempt<T>(
         &self,
         request: &Request,
         decode: &impl Fn(Response<'_>) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        earlier_attempt_may_have_applied: bool,
+    ) -> Result<T, (Error, bool)> {
         // Built directly rather than through `RequestBuilder`: the shared headers are copied
         // as one prepared map instead of being parsed and inserted one by one every time.
         let mut outgoing = reqwest::Request::new(request.method.clone(), request.url.clone());
@@ -423,7 +426,12 @@ impl HttpClient {
             headers.insert(name, value.clone());
         }
         *outgoing.body_mut() = request.body.clone().map(reqwest::Body::from);
-        let network = |e: reqwest::Error| Error::network(self.provider, e);
+        // A connection that never opened carried nothing; any other failure may have come
+        // after the request reached the provider.
+        let network = |e: reqwest::Error| {
+            let sent = !e.is_connect();
+            (Error::network(self.provider, e), sent)
+        };
         let mut response = self.client.execute(outgoing).await.map_err(network)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
@@ -434,43 +442,111 @@ impl HttpClient {
         );
         while let Some(chunk) = response.chunk().await.map_err(network)? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(Error::decode(
-                    self.provider,
-                    status.as_u16(),
-                    format!("the body is larger than {MAX_BODY} bytes"),
-                    &body,
-                ));
+                let error = with_decoding(&self.scrubber, earlier_attempt_may_have_applied, || {
+                    Error::decode(
+                        self.provider,
+                        status.as_u16(),
+                        format!("the body is larger than {MAX_BODY} bytes"),
+                        &body,
+                    )
+                });
+                return Err((error, status.is_success() || status.is_server_error()));
             }
             body.extend_from_slice(&chunk);
         }
         tracing::trace!(provider = %self.provider, path = request.url.path(), status = status.as_u16(), "answer");
-        decode(Response {
-            status,
-            headers: &headers,
-            body: &body,
-        })
-        .map_err(|mut error| {
+        let decoded = with_decoding(&self.scrubber, earlier_attempt_may_have_applied, || {
+            decode(Response {
+                status,
+                headers: &headers,
+                body: &body,
+                earlier_attempt_may_have_applied,
+            })
+        });
+        decoded.map_err(|mut error| {
             if error.is_retryable() && error.retry_after().is_none() {
                 if let Some(wait) = wait_from_headers(&headers, SystemTime::now()) {
                     error = error.with_retry_after(wait);
                 }
             }
-            let secrets: Vec<&str> = self.secrets.iter().map(|s| s.expose_secret()).collect();
-            error.scrub(&secrets);
-            error
+            // A 5xx or an answer that could not be read may follow a change that was made;
+            // a refusal (4xx, 429) did not make one.
+            let applied = matches!(
+                error.kind(),
+                ErrorKind::Server | ErrorKind::Decode | ErrorKind::Timeout | ErrorKind::Network
+            ) && status != StatusCode::REQUEST_TIMEOUT;
+            (error, applied)
         })
     }
+}
+
+/// Whether this build can speak TLS (the `rustls` or `native-tls` feature).
+const TLS_BUILT_IN: bool = cfg!(any(feature = "rustls", feature = "native-tls"));
+
+/// Refuses an `https` base URL when the build has no TLS (`tls` is false): every request would
+/// fail as a network error that no retry can fix.
+fn check_tls(provider: Provider, base: &Url, tls: bool) -> Result<(), Error> {
+    if tls || base.scheme() != "https" {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "the base URL for {provider} is https, but this build has no TLS: enable the `rustls` \
+         or `native-tls` feature of optout (or of optout-core), or use an http URL"
+    )))
+}
+
+/// RFC 3986's path segment encoding: every byte but the unreserved `A-Za-z0-9-._~` as `%XX`.
+fn encode_segment(segment: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in segment.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+}
+
+/// A base URL as it may be shown: credentials (`user:password@`) and any query or fragment
+/// replaced by `[REDACTED]`, control characters escaped, at most 200 characters.
+fn shown_url(text: &str) -> String {
+    let text = text.trim();
+    let after_scheme = text.find("://").map_or(0, |i| i + 3);
+    let mut shown = String::with_capacity(text.len());
+    shown.push_str(&text[..after_scheme]);
+    let rest = &text[after_scheme..];
+    let (rest, tail) = match rest.find(['?', '#']) {
+        Some(i) => (&rest[..i], Some(&rest[i..i + 1])),
+        None => (rest, None),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            shown.push_str(REDACTED);
+            shown.push_str(&rest[at..]);
+        }
+        None => shown.push_str(rest),
+    }
+    if let Some(mark) = tail {
+        shown.push_str(mark);
+        shown.push_str(REDACTED);
+    }
+    bound(&shown, 200)
 }
 
 /// Checks a base URL: `http` or `https`, a host, no credentials, query or fragment.
 pub fn parse_base_url(provider: Provider, text: &str) -> Result<Url, Error> {
     let var = format!("{}_BASE_URL", provider.env_prefix());
+    let shown = shown_url(text);
     let bad = |why: &str| {
         Error::config(format!(
-            "base URL {text:?} for {provider} is not usable: {why} (set with --base-url or {var}; \
+            "base URL \"{shown}\" for {provider} is not usable: {why} (set with --base-url or {var}; \
              expected e.g. http://127.0.0.1:8025)"
         ))
     };
+    // url's parse errors name the problem, never the input.
     let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("the scheme must be http or https"));
@@ -528,9 +604,12 @@ pub fn require_secret(secret: Option<SecretString>, name: &str) -> Result<Secret
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::{snippet, ErrorKind};
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// The test client's key: 24 characters, as long as a real one.
+    const SECRET: &str = "s3cr3t-0123456789abcdefg";
 
     fn client(base: &str, retry: RetryPolicy) -> HttpClient {
         let config = HttpConfig {
@@ -544,7 +623,7 @@ mod tests {
             "https://api.pushy.me",
             "optout-test/0.0.0",
             HeaderMap::new(),
-            vec![SecretString::from("s3cr3t")],
+            vec![SecretString::from(SECRET)],
         )
         .unwrap()
     }
@@ -574,6 +653,7 @@ mod tests {
             status: StatusCode::OK,
             headers: &headers,
             body,
+            earlier_attempt_may_have_applied: false,
         };
         let text = response("{\"name\":\"caf\u{e9} \\u00e9\"}".as_bytes());
         let value: serde_json::Value = text.json(Provider::Novu).unwrap();
@@ -656,7 +736,9 @@ mod tests {
     async fn gives_up_with_the_attempt_count_and_scrubs_secrets() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(500).set_body_string("key s3cr3t refused"))
+            .respond_with(
+                ResponseTemplate::new(500).set_body_string(format!("key {SECRET} refused")),
+            )
             .expect(3)
             .mount(&server)
             .await;
@@ -667,7 +749,7 @@ mod tests {
             err.to_string().contains("gave up after 3 attempts"),
             "{err}"
         );
-        assert!(!format!("{err} {err:?}").contains("s3cr3t"));
+        assert!(!format!("{err} {err:?}").contains(SECRET));
     }
 
     #[tokio::test]
@@ -686,21 +768,6 @@ mod tests {
         assert!(!err.is_retryable());
     }
 
-    #[test]
-    fn secrets_are_scrubbed_raw_and_url_encoded() {
-        let forms = with_encoded_forms(vec![SecretString::from("k y+/é")]);
-        let forms: Vec<&str> = forms.iter().map(|s| s.expose_secret()).collect();
-        assert_eq!(
-            forms,
-            [
-                "k%20y%2B%2F%C3%A9",
-                "k%20y%2b%2f%c3%a9",
-                "k+y%2B%2F%C3%A9",
-                "k y+/é"
-            ]
-        );
-    }
-
     #[tokio::test]
     async fn connection_refused_is_a_network_error_without_the_url() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -708,7 +775,7 @@ mod tests {
         drop(listener);
         let c = client(&format!("http://{addr}"), RetryPolicy::none());
         let mut url = c.endpoint(&["x"]);
-        url.query_pairs_mut().append_pair("api_key", "s3cr3t");
+        url.query_pairs_mut().append_pair("api_key", SECRET);
         let err = c
             .send(Request::new(Method::POST, url), decode_status)
             .await
@@ -716,7 +783,308 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Network);
         assert!(err.is_retryable());
         let all = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
-        assert!(!all.contains("s3cr3t"), "{all}");
+        assert!(!all.contains(SECRET), "{all}");
         assert!(!all.contains("api_key"), "{all}");
+    }
+
+    /// What every error text of `err` shows: `Display`, `Debug` and JSON.
+    fn all_text(err: &Error) -> String {
+        format!("{err} {err:?} {}", serde_json::to_string(err).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_scrubbed_before_it_is_quoted() {
+        let server = MockServer::start().await;
+        let body = format!("api_key={SECRET}&{}", "x".repeat(MAX_BODY));
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::none());
+        let err = post_x(&c).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        let text = all_text(&err);
+        assert!(!text.contains(&SECRET[..8]), "{text}");
+        assert!(text.contains("api_key=[REDACTED]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_key_straddling_the_snippet_cut_is_scrubbed_whole() {
+        let server = MockServer::start().await;
+        // The 160-character snippet ends 10 characters into the key.
+        let body = format!("<html>{} {SECRET}</html>", "x".repeat(143));
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(502).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::none());
+        let decode = |r: Response<'_>| {
+            Err::<(), _>(
+                Error::api(Provider::Pushy, r.status.as_u16()).with_message(snippet(r.body)),
+            )
+        };
+        let err = c
+            .send(Request::new(Method::POST, c.endpoint(&["x"])), decode)
+            .await
+            .unwrap_err();
+        let text = all_text(&err);
+        assert!(!text.contains(&SECRET[..8]), "{text}");
+        assert!(text.contains("[REDACTED]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn errors_inside_a_decoded_result_are_scrubbed() {
+        // Like Novu's per-item errors: built by the decoder, returned inside `Ok`.
+        let server = MockServer::start().await;
+        let body = format!(r#"{{"errors":[{{"message":"ApiKey {SECRET} is not valid"}}]}}"#);
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::none());
+        let decode = |r: Response<'_>| {
+            let v: serde_json::Value = r.json(Provider::Novu)?;
+            let message = v["errors"][0]["message"].as_str().unwrap_or_default();
+            Ok(vec![Err::<(), _>(
+                Error::api(Provider::Novu, 404).with_message(message),
+            )])
+        };
+        let items = c
+            .send(Request::new(Method::POST, c.endpoint(&["x"])), decode)
+            .await
+            .unwrap();
+        let err = items[0].as_ref().unwrap_err();
+        let text = all_text(err);
+        assert!(!text.contains(&SECRET[..8]), "{text}");
+        assert_eq!(err.message(), Some("ApiKey [REDACTED] is not valid"));
+    }
+
+    #[tokio::test]
+    async fn a_short_credential_does_not_mangle_messages() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(401).set_body_string("Authentication failed"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let config = HttpConfig {
+            base_url: Some(server.uri()),
+            retry: RetryPolicy::none(),
+            ..HttpConfig::default()
+        };
+        let c = HttpClient::new(
+            Provider::Pushy,
+            config,
+            "https://api.pushy.me",
+            "optout-test/0.0.0",
+            HeaderMap::new(),
+            vec![SecretString::from("t"), SecretString::from("x")],
+        )
+        .unwrap();
+        let err = post_x(&c).await.unwrap_err();
+        assert_eq!(err.message(), Some("Authentication failed"));
+    }
+
+    #[tokio::test]
+    async fn provider_text_cannot_forge_lines_or_grow_without_bound() {
+        let server = MockServer::start().await;
+        let body = format!(
+            "bad\n20000 unsubscribed, 0 already, 0 failed\x1b[2K\r{}",
+            "y".repeat(900_000)
+        );
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::none());
+        let err = post_x(&c).await.unwrap_err();
+        let line = err.to_string();
+        assert!(!line.contains(['\n', '\r', '\x1b']), "{line:?}");
+        assert!(line.contains("bad\\n20000 unsubscribed"), "{line}");
+        let message = err.message().unwrap();
+        // 500 characters of the provider's text, a few of them escaped, and the ellipsis.
+        assert!(message.chars().count() < crate::scrub::MAX_TEXT_CHARS + 20);
+        assert!(message.ends_with('…'));
+        assert!(serde_json::to_string(&err).unwrap().len() < 2_000);
+    }
+
+    #[test]
+    fn a_base_url_is_shown_without_credentials_or_query() {
+        for (bad, secret) in [
+            ("http://user:hunter2-password@[::1", "hunter2"),
+            ("ftp://user:hunter2-password@h/", "hunter2"),
+            ("http://h/?api_key=0123456789abcdef", "0123456789"),
+            ("http://h/p#api_key=0123456789abcdef", "0123456789"),
+            ("http://u:hunter2-password@h/?q=1", "hunter2"),
+        ] {
+            let err = parse_base_url(Provider::Pushy, bad).unwrap_err();
+            let text = all_text(&err);
+            assert!(!text.contains(secret), "{text}");
+            assert!(text.contains("[REDACTED]"), "{text}");
+            assert!(text.contains("PUSHY_BASE_URL"), "{text}");
+        }
+        assert_eq!(
+            shown_url("http://u:p@h:1/a?b#c"),
+            "http://[REDACTED]@h:1/a?[REDACTED]"
+        );
+        assert_eq!(shown_url("not a url"), "not a url");
+    }
+
+    #[tokio::test]
+    async fn path_segments_are_encoded_as_rfc_3986_requires() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&format!("{}/base/", server.uri()), RetryPolicy::none());
+        let url = c.endpoint(&["v1", "a|b^c[d]e f/g?h#i%j~k-l.m_n", "é"]);
+        c.send(Request::new(Method::POST, url), decode_status)
+            .await
+            .unwrap();
+        let received = server.received_requests().await.unwrap();
+        assert_eq!(
+            received[0].url.path(),
+            "/base/v1/a%7Cb%5Ec%5Bd%5De%20f%2Fg%3Fh%23i%25j~k-l.m_n/%C3%A9"
+        );
+        assert_eq!(received[0].url.query(), None);
+    }
+
+    #[test]
+    fn an_https_base_url_needs_a_tls_feature() {
+        let https = Url::parse("https://api.pushy.me").unwrap();
+        let http = Url::parse("http://127.0.0.1:8025").unwrap();
+        let err = check_tls(Provider::Pushy, &https, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let text = err.to_string();
+        assert!(
+            text.contains("`rustls`") && text.contains("`native-tls`"),
+            "{text}"
+        );
+        assert!(check_tls(Provider::Pushy, &https, true).is_ok());
+        assert!(check_tls(Provider::Pushy, &http, false).is_ok());
+    }
+
+    #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+    #[test]
+    fn without_tls_an_https_client_is_refused_when_built() {
+        let err = HttpClient::new(
+            Provider::Pushy,
+            HttpConfig::default(),
+            "https://api.pushy.me",
+            "optout-test/0.0.0",
+            HeaderMap::new(),
+            vec![],
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("rustls"), "{err}");
+    }
+
+    /// A loopback server that reads the first request and closes the connection without an
+    /// answer (the answer is lost after the request went out), then answers every later
+    /// request with `status` and `body`.
+    async fn drops_the_first_answer(status: u16, body: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut first = true;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                if std::mem::take(&mut first) {
+                    drop(socket);
+                    continue;
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn already_on_400(r: Response<'_>) -> Result<Outcome, Error> {
+        match r.status.as_u16() {
+            200 => Ok(Outcome::Unsubscribed),
+            400 => Ok(r.already_unsubscribed()),
+            status => Err(Error::api(Provider::HubSpot, status)),
+        }
+    }
+
+    #[tokio::test]
+    async fn already_after_a_lost_answer_is_reported_as_unsubscribed() {
+        let base = drops_the_first_answer(400, "already unsubscribed").await;
+        let c = client(&base, RetryPolicy::default());
+        let outcome = c
+            .send(
+                Request::new(Method::POST, c.endpoint(&["x"])),
+                already_on_400,
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, Outcome::Unsubscribed);
+    }
+
+    #[tokio::test]
+    async fn already_is_already_when_no_earlier_attempt_may_have_applied() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::default());
+        let outcome = c
+            .send(
+                Request::new(Method::POST, c.endpoint(&["x"])),
+                already_on_400,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::AlreadyUnsubscribed,
+            "a 429 changed nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn already_after_a_5xx_is_reported_as_unsubscribed() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(502))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::default());
+        let outcome = c
+            .send(
+                Request::new(Method::POST, c.endpoint(&["x"])),
+                already_on_400,
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, Outcome::Unsubscribed);
     }
 }

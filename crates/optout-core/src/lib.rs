@@ -10,11 +10,14 @@
 //! - `error`: [`Error`], [`ErrorKind`] and the status classification;
 //! - `retry`: [`RetryPolicy::decide`] and [`wait_from_headers`], pure functions;
 //! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
+//! - [`scrub`]: what keeps credentials and control characters out of error text;
 //! - [`validate`]: the input checks every provider applies before sending.
 
+pub mod engine;
 mod error;
 pub mod http;
 mod retry;
+pub mod scrub;
 mod types;
 mod unsubscriber;
 pub mod validate;
@@ -23,7 +26,9 @@ pub use async_trait::async_trait;
 pub use error::{snippet, Error, ErrorKind, Partial};
 pub use http::{HttpClient, HttpConfig, Request, Response};
 pub use retry::{wait_from_headers, Decision, RetryPolicy};
-pub use types::{LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
+pub use types::{
+    LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe, PHONE_REGION_VAR,
+};
 pub use unsubscriber::{per_topic, TopicOutcome, Unsubscriber, UnsubscriberExt, TOPIC_CONCURRENCY};
 
 /// Re-exported so that provider crates and users name the same versions.

@@ -104,7 +104,8 @@ pub enum Recipient {
         /// The address, as given.
         address: String,
     },
-    /// A phone number as an MSISDN: international format, 6 to 15 digits, no `+` (Mobivate).
+    /// A phone number as an MSISDN: the E.164 digits (country code first), no `+` (Mobivate).
+    /// Build it with [`Recipient::phone`] or [`Recipient::phone_in_region`].
     Phone {
         /// The digits.
         msisdn: String,
@@ -132,10 +133,41 @@ impl Recipient {
         Ok(Recipient::Email { address })
     }
 
-    /// A phone number. Spaces, dashes, dots, brackets and one leading `+` are accepted and
-    /// dropped (people write numbers that way); what remains must be 6 to 15 digits.
+    /// A phone number in international form: `+` or `00` and the country code
+    /// (`+254 700 000000`, `0044 20 7946 0000`), or an MSISDN as Mobivate takes it
+    /// (`254700000000`). It is parsed with libphonenumber's metadata and stored as E.164 digits
+    /// without the `+` (`+44 (0)20 7946 0000` becomes `442079460000`).
+    ///
+    /// A national number (`0700 000000`) is refused: its country is unknown, and guessing
+    /// would opt out someone else's number. Use [`phone_in_region`](Self::phone_in_region)
+    /// for those. A number no country allocates is refused too; see
+    /// [`validate::phone`] for the rules.
+    ///
+    /// ```
+    /// use optout_core::Recipient;
+    /// assert_eq!(Recipient::phone("+44 (0)20 7946 0000")?.to_string(), "442079460000");
+    /// assert!(Recipient::phone("0700 000000").is_err());
+    /// # Ok::<(), optout_core::Error>(())
+    /// ```
     pub fn phone(number: impl AsRef<str>) -> Result<Self, Error> {
-        let msisdn = validate::normalize_msisdn("recipient", number.as_ref())?;
+        Self::phone_with("recipient", number.as_ref(), None)
+    }
+
+    /// A phone number where a national number is read in `region`, an ISO 3166-1 alpha-2
+    /// code such as `KE` (international forms ignore it).
+    ///
+    /// ```
+    /// use optout_core::Recipient;
+    /// let r = Recipient::phone_in_region("0700 000000", "KE")?;
+    /// assert_eq!(r, Recipient::Phone { msisdn: "254700000000".into() });
+    /// # Ok::<(), optout_core::Error>(())
+    /// ```
+    pub fn phone_in_region(number: impl AsRef<str>, region: &str) -> Result<Self, Error> {
+        Self::phone_with("recipient", number.as_ref(), Some(region))
+    }
+
+    fn phone_with(field: &str, number: &str, region: Option<&str>) -> Result<Self, Error> {
+        let msisdn = validate::phone(field, number, region)?;
         Ok(Recipient::Phone { msisdn })
     }
 
@@ -174,6 +206,11 @@ impl Recipient {
     /// phone number for Mobivate, a device token for Pushy, a subscriber (Novu) or contact
     /// (Migma) id with an optional Novu subscription `identifier` for the others.
     ///
+    /// A Mobivate number that is not in international form is read in the region named by
+    /// `MOBIVATE_DEFAULT_REGION` (see [`phone_in_region`](Self::phone_in_region)); without
+    /// it, a national number is refused. A malformed `MOBIVATE_DEFAULT_REGION` is a
+    /// configuration error.
+    ///
     /// ```
     /// use optout_core::{Provider, Recipient};
     /// let r = Recipient::for_provider(Provider::Mobivate, "+254700000000", None)?;
@@ -189,7 +226,10 @@ impl Recipient {
         let value = value.trim();
         let recipient = match provider {
             Provider::HubSpot => Recipient::email(value)?,
-            Provider::Mobivate => Recipient::phone(value)?,
+            Provider::Mobivate => {
+                let region = default_phone_region()?;
+                Recipient::phone_with("recipient", value, region.as_deref())?
+            }
             Provider::Pushy => Recipient::device(value)?,
             Provider::Migma | Provider::Novu => match identifier.map(str::trim) {
                 Some(identifier) if !identifier.is_empty() => {
@@ -233,6 +273,30 @@ impl fmt::Display for Recipient {
                 identifier: Some(identifier),
             } => write!(f, "{id} ({identifier})"),
         }
+    }
+}
+
+/// The variable [`Recipient::for_provider`] reads the region of national phone numbers from.
+pub const PHONE_REGION_VAR: &str = "MOBIVATE_DEFAULT_REGION";
+
+/// `MOBIVATE_DEFAULT_REGION`, checked; `None` when unset or blank.
+fn default_phone_region() -> Result<Option<String>, Error> {
+    match std::env::var(PHONE_REGION_VAR) {
+        Ok(region) if !region.trim().is_empty() => {
+            validate::phone_region(PHONE_REGION_VAR, &region)
+                .map(Some)
+                .map_err(|e| {
+                    Error::config(format!(
+                        "{PHONE_REGION_VAR}: {}",
+                        e.message().unwrap_or("is not a region code")
+                    ))
+                })
+        }
+        Ok(_) => Ok(None),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::config(format!(
+            "{PHONE_REGION_VAR} is not valid UTF-8; expected a region code such as KE"
+        ))),
     }
 }
 
@@ -443,6 +507,25 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a provider's "already unsubscribed" answer: `AlreadyUnsubscribed`,
+    /// unless an earlier attempt of the same request may have applied the change (its answer
+    /// was lost), in which case `Unsubscribed`: this call may have made the change, and a
+    /// receipt must not say otherwise. See
+    /// [`Response::earlier_attempt_may_have_applied`](crate::Response).
+    ///
+    /// ```
+    /// use optout_core::Outcome;
+    /// assert_eq!(Outcome::already(false), Outcome::AlreadyUnsubscribed);
+    /// assert_eq!(Outcome::already(true), Outcome::Unsubscribed);
+    /// ```
+    pub fn already(earlier_attempt_may_have_applied: bool) -> Outcome {
+        if earlier_attempt_may_have_applied {
+            Outcome::Unsubscribed
+        } else {
+            Outcome::AlreadyUnsubscribed
+        }
+    }
+
     /// Combines the outcomes of several topics: `Unsubscribed` if anything changed.
     pub fn merge(self, other: Outcome) -> Outcome {
         if self == Outcome::Unsubscribed || other == Outcome::Unsubscribed {
@@ -571,6 +654,34 @@ mod tests {
             assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
         }
         assert!("mailchimp".parse::<Provider>().is_err());
+    }
+
+    #[test]
+    fn a_mobivate_recipient_reads_national_numbers_in_mobivate_default_region() {
+        // The only test in this binary that touches MOBIVATE_DEFAULT_REGION.
+        let phone = |v: &str| Recipient::for_provider(Provider::Mobivate, v, None);
+        std::env::remove_var(PHONE_REGION_VAR);
+        let err = phone("0700 000000").unwrap_err();
+        assert_eq!(err.field(), Some("recipient"));
+        assert!(err.to_string().contains("MOBIVATE_DEFAULT_REGION"), "{err}");
+        assert_eq!(
+            phone("+44 (0)20 7946 0000").unwrap(),
+            Recipient::Phone {
+                msisdn: "442079460000".into()
+            }
+        );
+        std::env::set_var(PHONE_REGION_VAR, "KE");
+        assert_eq!(
+            phone("0700 000000").unwrap(),
+            Recipient::Phone {
+                msisdn: "254700000000".into()
+            }
+        );
+        std::env::set_var(PHONE_REGION_VAR, "Kenya");
+        let err = phone("0700 000000").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains("MOBIVATE_DEFAULT_REGION"), "{err}");
+        std::env::remove_var(PHONE_REGION_VAR);
     }
 
     #[test]

@@ -94,31 +94,220 @@ pub fn email(field: &str, value: &str) -> Result<(), Error> {
     }
 }
 
-/// Normalizes a phone number to an MSISDN: drops spaces, dashes, dots, brackets and one
-/// leading `+`; what remains must be 6 to 15 digits (E.164 allows at most 15).
-pub fn normalize_msisdn(field: &str, value: &str) -> Result<String, Error> {
-    let trimmed = value.trim();
-    let rest = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let digits: String = rest
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    msisdn(field, &digits)?;
-    Ok(digits)
+/// An example of the international form, for messages.
+const PHONE_EXAMPLE: &str = "+254 700 000000";
+
+/// Reads a phone number as written by a person and answers its MSISDN: the E.164 digits
+/// (country code and national number) without the `+`, as Mobivate takes it.
+///
+/// Numbers are parsed with libphonenumber's metadata (the `phonenumber` crate), not by
+/// stripping characters, so that the trunk prefix of the national form is dropped where the
+/// country drops it (`+44 (0)20 7946 0000` is `442079460000`) and a number that no country
+/// allocates is refused. What is accepted:
+///
+/// - the international form: `+` or `00`, the country code, the number (`+254 700 000000`,
+///   `00254700000000`);
+/// - an MSISDN as sent: 6 to 15 digits, nothing else, not starting with `0` (`254700000000`);
+/// - the national form (`0700 000000`), only with a `default_region` (an ISO 3166-1 alpha-2
+///   code such as `KE`): without one the country is unknown and the number is refused.
+///
+/// Digits may be grouped with spaces, `-`, `.` and brackets; nothing else is allowed (no
+/// letters, no extension). With a `default_region`, digits only that read both as an MSISDN
+/// and as a national number of that region, and mean two different numbers, are refused as
+/// ambiguous. Every error names `field`, says what was wrong and what is allowed.
+///
+/// ```
+/// use optout_core::validate::phone;
+/// assert_eq!(phone("recipient", "+44 (0)20 7946 0000", None)?, "442079460000");
+/// assert_eq!(phone("recipient", "00254700000000", None)?, "254700000000");
+/// assert_eq!(phone("recipient", "0700 000000", Some("KE"))?, "254700000000");
+/// assert!(phone("recipient", "0700 000000", None).is_err());
+/// # Ok::<(), optout_core::Error>(())
+/// ```
+pub fn phone(field: &str, value: &str, default_region: Option<&str>) -> Result<String, Error> {
+    non_empty(field, value)?;
+    let text = value.trim();
+    let refuse = |why: String| Error::invalid_input(field, format!("{text:?} {why}"));
+    if let Some((_, c)) = text.char_indices().find(|&(i, c)| {
+        !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')') || (c == '+' && i == 0))
+    }) {
+        return Err(refuse(format!(
+            "is not a phone number: {c:?} is not allowed; allowed: digits grouped with spaces, \
+             '-', '.' or brackets, after an optional leading + (no letters, no extension), \
+             e.g. {PHONE_EXAMPLE}"
+        )));
+    }
+    let region = default_region.map(|r| region_id(field, r)).transpose()?;
+    let international = text.strip_prefix('+').or_else(|| text.strip_prefix("00"));
+    let number = if let Some(rest) = international {
+        parse_international(rest).map_err(refuse)?
+    } else if text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0') {
+        // The MSISDN form: digits with the country code, no `+`.
+        let as_msisdn = parse_international(text);
+        match region {
+            None => as_msisdn.map_err(refuse)?,
+            Some(region) => {
+                let as_national = phonenumber::parse(Some(region), text)
+                    .ok()
+                    .filter(|n| n.is_valid())
+                    .map(|n| e164_digits(&n));
+                match (as_msisdn, as_national) {
+                    (Ok(msisdn), Some(national)) if msisdn != national => {
+                        return Err(refuse(format!(
+                            "is ambiguous: as an MSISDN it is +{msisdn}, as a national number \
+                             of {} it is +{national}; write it with + or 00 and the country code",
+                            region.as_ref()
+                        )))
+                    }
+                    (Ok(msisdn), _) => msisdn,
+                    (Err(_), Some(national)) => national,
+                    (Err(why), None) => return Err(refuse(why)),
+                }
+            }
+        }
+    } else {
+        let Some(region) = region else {
+            return Err(refuse(format!(
+                "is a national number: it has no country code, so the country is unknown; \
+                 write it with + or 00 and the country code (e.g. {PHONE_EXAMPLE}), or set a \
+                 default region (MOBIVATE_DEFAULT_REGION, or Recipient::phone_in_region)"
+            )));
+        };
+        let number = phonenumber::parse(Some(region), text)
+            .map_err(|e| refuse(format!("is not a phone number of {}: {e}", region.as_ref())))?;
+        checked(number).map_err(refuse)?
+    };
+    Ok(number)
 }
 
-/// An MSISDN as sent: 6 to 15 ASCII digits and nothing else.
+/// Checks a region code for national phone numbers and answers it in upper case: an ISO
+/// 3166-1 alpha-2 code that libphonenumber knows, such as `KE`, `GB` or `US`.
+pub fn phone_region(field: &str, value: &str) -> Result<String, Error> {
+    region_id(field, value).map(|id| id.as_ref().to_string())
+}
+
+fn region_id(field: &str, value: &str) -> Result<phonenumber::country::Id, Error> {
+    let code = value.trim().to_ascii_uppercase();
+    // `Id` also parses numeric codes such as "001" (non-geographic numbers): not a region.
+    match code.parse::<phonenumber::country::Id>() {
+        Ok(id) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => Ok(id),
+        _ => Err(Error::invalid_input(
+            field,
+            format!(
+                "default region {value:?} is not a region code; expected an ISO 3166-1 alpha-2 \
+                 code such as KE, GB or US (GB, not UK)"
+            ),
+        )),
+    }
+}
+
+/// `+` and what follows it: parsed without a region, then checked.
+fn parse_international(rest: &str) -> Result<String, String> {
+    let number = phonenumber::parse(None, format!("+{rest}")).map_err(|e| match e {
+        phonenumber::ParseError::InvalidCountryCode => {
+            "is not a phone number: it does not start with a country calling code".to_string()
+        }
+        other => format!("is not a phone number: {other}"),
+    })?;
+    checked(number)
+}
+
+/// The E.164 digits of a parsed number, if libphonenumber's metadata says it is one a
+/// country has allocated; otherwise what is wrong with it.
+fn checked(number: phonenumber::PhoneNumber) -> Result<String, String> {
+    if number.extension().is_some() {
+        return Err("is not a phone number: it has an extension; give the number alone".into());
+    }
+    let digits = e164_digits(&number);
+    if number.is_valid() {
+        return Ok(digits);
+    }
+    let code = number.code().value();
+    let national_len = digits.len() - code.to_string().len();
+    let mut lengths: Vec<u16> = phonenumber::metadata::DATABASE
+        .by_code(&code)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|m| {
+            // The general descriptor's lengths are empty in this metadata: take every type's.
+            let d = m.descriptors();
+            [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .flat_map(|desc| desc.possible_length().iter().copied())
+            .collect::<Vec<_>>()
+        })
+        .collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let listed = lengths
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(
+        if !lengths.is_empty() && !lengths.contains(&(national_len as u16)) {
+            format!(
+                "is not a valid phone number: {national_len} digits follow the country code \
+                 +{code}, where numbers have {listed} digits"
+            )
+        } else {
+            format!(
+                "is not a valid phone number: +{digits} is in no number range that country code \
+                 +{code} uses (libphonenumber metadata)"
+            )
+        },
+    )
+}
+
+fn e164_digits(number: &phonenumber::PhoneNumber) -> String {
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    e164.trim_start_matches('+').to_string()
+}
+
+/// Normalizes a phone number to an MSISDN: [`phone`] without a default region (the
+/// international form or an MSISDN; a national number is refused).
+pub fn normalize_msisdn(field: &str, value: &str) -> Result<String, Error> {
+    phone(field, value, None)
+}
+
+/// An MSISDN as sent: the E.164 digits of a valid number, without `+`, exactly as [`phone`]
+/// writes them (so `4402079460000`, which keeps the UK trunk prefix `0`, is refused: it is
+/// `442079460000`).
 pub fn msisdn(field: &str, value: &str) -> Result<(), Error> {
-    if !value.bytes().all(|b| b.is_ascii_digit()) || !(6..=15).contains(&value.len()) {
+    let shape_ok = value.bytes().all(|b| b.is_ascii_digit()) && (6..=15).contains(&value.len());
+    if !shape_ok {
         return Err(Error::invalid_input(
             field,
             format!(
-                "{value:?} is not a phone number; expected an MSISDN of 6 to 15 digits in \
-                 international format, e.g. 254700000000"
+                "{value:?} is not an MSISDN; expected 6 to 15 digits in international format \
+                 (country code first, no +), e.g. 254700000000"
             ),
         ));
     }
-    Ok(())
+    match parse_international(value) {
+        Ok(digits) if digits == value => Ok(()),
+        Ok(digits) => Err(Error::invalid_input(
+            field,
+            format!(
+                "{value:?} is not an MSISDN as sent: the number it reads as is {digits} \
+                 (a national trunk prefix is not part of an MSISDN)"
+            ),
+        )),
+        Err(why) => Err(Error::invalid_input(field, format!("{value:?} {why}"))),
+    }
 }
 
 /// The topic ids of a request for a provider that needs them listed: refuses
@@ -256,22 +445,150 @@ mod tests {
         }
     }
 
+    fn refused(value: &str, region: Option<&str>) -> String {
+        let err = phone("recipient", value, region).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{value:?}");
+        assert_eq!(err.field(), Some("recipient"), "{value:?}");
+        err.to_string()
+    }
+
     #[test]
-    fn msisdn_is_6_to_15_digits_after_normalizing() {
+    fn international_numbers_are_sent_as_e164_digits_without_the_plus() {
+        for (given, sent) in [
+            ("+254 700 000000", "254700000000"),
+            ("+254700000000", "254700000000"),
+            ("00254700000000", "254700000000"),
+            ("00 254 700 000 000", "254700000000"),
+            ("+254 (700) 000-000", "254700000000"),
+            ("+44 20 7946 0000", "442079460000"),
+            ("+1 202 555 0123", "12025550123"),
+            // The MSISDN form, as Mobivate takes it.
+            ("254700000000", "254700000000"),
+            (" 254700000000 ", "254700000000"),
+        ] {
+            assert_eq!(phone("recipient", given, None).unwrap(), sent, "{given:?}");
+            assert_eq!(
+                normalize_msisdn("recipient", given).unwrap(),
+                sent,
+                "{given:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_trunk_prefix_in_brackets_is_dropped_not_sent() {
+        // Was sent as 4402079460000: someone else's number, reported as done.
         assert_eq!(
-            normalize_msisdn("recipient", "+254 700-000.000").unwrap(),
+            phone("recipient", "+44 (0)20 7946 0000", None).unwrap(),
+            "442079460000"
+        );
+        assert_eq!(
+            phone("recipient", "+44 (0) 20 7946 0000", None).unwrap(),
+            "442079460000"
+        );
+        assert_eq!(
+            phone("recipient", "0044 (0)20 7946 0000", None).unwrap(),
+            "442079460000"
+        );
+    }
+
+    #[test]
+    fn a_national_number_is_refused_without_a_default_region() {
+        // Was sent as 0700000000.
+        for national in [
+            "0700 000000",
+            "0700000000",
+            "020 7946 0000",
+            "254 700 000000",
+        ] {
+            let err = refused(national, None);
+            assert!(err.contains("national number"), "{err}");
+            assert!(err.contains("country code"), "{err}");
+            assert!(err.contains("default region"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_national_number_is_read_in_the_default_region() {
+        assert_eq!(
+            phone("recipient", "0700 000000", Some("KE")).unwrap(),
             "254700000000"
         );
-        assert_eq!(normalize_msisdn("recipient", "123456").unwrap(), "123456");
+        assert_eq!(
+            phone("recipient", "020 7946 0000", Some("gb")).unwrap(),
+            "442079460000"
+        );
+        assert_eq!(
+            phone("recipient", "(202) 555-0123", Some("US")).unwrap(),
+            "12025550123"
+        );
+        // International forms ignore the region.
+        assert_eq!(
+            phone("recipient", "+254 700 000000", Some("GB")).unwrap(),
+            "254700000000"
+        );
+        // An MSISDN that is also the national reading in its own region.
+        assert_eq!(
+            phone("recipient", "254700000000", Some("KE")).unwrap(),
+            "254700000000"
+        );
+        // Digits only that are no MSISDN but a national number of the region.
+        assert_eq!(
+            phone("recipient", "2025550123", Some("US")).unwrap(),
+            "12025550123"
+        );
+        let err = phone("recipient", "0700 000000", Some("UK")).unwrap_err();
+        assert!(err.to_string().contains("alpha-2"), "{err}");
+        assert!(phone_region("region", "ke").unwrap() == "KE");
+        assert!(phone_region("region", "001").is_err());
+    }
+
+    #[test]
+    fn impossible_numbers_are_refused_and_say_why() {
+        let err = refused("+44 20 7946 000", None);
+        assert!(err.contains("not a valid phone number"), "{err}");
+        let err = refused("+44 2079", None);
+        assert!(
+            err.contains("4 digits follow the country code +44"),
+            "{err}"
+        );
+        let err = refused("+999 1234567", None);
+        assert!(err.contains("country calling code"), "{err}");
+        let err = refused("+1 555 555 5555", None);
+        assert!(err.contains("no number range"), "{err}");
+        let err = refused("+254 700 abc", None);
+        assert!(err.contains("'a' is not allowed"), "{err}");
+        let err = refused("+44 20 7946 0000 ext. 12", None);
+        assert!(err.contains("not allowed"), "{err}");
         for bad in [
+            "",
+            "   ",
+            "++254700000000",
+            "+",
             "12345",
             "1234567890123456",
-            "25470000000a",
-            "",
-            "++254700000000",
+            "+25470000000000000",
         ] {
-            let err = normalize_msisdn("recipient", bad).unwrap_err();
-            assert!(err.to_string().contains("6 to 15 digits"), "{err}");
+            let err = phone("recipient", bad, None).unwrap_err();
+            assert_eq!(field_of(err), "recipient", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn msisdn_accepts_only_what_phone_writes() {
+        assert!(msisdn("msisdn", "254700000000").is_ok());
+        assert!(msisdn("msisdn", "442079460000").is_ok());
+        let err = msisdn("msisdn", "4402079460000").unwrap_err().to_string();
+        assert!(err.contains("442079460000"), "{err}");
+        for bad in [
+            "+254700000000",
+            "0700000000",
+            "12345",
+            "25470000000a",
+            "999123456",
+        ] {
+            let err = msisdn("msisdn", bad).unwrap_err();
+            assert_eq!(field_of(err), "msisdn", "{bad:?}");
         }
     }
 

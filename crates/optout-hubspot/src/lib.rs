@@ -494,6 +494,9 @@ pub struct Answer<T> {
     pub body: T,
     /// The id HubSpot support can trace the call by.
     pub correlation_id: Option<String>,
+    /// An earlier attempt of this call may have made the change (its answer was lost), so an
+    /// "already unsubscribed" here may be this call's own work.
+    pub earlier_attempt_may_have_applied: bool,
 }
 
 /// HubSpot's error body: `{status, message, correlationId, category, subCategory?, errors?}`;
@@ -681,6 +684,7 @@ impl HubSpot {
             Ok(Answer {
                 body: r.json(PROVIDER)?,
                 correlation_id: correlation_id(&r),
+                earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
             })
         };
         self.http
@@ -771,6 +775,7 @@ fn decode_v3<S: V3Status>(r: Response<'_>) -> Result<Answer<UnsubscribeOutcome<S
             Some((message, correlation_id)) => Ok(Answer {
                 body: UnsubscribeOutcome::AlreadyUnsubscribed { message },
                 correlation_id,
+                earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
             }),
             None => Err(api_error(&r)),
         };
@@ -790,6 +795,7 @@ fn decode_v3<S: V3Status>(r: Response<'_>) -> Result<Answer<UnsubscribeOutcome<S
     Ok(Answer {
         body: UnsubscribeOutcome::Unsubscribed(status),
         correlation_id,
+        earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
     })
 }
 
@@ -799,6 +805,7 @@ fn decode_v4_all(r: Response<'_>) -> Result<Answer<UnsubscribeAllOutcome>, Error
             Some((message, correlation_id)) => Ok(Answer {
                 body: UnsubscribeAllOutcome::AlreadyUnsubscribed { message },
                 correlation_id,
+                earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
             }),
             None => Err(api_error(&r)),
         };
@@ -809,6 +816,7 @@ fn decode_v4_all(r: Response<'_>) -> Result<Answer<UnsubscribeAllOutcome>, Error
         return Ok(Answer {
             body: UnsubscribeAllOutcome::Accepted(None),
             correlation_id,
+            earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
         });
     }
     let batch: BatchResponse = r.json(PROVIDER)?;
@@ -834,6 +842,7 @@ fn decode_v4_all(r: Response<'_>) -> Result<Answer<UnsubscribeAllOutcome>, Error
     Ok(Answer {
         body: UnsubscribeAllOutcome::Accepted(Some(batch)),
         correlation_id,
+        earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
     })
 }
 
@@ -869,7 +878,12 @@ impl Unsubscriber for HubSpot {
                 PROVIDER,
                 request.recipient.clone(),
                 Topics::All,
-                answer.body.outcome(),
+                match answer.body.outcome() {
+                    Outcome::AlreadyUnsubscribed => {
+                        Outcome::already(answer.earlier_attempt_may_have_applied)
+                    }
+                    changed => changed,
+                },
                 answer.correlation_id,
             ));
         }
@@ -883,7 +897,9 @@ impl Unsubscriber for HubSpot {
                 let answer = self.send_unsubscribe::<Confirmed>(&typed).await?;
                 let outcome = match answer.body {
                     UnsubscribeOutcome::Unsubscribed(_) => Outcome::Unsubscribed,
-                    UnsubscribeOutcome::AlreadyUnsubscribed { .. } => Outcome::AlreadyUnsubscribed,
+                    UnsubscribeOutcome::AlreadyUnsubscribed { .. } => {
+                        Outcome::already(answer.earlier_attempt_may_have_applied)
+                    }
                 };
                 Ok(TopicOutcome {
                     outcome,

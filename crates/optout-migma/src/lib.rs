@@ -25,7 +25,8 @@ use optout_core::{
     async_trait, http_builder_methods, snippet, validate, Error, HttpClient, Outcome, Provider,
     Receipt, Recipient, Request, Response, TopicOutcome, Unsubscribe, Unsubscriber,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 /// Migma's production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.migma.ai";
@@ -65,8 +66,9 @@ pub struct TopicSubscriptionResponse {
     /// The subscription as it is now (nullable).
     #[serde(default)]
     pub data: Option<TopicSubscription>,
-    /// Migma's message when `success` is false (nullable).
-    #[serde(default)]
+    /// Migma's message when `success` is false (nullable). Documented as a string; an
+    /// object is read as its `code` and `message` (or quoted whole when it has no message).
+    #[serde(default, deserialize_with = "error_text")]
     pub error: Option<String>,
 }
 
@@ -94,9 +96,36 @@ pub struct ErrorBody {
     /// Always `false` on an error.
     #[serde(default)]
     pub success: Option<bool>,
-    /// Migma's message.
-    #[serde(default)]
+    /// Migma's message (a string, or an object read as for
+    /// [`TopicSubscriptionResponse::error`]).
+    #[serde(default, deserialize_with = "error_text")]
     pub error: Option<String>,
+}
+
+/// Migma's `error`: a string as documented, `null`, or (as seen) an object such as
+/// `{"code": "...", "message": "..."}`, read as `code: message`. Blank is `None`.
+fn error_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        Value::Object(map) => {
+            let field = |name: &str| {
+                map.get(name)
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+            };
+            match (field("code"), field("message").or_else(|| field("error"))) {
+                (Some(code), Some(message)) => Some(format!("{code}: {message}")),
+                (None, Some(message)) => Some(message.to_string()),
+                (Some(code), None) => Some(code.to_string()),
+                (None, None) if map.is_empty() => None,
+                (None, None) => Some(snippet(Value::Object(map).to_string().as_bytes())),
+            }
+        }
+        other => Some(snippet(other.to_string().as_bytes())),
+    };
+    Ok(text.filter(|t| !t.trim().is_empty()))
 }
 
 /// A Migma client: one connection pool, the API key (sent as `Authorization: Bearer`), the
@@ -203,9 +232,12 @@ impl Migma {
 
     /// `POST /v1/topics/{topic_id}/unsubscribe`: the typed call, validated before it is sent.
     ///
-    /// A 200 with `success: false`, or one whose `data` says the contact is still subscribed,
-    /// is an [`ErrorKind::Rejected`](optout_core::ErrorKind::Rejected) error: the opt-out is
-    /// not confirmed.
+    /// Only a 2xx with `success: true`, no `error`, and `data` (when given) that says this
+    /// contact is unsubscribed from this topic is a success. A 200 with `success: false` is an
+    /// [`ErrorKind::Rejected`](optout_core::ErrorKind::Rejected) error with Migma's message.
+    /// A 200 with `success: true` that also carries an `error`, says the contact is still
+    /// subscribed, or names another topic or contact confirms nothing: it is
+    /// [`Error::unconfirmed`] (retryable, since an unsubscribe is safe to repeat).
     pub async fn unsubscribe_from_topic(
         &self,
         topic_id: &str,
@@ -216,15 +248,22 @@ impl Migma {
         let url = self
             .http
             .endpoint(&["v1", "topics", topic_id, "unsubscribe"]);
+        let subscriber_id = request.subscriber_id.as_str();
         let request = Request::json(Method::POST, url, request)?;
         self.http
-            .send(request, |response| decode(response, topic_id))
+            .send(request, |response| {
+                decode(response, topic_id, subscriber_id)
+            })
             .await
     }
 }
 
 /// Turns Migma's answer into the subscription or an error with Migma's message.
-fn decode(response: Response<'_>, topic_id: &str) -> Result<TopicSubscription, Error> {
+fn decode(
+    response: Response<'_>,
+    topic_id: &str,
+    subscriber_id: &str,
+) -> Result<TopicSubscription, Error> {
     let status = response.status.as_u16();
     if !response.status.is_success() {
         // `{success:false, error}` for 400/401/403/404/409/429/5xx; a proxy may answer HTML,
@@ -232,7 +271,6 @@ fn decode(response: Response<'_>, topic_id: &str) -> Result<TopicSubscription, E
         let message = response
             .try_json::<ErrorBody>()
             .and_then(|body| body.error)
-            .filter(|m| !m.trim().is_empty())
             .unwrap_or_else(|| snippet(response.body));
         return Err(Error::api(PROVIDER, status).with_message(message));
     }
@@ -240,18 +278,43 @@ fn decode(response: Response<'_>, topic_id: &str) -> Result<TopicSubscription, E
     if !body.success {
         return Err(Error::api(PROVIDER, status).with_message(
             body.error
-                .filter(|m| !m.trim().is_empty())
                 .unwrap_or_else(|| "Migma answered success: false".into()),
         ));
     }
-    // `data` is nullable in Migma's schema: `success: true` alone is the confirmation. But if
-    // Migma says the contact is still subscribed, the opt-out did not happen, whatever
-    // `success` says: that is an error, never a receipt.
+    let unconfirmed = |why: String| {
+        Error::unconfirmed(
+            PROVIDER,
+            format!(
+                "Migma answered HTTP {status} with success: true but {why}; the opt-out of \
+                 contact {subscriber_id:?} from topic {topic_id:?} is not confirmed"
+            ),
+        )
+    };
+    // `success: true` with an `error` contradicts itself: Migma documents `error` as the
+    // message of a failed call, so it is not read as a confirmation.
+    if let Some(error) = body.error {
+        return Err(unconfirmed(format!("also an error: {error}")));
+    }
+    // `data` is nullable in Migma's schema: `success: true` alone is the confirmation. But
+    // data that says otherwise (still subscribed, another topic or contact) overrules it.
     let data = body.data.unwrap_or_default();
     if data.subscribed == Some(true) {
-        return Err(Error::api(PROVIDER, status).with_message(format!(
-            "Migma answered success but data.subscribed is true: the contact is still \
-             subscribed to topic {topic_id:?}; the opt-out is not confirmed"
+        return Err(unconfirmed(
+            "data.subscribed is true: the contact is still subscribed".into(),
+        ));
+    }
+    if let Some(other) = data.topic_id.as_deref().filter(|t| *t != topic_id) {
+        return Err(unconfirmed(format!(
+            "data.topicId is {other:?}, another topic"
+        )));
+    }
+    if let Some(other) = data
+        .subscriber_id
+        .as_deref()
+        .filter(|c| *c != subscriber_id)
+    {
+        return Err(unconfirmed(format!(
+            "data.subscriberId is {other:?}, another contact"
         )));
     }
     Ok(data)

@@ -163,20 +163,93 @@ async fn success_false_on_a_200_is_a_rejection_with_migmas_message() {
     assert_eq!(err.attempts(), 1);
 }
 
-#[tokio::test]
-async fn still_subscribed_after_the_call_is_not_a_receipt() {
+/// A 200 whose answer confirms nothing: unconfirmed (retryable), never a receipt; the
+/// message says what the answer said instead.
+async fn assert_unconfirmed(body: Value, says: &str) {
     let err = t1_answered_with(
-        ResponseTemplate::new(200).set_body_json(json!({
-            "success": true,
-            "data": {"topicId": "t1", "subscriberId": CONTACT, "subscribed": true}
-        })),
-        client,
+        ResponseTemplate::new(200).set_body_json(body),
+        client_without_retries,
     )
     .await
     .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.is_retryable() && err.was_sent(), "{err}");
+    let message = err.message().unwrap();
+    assert!(message.contains(says), "{message}");
+    assert!(message.contains("not confirmed"), "{message}");
+}
+
+#[tokio::test]
+async fn still_subscribed_after_the_call_is_not_a_receipt() {
+    assert_unconfirmed(
+        json!({
+            "success": true,
+            "data": {"topicId": "t1", "subscriberId": CONTACT, "subscribed": true}
+        }),
+        "data.subscribed is true",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_about_another_topic_or_contact_is_not_a_receipt() {
+    assert_unconfirmed(
+        json!({
+            "success": true,
+            "data": {"topicId": "t2", "subscriberId": CONTACT, "subscribed": false}
+        }),
+        "data.topicId is \"t2\", another topic",
+    )
+    .await;
+    assert_unconfirmed(
+        json!({
+            "success": true,
+            "data": {"topicId": "t1", "subscriberId": "SOMEONE_ELSE", "subscribed": false}
+        }),
+        "data.subscriberId is \"SOMEONE_ELSE\", another contact",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn success_true_with_an_error_object_is_unconfirmed_not_a_decode_error() {
+    // Migma documents `error` as the message of a failed call: with `success: true` the
+    // answer contradicts itself, so it confirms nothing (and is not a decode error).
+    let mut body = docs_success("t1");
+    body["error"] = json!({"code": "PARTIAL", "message": "preferences not saved"});
+    assert_unconfirmed(body, "also an error: PARTIAL: preferences not saved").await;
+    let mut body = docs_success("t1");
+    body["error"] = json!("preferences not saved");
+    assert_unconfirmed(body, "also an error: preferences not saved").await;
+    let mut body = docs_success("t1");
+    body["error"] = json!({"detail": 7});
+    assert_unconfirmed(body, "detail").await;
+    // An empty error is no error.
+    for empty in [json!({}), json!(""), json!(null)] {
+        let mut body = docs_success("t1");
+        body["error"] = empty;
+        let receipt = t1_answered_with(ResponseTemplate::new(200).set_body_json(body), client)
+            .await
+            .unwrap();
+        assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    }
+}
+
+#[tokio::test]
+async fn an_error_object_on_a_refusal_keeps_migmas_code_and_message() {
+    let body =
+        json!({"success": false, "error": {"code": "NOT_FOUND", "message": "Topic not found"}});
+    let err = t1_answered_with(ResponseTemplate::new(404).set_body_json(body), client)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.message(), Some("NOT_FOUND: Topic not found"));
+    let body = json!({"success": false, "data": null, "error": {"message": "Topic is archived"}});
+    let err = t1_answered_with(ResponseTemplate::new(200).set_body_json(body), client)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert!(err.to_string().contains("subscribed is true"), "{err}");
-    assert!(!err.is_retryable());
+    assert_eq!(err.message(), Some("Topic is archived"));
 }
 
 #[tokio::test]

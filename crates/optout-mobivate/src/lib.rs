@@ -11,7 +11,7 @@
 //! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
 //! use optout_mobivate::Mobivate;
 //! # async fn run() -> Result<(), optout_core::Error> {
-//! let mobivate = Mobivate::from_env()?; // MOBIVATE_ACCOUNT_ID, optional MOBIVATE_KEYWORD and MOBIVATE_BASE_URL
+//! let mobivate = Mobivate::from_env()?; // MOBIVATE_ACCOUNT_ID, optional MOBIVATE_KEYWORD, MOBIVATE_DEFAULT_REGION and MOBIVATE_BASE_URL
 //! let request = Unsubscribe::new(Recipient::phone("+254 700 000000")?, Topics::one("c71e2c2ee68b410a82d6c5f910c2d428"));
 //! let receipt = mobivate.unsubscribe(&request).await?;
 //! println!("{}: {} ({:?})", receipt.recipient, receipt.outcome, receipt.reference);
@@ -38,6 +38,9 @@ pub const DEFAULT_BASE_URL: &str = "https://subscription-api.mobivate.com";
 pub const ACCOUNT_ID_VAR: &str = "MOBIVATE_ACCOUNT_ID";
 /// The variable [`Mobivate::from_env`] reads the optional keyword from.
 pub const KEYWORD_VAR: &str = "MOBIVATE_KEYWORD";
+/// The variable [`Mobivate::from_env`] (and [`Recipient::for_provider`]) read the region of
+/// national phone numbers from, e.g. `KE`.
+pub const DEFAULT_REGION_VAR: &str = optout_core::PHONE_REGION_VAR;
 /// The `state` of a successful unsubscribe.
 pub const UNSUBSCRIBED: &str = "unsubscribed";
 const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
@@ -87,8 +90,8 @@ pub struct UnsubscribeRequest {
 
 /// Mobivate's answer, on success and on failure alike.
 ///
-/// Lenient on purpose: the docs show it in Python notation (`True`, `Null`) and mark nothing
-/// required, so every field is optional, flags are read from booleans or `"true"`/`"false"`,
+/// Lenient on purpose: the docs show it in Python notation (`True`, `Null`), which is accepted
+/// as well as JSON, and mark nothing required, so every field is optional, flags are read from booleans or `"true"`/`"false"`,
 /// and text fields from strings, numbers or `null`. The HTTP status and [`state`](Self::state)
 /// decide the outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -203,6 +206,7 @@ pub struct Mobivate {
     http: HttpClient,
     account_id: SecretString,
     keyword: Option<String>,
+    default_region: Option<String>,
 }
 
 /// Builds a [`Mobivate`] client.
@@ -211,17 +215,19 @@ pub struct Mobivate {
 pub struct MobivateBuilder {
     account_id: Option<SecretString>,
     keyword: Option<String>,
+    default_region: Option<String>,
     http: HttpConfig,
 }
 
 impl MobivateBuilder {
     /// A builder with the account id from `MOBIVATE_ACCOUNT_ID`, the keyword from
-    /// `MOBIVATE_KEYWORD` and the base URL from `MOBIVATE_BASE_URL` if set; further settings
-    /// can follow.
+    /// `MOBIVATE_KEYWORD`, the default region from `MOBIVATE_DEFAULT_REGION` and the base URL
+    /// from `MOBIVATE_BASE_URL` if set; further settings can follow.
     pub fn from_env() -> Result<Self, Error> {
         Ok(MobivateBuilder {
             account_id: Some(required_env(ACCOUNT_ID_VAR)?),
             keyword: optional_env(KEYWORD_VAR),
+            default_region: optional_env(DEFAULT_REGION_VAR),
             http: HttpConfig::from_env(PROVIDER),
         })
     }
@@ -238,11 +244,30 @@ impl MobivateBuilder {
         self
     }
 
+    /// The region national phone numbers are read in by [`Mobivate::phone`]: an ISO 3166-1
+    /// alpha-2 code such as `KE` (`0700 000000` is then `254700000000`). Unset, a national
+    /// number is refused, since its country is unknown.
+    pub fn default_region(mut self, region: impl Into<String>) -> Self {
+        self.default_region = Some(region.into());
+        self
+    }
+
     http_builder_methods!();
 
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Mobivate, Error> {
         let account_id = require_secret(self.account_id, ACCOUNT_ID_VAR)?;
+        let default_region = self
+            .default_region
+            .map(|region| {
+                validate::phone_region(DEFAULT_REGION_VAR, &region).map_err(|e| {
+                    Error::config(format!(
+                        "{DEFAULT_REGION_VAR}: {}",
+                        e.message().unwrap_or("is not a region code")
+                    ))
+                })
+            })
+            .transpose()?;
         if let Some(keyword) = &self.keyword {
             // Exact in what we send: a blank keyword is a mistake, not "no keyword".
             validate::non_empty(KEYWORD_VAR, keyword).map_err(|e| {
@@ -264,6 +289,7 @@ impl MobivateBuilder {
             http,
             account_id,
             keyword: self.keyword,
+            default_region,
         })
     }
 }
@@ -285,6 +311,32 @@ impl Mobivate {
         self.http.base_url()
     }
 
+    /// The region national phone numbers are read in, if one is set (upper case, e.g. `KE`).
+    pub fn default_region(&self) -> Option<&str> {
+        self.default_region.as_deref()
+    }
+
+    /// The recipient for a phone number as a person wrote it: the international form as
+    /// [`Recipient::phone`] reads it, and a national number read in the
+    /// [`default_region`](MobivateBuilder::default_region) (refused when none is set).
+    ///
+    /// ```
+    /// use optout_core::Recipient;
+    /// use optout_mobivate::Mobivate;
+    /// let mobivate = Mobivate::builder().account_id("acc").default_region("KE").build()?;
+    /// assert_eq!(
+    ///     mobivate.phone("0700 000000")?,
+    ///     Recipient::Phone { msisdn: "254700000000".into() }
+    /// );
+    /// # Ok::<(), optout_core::Error>(())
+    /// ```
+    pub fn phone(&self, number: &str) -> Result<Recipient, Error> {
+        match &self.default_region {
+            Some(region) => Recipient::phone_in_region(number, region),
+            None => Recipient::phone(number),
+        }
+    }
+
     /// The signed body for `msisdn` in `campaign_id`, with the configured keyword.
     pub fn request(&self, campaign_id: &str, msisdn: &str) -> UnsubscribeRequest {
         UnsubscribeRequest {
@@ -301,7 +353,12 @@ impl Mobivate {
     /// (`authenticated`, `valid_msisdn`, `valid_campaign`) is an error that says which and
     /// what it means; its kind comes from the HTTP status (a 404 is
     /// [`NotFound`](optout_core::ErrorKind::NotFound), a 2xx
-    /// [`Rejected`](optout_core::ErrorKind::Rejected)).
+    /// [`Rejected`](optout_core::ErrorKind::Rejected)). A 2xx with another `state`, or none,
+    /// confirms nothing: [`Error::unconfirmed`] (retryable). The answer may be JSON or the
+    /// docs' Python notation of it (`True`, `Null`).
+    ///
+    /// `msisdn` must be E.164 digits without `+` as [`Recipient::phone`] writes them
+    /// ([`validate::msisdn`]).
     pub async fn unsubscribe_campaign(
         &self,
         campaign_id: &str,
@@ -317,6 +374,63 @@ impl Mobivate {
     }
 }
 
+/// Mobivate's documented answer is written with Python's `True`, `False` and `Null`/`None`
+/// rather than JSON's `true`, `false`, `null`. If the body is that (JSON but for those words
+/// outside strings), it answers the body in JSON; anything else (another bare word, a body
+/// that is not text) is `None`, and the body is judged as it is.
+fn python_literals_as_json(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut in_string = false;
+    let mut changed = false;
+    while let Some((i, c)) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.push(chars.next()?.1),
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if c.is_ascii_alphabetic() {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if !d.is_ascii_alphanumeric() {
+                    break;
+                }
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            let json = match &text[i..end] {
+                word @ ("true" | "false" | "null") => word,
+                "True" => "true",
+                "False" => "false",
+                "Null" | "None" => "null",
+                _ => return None,
+            };
+            changed |= json != &text[i..end];
+            out.push_str(json);
+        } else {
+            out.push(c);
+        }
+    }
+    changed.then_some(out)
+}
+
+/// The body as Mobivate's envelope: JSON, or the docs' Python notation of it.
+fn envelope(response: &Response<'_>) -> Result<UnsubscribeResponse, Error> {
+    let strict = response.json::<UnsubscribeResponse>(PROVIDER);
+    match strict {
+        Err(e) => python_literals_as_json(response.body)
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .ok_or(e),
+        ok => ok,
+    }
+}
+
 /// Turns Mobivate's answer into the typed response or an error that says why.
 fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
     let status = response.status.as_u16();
@@ -324,8 +438,8 @@ fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
     if !response.status.is_success() {
         // Errors come in the same envelope; a proxy may answer HTML. Trust the status for
         // the kind, and the body for the explanation.
-        let message = response
-            .try_json::<UnsubscribeResponse>()
+        let message = envelope(&response)
+            .ok()
             .and_then(|body| {
                 body.refusal().or_else(|| body.said()).or_else(|| {
                     body.state
@@ -335,12 +449,13 @@ fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
             .unwrap_or_else(|| snippet(response.body));
         return Err(error.with_message(message));
     }
-    let body: UnsubscribeResponse = response.json(PROVIDER)?;
+    let body = envelope(&response)?;
     if let Some(refusal) = body.refusal() {
         return Err(error.with_message(refusal));
     }
     if !body.is_unsubscribed() {
-        // A 2xx whose state is not "unsubscribed" confirms nothing. (A 2xx with state
+        // A 2xx whose state is not "unsubscribed" confirms nothing: unconfirmed, never done,
+        // and worth sending again (an unsubscribe is safe to repeat). (A 2xx with state
         // "unsubscribed" and an `error` text is a success: the state is what Mobivate
         // documents as the outcome.)
         let state = body
@@ -353,13 +468,13 @@ fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
             .map(|s| format!(" (campaign status {s:?})"))
             .unwrap_or_default();
         let mut message = format!(
-            "Mobivate answered {state}{campaign}, not \"{UNSUBSCRIBED}\"; the opt-out is not \
-             confirmed"
+            "Mobivate answered HTTP {status} with {state}{campaign}, not \"{UNSUBSCRIBED}\"; \
+             the opt-out is not confirmed"
         );
         if let Some(said) = body.said() {
             message = format!("{message}; {said}");
         }
-        return Err(error.with_message(message));
+        return Err(Error::unconfirmed(PROVIDER, message));
     }
     Ok(body)
 }

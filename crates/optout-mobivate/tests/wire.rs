@@ -211,25 +211,32 @@ async fn the_state_is_compared_case_insensitively() {
 }
 
 #[tokio::test]
-async fn a_2xx_with_another_state_is_rejected_naming_the_state() {
+async fn a_2xx_with_another_state_or_none_is_unconfirmed_naming_the_state() {
     let mut body = docs_success();
     body["state"] = json!("subscribed");
     body["campaign_status"] = json!("paused");
     body["reference"] = json!(null);
     let response = ResponseTemplate::new(200).set_body_json(body);
-    let err = campaign_answered_with(response, client).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert_eq!(err.status(), Some(200));
+    let err = campaign_answered_with(response, client_without_retries)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.was_sent() && err.is_retryable(), "{err}");
     let message = err.message().unwrap();
+    assert!(message.contains("HTTP 200"), "{message}");
     assert!(message.contains("state \"subscribed\""), "{message}");
     assert!(message.contains("campaign status \"paused\""), "{message}");
-    assert!(!err.is_retryable());
-    assert_eq!(err.attempts(), 1);
+    assert!(message.contains("not confirmed"), "{message}");
 
-    let response = ResponseTemplate::new(200).set_body_json(json!({}));
-    let err = campaign_answered_with(response, client).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert!(err.message().unwrap().contains("no state"), "{err}");
+    for body in [json!({}), json!({"state": null}), json!({"state": ""})] {
+        let response = ResponseTemplate::new(200).set_body_json(body);
+        let err = campaign_answered_with(response, client_without_retries)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+        assert!(err.is_retryable(), "{err}");
+        assert!(err.message().unwrap().contains("not confirmed"), "{err}");
+    }
 }
 
 #[tokio::test]
@@ -308,14 +315,72 @@ async fn an_error_with_only_mobivates_text_or_no_json_keeps_what_it_said() {
     assert_eq!(err.message(), Some("\"<html>Bad Gateway</html>\""));
 }
 
+/// The docs' success sample verbatim (provider-docs/mobivate-unsubscribe.md), in Python
+/// notation: `True` and `Null` are not JSON.
+const DOCS_SUCCESS_VERBATIM: &str = r#"{
+  "authenticated" : True,
+  "valid_msisdn" : True,
+  "valid_campaign" : True,
+  "campaign_status" : "active",
+  "campaign_name" : "Test Campaign",
+  "campaign_service" : "12345",
+  "state" : "unsubscribed",
+  "error" : Null,
+  "reference": "AP:aaaaaaa-bbbbbbbbb-cccccccc"
+}"#;
+
+#[tokio::test]
+async fn the_docs_own_answer_in_python_notation_is_a_success() {
+    let response = ResponseTemplate::new(200).set_body_string(DOCS_SUCCESS_VERBATIM);
+    let receipt = campaign_answered_with(response, client).await.unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    assert_eq!(
+        receipt.reference.as_deref(),
+        Some("AP:aaaaaaa-bbbbbbbbb-cccccccc")
+    );
+}
+
+#[tokio::test]
+async fn python_notation_confirms_only_what_json_would() {
+    // A `False` flag is still a refusal, a `Null` state still confirms nothing, and the
+    // words inside strings are left alone.
+    let refused =
+        DOCS_SUCCESS_VERBATIM.replace(r#""valid_campaign" : True"#, r#""valid_campaign" : False"#);
+    let response = ResponseTemplate::new(200).set_body_string(refused);
+    let err = campaign_answered_with(response, client).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
+    assert!(
+        err.message().unwrap().contains("valid_campaign is false"),
+        "{err}"
+    );
+
+    let no_state = DOCS_SUCCESS_VERBATIM.replace(r#""unsubscribed""#, "None");
+    let response = ResponseTemplate::new(200).set_body_string(no_state);
+    let err = campaign_answered_with(response, client_without_retries)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert!(err.message().unwrap().contains("no state"), "{err}");
+
+    let in_string = DOCS_SUCCESS_VERBATIM.replace("Test Campaign", "True \\\" Null");
+    let response = ResponseTemplate::new(200).set_body_string(in_string);
+    let receipt = campaign_answered_with(response, client).await.unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+}
+
 #[tokio::test]
 async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
-    // The docs' sample verbatim: Python notation, which is not JSON.
+    // Not JSON, and not the docs' Python notation either (an unknown bare word).
     let response = ResponseTemplate::new(200)
-        .set_body_string(r#"{"authenticated" : True, "state" : "unsubscribed", "error" : Null}"#);
+        .set_body_string(r#"{"authenticated" : Yes, "state" : "unsubscribed", "error" : Null}"#);
     let err = campaign_answered_with(response, client).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
-    assert!(err.to_string().contains("True"), "{err}");
+    assert!(err.to_string().contains("Yes"), "{err}");
+    for body in ["", "<html>ok</html>", "{\"state\": \"unsubscribed\""] {
+        let response = ResponseTemplate::new(200).set_body_string(body);
+        let err = campaign_answered_with(response, client).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}: {err}");
+    }
 }
 
 #[tokio::test]
@@ -436,6 +501,8 @@ async fn bad_input_is_refused_with_nothing_sent() {
     let invalid = [
         (raw_phone("+254700000000"), "recipient"),
         (raw_phone("12345"), "recipient"),
+        (raw_phone("0700000000"), "recipient"),
+        (raw_phone("4402079460000"), "recipient"),
         (raw_phone(""), "recipient"),
         (request(Topics::one("")), "campaign"),
         (request(Topics::one(".")), "campaign"),
@@ -463,6 +530,9 @@ async fn bad_input_is_refused_with_nothing_sent() {
     }
     for (campaign, msisdn, field) in [
         (CAMPAIGN, "0712 345 678", "msisdn"),
+        (CAMPAIGN, "0712345678", "msisdn"),
+        // The UK trunk prefix kept: another number than the one meant.
+        (CAMPAIGN, "4402079460000", "msisdn"),
         ("..", MSISDN, "campaign"),
     ] {
         let err = mobivate
@@ -543,11 +613,70 @@ fn building_needs_an_account_id_a_usable_keyword_and_base_url() {
 }
 
 #[test]
+fn a_national_number_needs_the_default_region() {
+    let without = Mobivate::builder().account_id(ACCOUNT).build().unwrap();
+    assert_eq!(without.default_region(), None);
+    let err = without.phone("0700 000000").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("default region"), "{err}");
+    assert_eq!(
+        without.phone("+254 700 000000").unwrap(),
+        Recipient::Phone {
+            msisdn: MSISDN.into()
+        }
+    );
+    let with = Mobivate::builder()
+        .account_id(ACCOUNT)
+        .default_region("ke")
+        .build()
+        .unwrap();
+    assert_eq!(with.default_region(), Some("KE"));
+    assert_eq!(
+        with.phone("0700 000000").unwrap(),
+        Recipient::Phone {
+            msisdn: MSISDN.into()
+        }
+    );
+    let err = Mobivate::builder()
+        .account_id(ACCOUNT)
+        .default_region("Kenya")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("MOBIVATE_DEFAULT_REGION"), "{err}");
+}
+
+#[tokio::test]
+async fn a_national_number_read_in_the_default_region_is_sent_as_e164_digits() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        &campaign_path(CAMPAIGN),
+        ResponseTemplate::new(200).set_body_json(docs_success()),
+        1,
+    )
+    .await;
+    let mobivate = builder(&server.uri()).default_region("KE").build().unwrap();
+    let request = Unsubscribe::new(
+        mobivate.phone("0700 000000").unwrap(),
+        Topics::one(CAMPAIGN),
+    );
+    mobivate.unsubscribe(&request).await.unwrap();
+    let sent = only_request(&server).await;
+    assert_request(
+        &sent,
+        &campaign_path(CAMPAIGN),
+        json!({"msisdn": MSISDN, "signature": SIGNATURE}),
+    );
+}
+
+#[test]
 fn from_env_reads_the_account_id_keyword_and_base_url() {
     // The only test in this binary that touches the environment.
     std::env::remove_var("MOBIVATE_ACCOUNT_ID");
     std::env::remove_var("MOBIVATE_KEYWORD");
     std::env::remove_var("MOBIVATE_BASE_URL");
+    std::env::remove_var("MOBIVATE_DEFAULT_REGION");
     let err = Mobivate::from_env().unwrap_err();
     assert!(err.to_string().contains("MOBIVATE_ACCOUNT_ID"), "{err}");
     std::env::set_var("MOBIVATE_ACCOUNT_ID", ACCOUNT);
@@ -560,4 +689,12 @@ fn from_env_reads_the_account_id_keyword_and_base_url() {
     let body = mobivate.request(CAMPAIGN, MSISDN);
     assert_eq!(body.keyword.as_deref(), Some("STOP"));
     assert_eq!(body.signature, SIGNATURE);
+    assert_eq!(mobivate.default_region(), None);
+    std::env::set_var("MOBIVATE_DEFAULT_REGION", "KE");
+    let mobivate = Mobivate::from_env().unwrap();
+    assert_eq!(mobivate.default_region(), Some("KE"));
+    std::env::set_var("MOBIVATE_DEFAULT_REGION", "Kenya");
+    let err = Mobivate::from_env().unwrap_err();
+    assert!(err.to_string().contains("MOBIVATE_DEFAULT_REGION"), "{err}");
+    std::env::remove_var("MOBIVATE_DEFAULT_REGION");
 }

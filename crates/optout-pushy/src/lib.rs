@@ -92,15 +92,53 @@ pub struct UnsubscribeResponse {
 }
 
 /// Pushy's error body: `{"code": "INVALID_DEVICE_TOKEN", "error": "The provided device token is invalid."}`.
+///
+/// Read leniently: a number is taken as its text, an object as its JSON, blank as absent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[non_exhaustive]
 pub struct ErrorBody {
     /// Pushy's error code.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub code: Option<String>,
     /// Pushy's message.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub error: Option<String>,
+}
+
+impl ErrorBody {
+    /// Whether the body says anything about an error.
+    fn is_error(&self) -> bool {
+        self.code.is_some() || self.error.is_some()
+    }
+}
+
+/// Any answer on a 2xx, read as leniently as can be: `success` as a flag, the error fields.
+#[derive(Debug, Default, Deserialize)]
+struct Answer {
+    #[serde(default, deserialize_with = "optional_flag")]
+    success: Option<bool>,
+    #[serde(flatten)]
+    error: ErrorBody,
+}
+
+fn optional_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Bool(b) => Some(b),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        // Anything else says nothing: not a confirmation.
+        _ => None,
+    })
+}
+
+/// A string as is, a number or other JSON as its text, `null` or blank as `None`.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(snippet(other.to_string().as_bytes())),
+    };
+    Ok(text.filter(|t| !t.trim().is_empty()))
 }
 
 fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -196,29 +234,55 @@ impl Pushy {
 }
 
 /// Turns Pushy's answer into the typed response or an error with Pushy's code and message.
+///
+/// Only a 2xx that says `success: true` and carries no error is a success. A 2xx with Pushy's
+/// error body (`code`, `error`) is a rejection with them. A 2xx with `success` false or
+/// missing, or `success: true` together with an error, confirms nothing:
+/// [`Error::unconfirmed`] (retryable: an unsubscribe is safe to repeat).
 fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
     let status = response.status.as_u16();
-    if !response.status.is_success() {
+    let api_error = |body: ErrorBody| {
         let error = Error::api(PROVIDER, status);
+        let error = match body.code {
+            Some(code) => error.with_code(code),
+            None => error,
+        };
+        match body.error {
+            Some(message) => error.with_message(message),
+            None => error,
+        }
+    };
+    if !response.status.is_success() {
         return Err(match response.try_json::<ErrorBody>() {
-            Some(ErrorBody {
-                code,
-                error: message,
-            }) => error
-                .with_code(code.unwrap_or_default())
-                .with_message(message.unwrap_or_default()),
-            None => error.with_message(snippet(response.body)),
+            Some(body) if body.is_error() => api_error(body),
+            _ => Error::api(PROVIDER, status).with_message(snippet(response.body)),
         });
     }
-    let body: UnsubscribeResponse = response.json(PROVIDER)?;
-    if !body.success {
-        // A 2xx that says it failed: it may carry Pushy's error too.
-        let ErrorBody { code, error } = response.try_json().unwrap_or_default();
-        return Err(Error::api(PROVIDER, status)
-            .with_code(code.unwrap_or_default())
-            .with_message(error.unwrap_or_else(|| "Pushy answered success: false".into())));
+    let answer: Answer = response.json(PROVIDER)?;
+    let unconfirmed = |why: String| {
+        Error::unconfirmed(
+            PROVIDER,
+            format!("Pushy answered HTTP {status} with {why}; the opt-out is not confirmed"),
+        )
+    };
+    match (answer.success, answer.error.is_error()) {
+        (Some(true), false) => Ok(UnsubscribeResponse { success: true }),
+        (Some(true), true) => {
+            let ErrorBody { code, error } = answer.error;
+            let said = [code, error].into_iter().flatten().collect::<Vec<_>>();
+            Err(unconfirmed(format!(
+                "success: true but also an error ({})",
+                said.join(": ")
+            )))
+        }
+        // Pushy's own error body on a 2xx: a refusal, with Pushy's code and message.
+        (_, true) => Err(api_error(answer.error)),
+        (Some(false), false) => Err(unconfirmed("success: false and no error".into())),
+        (None, false) => Err(unconfirmed(format!(
+            "no success: true ({})",
+            snippet(response.body)
+        ))),
     }
-    Ok(body)
 }
 
 #[async_trait]
@@ -228,7 +292,8 @@ impl Unsubscriber for Pushy {
     }
 
     /// Maps a [`Recipient::Device`] and its topics onto one `POST /topics/unsubscribe`;
-    /// [`Topics::All`] becomes `["*"]`. Pushy has no "already unsubscribed" answer, so a
+    /// [`Topics::All`] becomes `["*"]`, and `"*"` in [`Topics::Only`] is refused (it would
+    /// unsubscribe from every topic while the receipt named one). Pushy has no "already unsubscribed" answer, so a
     /// success is always [`Outcome::Unsubscribed`].
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         let Recipient::Device { token } = &request.recipient else {
@@ -242,7 +307,19 @@ impl Unsubscriber for Pushy {
         };
         let topics = match &request.topics {
             Topics::All => vec![ALL_TOPICS.to_string()],
-            Topics::Only(ids) => validate::unique("topic", ids)?.into_owned(),
+            Topics::Only(ids) => {
+                // "*" sent as a topic would unsubscribe the device from every topic while the
+                // receipt named one topic "*": every topic is asked for with Topics::All.
+                if ids.iter().any(|id| id.trim() == ALL_TOPICS) {
+                    return Err(Error::invalid_input(
+                        "topic",
+                        "\"*\" is Pushy's wildcard for every topic, not a topic id; to \
+                         unsubscribe from all topics use --all-topics (Topics::All), otherwise \
+                         name topics of a-z, A-Z, 0-9, '-', '_', '.'",
+                    ));
+                }
+                validate::unique("topic", ids)?.into_owned()
+            }
         };
         let typed = UnsubscribeRequest {
             token: token.clone(),

@@ -135,14 +135,89 @@ async fn success_as_the_string_true_is_accepted_and_unknown_fields_tolerated() {
     );
 }
 
+/// [`news`] sent, without retries, to a server that answers it once with `body` on a 200.
+async fn news_answered_200_without_retries(body: serde_json::Value) -> Result<Receipt, Error> {
+    let server = MockServer::start().await;
+    mount(&server, ResponseTemplate::new(200).set_body_json(body), 1).await;
+    without_retries(&server.uri()).unsubscribe(&news()).await
+}
+
 #[tokio::test]
-async fn success_false_is_an_error_not_a_receipt() {
-    let err =
-        news_answered_with(ResponseTemplate::new(200).set_body_json(json!({"success": false})))
+async fn success_false_or_missing_is_unconfirmed_not_a_receipt() {
+    for (body, says) in [
+        (json!({"success": false}), "success: false"),
+        (json!({}), "no success: true"),
+        (json!({"success": null}), "no success: true"),
+        (json!({"success": "maybe"}), "no success: true"),
+        (json!({"ok": true}), "no success: true"),
+        (
+            json!({"success": true, "code": "PARTIAL", "error": "not all topics"}),
+            "success: true but also an error (PARTIAL: not all topics)",
+        ),
+    ] {
+        let err = news_answered_200_without_retries(body.clone())
             .await
             .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert!(!err.is_retryable());
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body}: {err}");
+        assert!(err.is_retryable() && err.was_sent(), "{body}: {err}");
+        let message = err.message().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+        assert!(message.contains("not confirmed"), "{body}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn pushys_error_body_on_a_2xx_is_a_rejection_with_its_code_and_message() {
+    // Was a decode error ("missing field `success`"), losing what Pushy said.
+    for body in [
+        json!({"code": "INVALID_DEVICE_TOKEN", "error": "The provided device token is invalid."}),
+        json!({"success": false, "code": "INVALID_DEVICE_TOKEN", "error": "The provided device token is invalid."}),
+    ] {
+        let err = news_answered_with(ResponseTemplate::new(200).set_body_json(body))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
+        assert_eq!(err.status(), Some(200));
+        assert_eq!(err.code(), Some("INVALID_DEVICE_TOKEN"));
+        assert_eq!(err.message(), Some("The provided device token is invalid."));
+        assert!(!err.is_retryable());
+        assert_eq!(err.attempts(), 1);
+    }
+    let err = news_answered_with(
+        ResponseTemplate::new(200).set_body_json(json!({"error": "Internal error"})),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Rejected, "{err}");
+    assert_eq!(err.code(), None);
+    assert_eq!(err.message(), Some("Internal error"));
+}
+
+#[tokio::test]
+async fn a_star_topic_is_refused_pointing_to_all_topics() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_json(json!({"success": true})),
+        0,
+    )
+    .await;
+    let pushy = client(&server);
+    for topics in [
+        Topics::one("*"),
+        Topics::one(" * "),
+        Topics::only(["news", "*"]),
+    ] {
+        let err = pushy
+            .unsubscribe(&Unsubscribe::new(device(), topics.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{topics:?}: {err}");
+        assert_eq!(err.field(), Some("topic"));
+        assert!(err.to_string().contains("--all-topics"), "{err}");
+        assert!(err.to_string().contains("Topics::All"), "{err}");
+        assert!(!err.was_sent());
+    }
 }
 
 #[tokio::test]
