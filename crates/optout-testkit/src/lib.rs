@@ -3,6 +3,8 @@
 //! whole. Dev-only (`publish = false`): crates take it as a path-only dev-dependency, which
 //! `cargo publish` strips.
 
+pub mod pg;
+
 use std::time::Duration;
 
 use optout_core::RetryPolicy;

@@ -13,6 +13,7 @@
 //! | `hubspot` | HubSpot subscription types | [`providers::hubspot`] |
 //! | `full` | all of the above | |
 //! | `bulk` | [`bulk`]: CSV opt-outs with a journal | |
+//! | `outbox` | [`outbox`]: durable opt-outs, worker, receipts | |
 //! | `rustls` (default) / `native-tls` | the TLS library | |
 //!
 //! ```no_run
@@ -41,6 +42,14 @@
 pub mod bulk;
 pub mod connect;
 pub mod fanout;
+
+/// Durable opt-outs: accept once, a worker sends until every provider confirms, receipts in a
+/// hash chain (feature `outbox`; SQLite or PostgreSQL).
+#[cfg(feature = "outbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "outbox")))]
+pub mod outbox {
+    pub use optout_outbox::*;
+}
 
 pub use connect::{from_env, Overrides};
 /// The HTTP client and secret types the clients use, to share a pool or hold a key.

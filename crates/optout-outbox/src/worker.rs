@@ -1,0 +1,399 @@
+//! The worker: claims due tasks under a lease, keeps the lease alive while it sends, and
+//! records each result (receipt + close in one transaction, or a rescheduled or parked task).
+//! No database transaction is open while a provider is called.
+//!
+//! Sending is one function ([`Worker::send`]): a chunk of tasks of one provider goes out as
+//! one `unsubscribe_many` call when the provider batches, else one `unsubscribe`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use optout_core::{Error as CoreError, Provider, Receipt, Unsubscribe, Unsubscriber};
+
+use crate::model::{Failure, Lease, Task};
+use crate::retry::{next_attempt, Backoff};
+use crate::{Error, Store};
+
+/// A callback that takes one line for people (a store outage and its end).
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How a worker runs.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct WorkerConfig {
+    /// Provider calls in flight at once.
+    pub concurrency: usize,
+    /// Tasks claimed at once.
+    pub claim: usize,
+    /// The lease on a claimed task; renewed every third of it while the task is in flight.
+    pub lease: Duration,
+    /// The longest sleep when nothing is due.
+    pub poll: Duration,
+    /// Backoff between attempts of one task.
+    pub backoff: Backoff,
+    /// Who holds the leases (for people reading the tasks table).
+    pub owner: String,
+    /// Called with one line when the store becomes unreachable and when it is back.
+    pub notify: Option<Notify>,
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("concurrency", &self.concurrency)
+            .field("claim", &self.claim)
+            .field("lease", &self.lease)
+            .field("poll", &self.poll)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for WorkerConfig {
+    /// 4 calls at once, 32 tasks per claim, a 30 s lease, polling at most every second.
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            claim: 32,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            backoff: Backoff::default(),
+            owner: format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            notify: None,
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// Sets the concurrency (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets the lease.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets the longest idle sleep.
+    pub fn poll(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// Sets the backoff.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the store-outage callback.
+    pub fn notify(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.notify = Some(Arc::new(f));
+        self
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RunSummary {
+    /// Receipts written.
+    pub done: u64,
+    /// Attempts that failed and were rescheduled.
+    pub retried: u64,
+    /// Tasks parked as needing attention by this run.
+    pub parked: u64,
+    /// Results dropped because the lease had moved on (another worker holds the task).
+    pub fenced: u64,
+    /// At the end: tasks needing attention in the whole store.
+    pub needs_attention: u64,
+    /// At the end: pending tasks of providers this worker has no client for.
+    pub unserved: u64,
+}
+
+/// Sends due tasks through the configured clients.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Arc<dyn Store>,
+    clients: BTreeMap<Provider, Arc<dyn Unsubscriber>>,
+    config: WorkerConfig,
+}
+
+impl Worker {
+    /// A worker over `store` sending through `clients` (one per provider; a later one for the
+    /// same provider wins). Tasks of other providers are left for workers that have them.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clients: impl IntoIterator<Item = Arc<dyn Unsubscriber>>,
+        config: WorkerConfig,
+    ) -> Worker {
+        let clients = clients.into_iter().map(|c| (c.provider(), c)).collect();
+        Worker {
+            store,
+            clients,
+            config,
+        }
+    }
+
+    fn providers(&self) -> Vec<Provider> {
+        self.clients.keys().copied().collect()
+    }
+
+    /// Claims one batch of due tasks and sends it; answers how many tasks were claimed.
+    pub async fn tick(&self, summary: &mut RunSummary) -> Result<usize, Error> {
+        let c = &self.config;
+        let tasks = self
+            .store
+            .claim(&self.providers(), c.claim, &c.owner, c.lease)
+            .await?;
+        if tasks.is_empty() {
+            return Ok(0);
+        }
+        let claimed = tasks.len();
+        let leases: Vec<Lease> = tasks.iter().map(|t| t.lease).collect();
+        let heartbeat = {
+            let (store, lease) = (self.store.clone(), c.lease);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    // A failed renewal is retried at the next beat; if the store stays away
+                    // the lease runs out and the task is claimed again: nothing is lost.
+                    let _ = store.renew(&leases, lease).await;
+                }
+            })
+        };
+        let mut chunks: Vec<Vec<Task>> = Vec::new();
+        let mut by_provider: BTreeMap<Provider, Vec<Task>> = BTreeMap::new();
+        for t in tasks {
+            by_provider.entry(t.provider).or_default().push(t);
+        }
+        for (provider, tasks) in by_provider {
+            let size = self.clients[&provider].batch_size().max(1);
+            let mut tasks = tasks.into_iter().peekable();
+            while tasks.peek().is_some() {
+                chunks.push(tasks.by_ref().take(size).collect());
+            }
+        }
+        let results: Vec<Result<RunSummary, Error>> = futures_util::stream::iter(chunks)
+            .map(|chunk| self.send_and_record(chunk))
+            .buffer_unordered(c.concurrency.max(1))
+            .collect()
+            .await;
+        heartbeat.abort();
+        let mut first_err = None;
+        for r in results {
+            match r {
+                Ok(s) => {
+                    summary.done += s.done;
+                    summary.retried += s.retried;
+                    summary.parked += s.parked;
+                    summary.fenced += s.fenced;
+                }
+                Err(e) => first_err = first_err.or(Some(e)),
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(claimed),
+        }
+    }
+
+    /// Sends a chunk of tasks of one provider: one `unsubscribe_many` call when there are
+    /// several, one `unsubscribe` otherwise. One result per task, in order.
+    pub async fn send(
+        client: &dyn Unsubscriber,
+        tasks: &[Task],
+    ) -> Vec<Result<Receipt, CoreError>> {
+        let requests: Vec<Unsubscribe> = tasks
+            .iter()
+            .map(|t| {
+                let mut r = Unsubscribe::new(t.recipient.clone(), t.topics.clone());
+                if let Some((basis, text)) = &t.legal_basis {
+                    r = r.legal_basis(*basis, text.clone());
+                }
+                r
+            })
+            .collect();
+        match requests.as_slice() {
+            [one] => vec![client.unsubscribe(one).await],
+            many => client.unsubscribe_many(many).await,
+        }
+    }
+
+    async fn send_and_record(&self, chunk: Vec<Task>) -> Result<RunSummary, Error> {
+        let client = self.clients[&chunk[0].provider].clone();
+        let results = Self::send(client.as_ref(), &chunk).await;
+        let mut summary = RunSummary::default();
+        let mut results = results.into_iter();
+        for task in &chunk {
+            let lease = task.lease;
+            let outcome = match results.next() {
+                Some(r) => r,
+                None => {
+                    // The client answered nothing for this one: unconfirmed, so due again.
+                    self.store.release(lease).await?;
+                    continue;
+                }
+            };
+            let recorded = match &outcome {
+                Ok(receipt) => {
+                    let r = self
+                        .with_store_retries(|| self.store.complete(lease, receipt))
+                        .await?;
+                    summary.done += u64::from(r.is_some());
+                    r.is_some()
+                }
+                Err(e) => {
+                    let what = next_attempt(
+                        e,
+                        lease.attempt.clamp(1, i64::from(u32::MAX)) as u32,
+                        self.store.now(),
+                        &self.config.backoff,
+                        fastrand::f64(),
+                    );
+                    let text = e.to_string();
+                    let r = self
+                        .with_store_retries(|| self.store.fail(lease, &text, what))
+                        .await?;
+                    if r {
+                        match what {
+                            Failure::Park => summary.parked += 1,
+                            Failure::RetryAt(_) => summary.retried += 1,
+                        }
+                    }
+                    r
+                }
+            };
+            summary.fenced += u64::from(!recorded);
+        }
+        Ok(summary)
+    }
+
+    /// Records a result the provider already gave: worth a few tries while the lease lasts.
+    async fn with_store_retries<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let mut wait = Duration::from_millis(100);
+        let mut spent = Duration::ZERO;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if spent + wait >= self.config.lease => return Err(e),
+                Err(_) => {
+                    tokio::time::sleep(wait).await;
+                    spent += wait;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Sends until nothing of this worker's providers is pending or in flight (waiting for
+    /// retries that are due later), then answers what it did.
+    pub async fn run_until_idle(&self) -> Result<RunSummary, Error> {
+        self.run_loop(true, std::future::pending::<()>()).await
+    }
+
+    /// Sends until `shutdown` completes; the batch in flight then finishes and nothing more
+    /// is claimed.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<RunSummary, Error> {
+        self.run_loop(false, shutdown).await
+    }
+
+    async fn run_loop(
+        &self,
+        until_idle: bool,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<RunSummary, Error> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut stopped = false;
+        let mut summary = RunSummary::default();
+        let mut outage: Option<Duration> = None;
+        let providers = self.providers();
+        loop {
+            if !stopped && shutdown.as_mut().now_or_never().is_some() {
+                stopped = true;
+            }
+            if stopped {
+                break;
+            }
+            let mut sleep_for = Duration::ZERO;
+            match self.tick(&mut summary).await {
+                Ok(n) => {
+                    if outage.take().is_some() {
+                        self.say("store reachable again; resuming");
+                    }
+                    if n == 0 {
+                        match self.store.next_due(&providers).await {
+                            Ok(None) if until_idle => break,
+                            Ok(None) => sleep_for = self.config.poll,
+                            Ok(Some(t)) => {
+                                let now = self.store.now();
+                                sleep_for = t
+                                    .duration_since(now)
+                                    .unwrap_or(Duration::ZERO)
+                                    .min(self.config.poll)
+                                    .max(Duration::from_millis(20));
+                            }
+                            Err(e) => {
+                                let d = self.down(outage, &e);
+                                outage = Some(d);
+                                sleep_for = d;
+                            }
+                        }
+                    }
+                }
+                Err(e @ Error::Store { .. }) => {
+                    let d = self.down(outage, &e);
+                    outage = Some(d);
+                    sleep_for = d;
+                }
+                Err(e) => return Err(e),
+            }
+            if !sleep_for.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(sleep_for) => {}
+                    _ = shutdown.as_mut() => stopped = true,
+                }
+            }
+        }
+        self.finish(summary).await
+    }
+
+    fn down(&self, outage: Option<Duration>, e: &Error) -> Duration {
+        match outage {
+            None => {
+                self.say(&format!("{e}; waiting for it (nothing is lost)"));
+                Duration::from_millis(250)
+            }
+            Some(d) => (d * 2).min(Duration::from_secs(5)),
+        }
+    }
+
+    fn say(&self, line: &str) {
+        match &self.config.notify {
+            Some(f) => f(line),
+            None => tracing::warn!("{line}"),
+        }
+    }
+
+    async fn finish(&self, mut summary: RunSummary) -> Result<RunSummary, Error> {
+        let counts = self.store.counts().await?;
+        summary.needs_attention = counts.total.needs_attention;
+        summary.unserved = counts
+            .providers
+            .iter()
+            .filter(|(p, _)| !self.clients.contains_key(p))
+            .map(|(_, c)| c.pending + c.in_flight)
+            .sum();
+        Ok(summary)
+    }
+}

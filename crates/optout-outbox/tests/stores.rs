@@ -1,0 +1,84 @@
+//! The conformance suite against a real SQLite file and a real PostgreSQL server (a throwaway
+//! cluster per test process, a database per test; skipped loudly where PostgreSQL is not
+//! installed, failing with CI=true).
+
+mod conformance;
+
+use conformance::Backend;
+use sqlx::any::AnyPoolOptions;
+
+async fn raw(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+async fn sqlite() -> Option<Backend> {
+    let dir = std::env::temp_dir().join(format!("optout-outbox-{:016x}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("optout.db");
+    let url = format!("sqlite:{}", path.display());
+    let store = optout_outbox::open(&url).await.unwrap();
+    Some(Backend {
+        store,
+        raw: raw(&url).await,
+        postgres: false,
+        cleanup: Some(Box::new(move || {
+            let _ = std::fs::remove_dir_all(dir);
+        })),
+    })
+}
+
+async fn postgres() -> Option<Backend> {
+    let cluster = optout_testkit::pg::shared()?;
+    let url = cluster.create_database("conformance");
+    let store = optout_outbox::open(&url).await.unwrap();
+    Some(Backend {
+        store,
+        raw: raw(&url).await,
+        postgres: true,
+        cleanup: None,
+    })
+}
+
+macro_rules! conformance {
+    ($backend:ident: $($name:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = super::$backend().await {
+                        super::conformance::$name(&b).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! every_backend {
+    ($($name:ident),* $(,)?) => {
+        conformance!(sqlite: $($name),*);
+        conformance!(postgres: $($name),*);
+    };
+}
+
+every_backend!(
+    accept_commits_one_task_per_provider_with_its_deadline,
+    the_same_idempotency_key_gives_the_first_id_and_creates_nothing,
+    a_claim_takes_due_tasks_once_for_the_providers_asked,
+    concurrent_claims_never_share_a_task,
+    an_expired_lease_lets_another_worker_claim_the_task,
+    a_stale_worker_cannot_write_after_its_lease_moved_on,
+    a_retry_waits_until_it_is_due,
+    the_nearest_deadline_is_claimed_first,
+    a_parked_task_is_visible_and_can_be_retried,
+    overdue_tasks_are_counted_and_kept,
+    receipts_keep_the_evidence_and_are_queryable,
+    an_edited_receipt_breaks_the_chain_there,
+    a_deleted_receipt_is_named,
+    a_deleted_last_receipt_is_named,
+);
