@@ -12,6 +12,7 @@
 //! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
 //! - [`validate`]: the input checks every provider applies before sending.
 
+pub mod engine;
 mod error;
 pub mod http;
 mod retry;

@@ -19,21 +19,21 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use optout_core::{Error, LegalBasis, Outcome, Receipt, Unsubscribe, Unsubscriber};
+use optout_core::{Error, LegalBasis, Outcome, Receipt, Unsubscriber};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+mod drive;
 mod journal;
-mod latency;
 mod read;
-use journal::{load_journal, open_journal, write_entries};
-pub use latency::{Histogram, Latency};
-use read::read_rows;
+use drive::{drive, Spawned};
+use journal::{load_journal, open_journal};
+/// The latency of a run's calls: the [engine](optout_core::engine)'s, which bulk runs on.
+pub use optout_core::engine::{Histogram, Latency};
 
 /// What to do with every row.
 #[derive(Debug, Clone)]
@@ -168,29 +168,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// A row read from the input, and what to do with it.
-struct Row {
-    line: u64,
-    /// The row's journal key (provider, recipient, identifier, topics); empty without a journal.
-    key: String,
-    todo: Todo,
-}
-
-enum Todo {
-    Send(Unsubscribe),
-    /// The row cannot be sent (bad email, empty recipient, no topic): its reason.
-    Refused(Error),
-    /// The journal records the row as done.
-    Skip,
-}
-
-/// A finished row: what the journal and the report need (the request itself is gone).
-struct Finished {
-    line: u64,
-    key: String,
-    result: RowResult,
-}
-
 /// Runs `job` over the CSV `input` with `client`, calling `on_row` as each row finishes.
 ///
 /// Memory stays flat however long the input: rows are read on a blocking thread and handed
@@ -235,7 +212,7 @@ pub async fn run<R: Read + Send + 'static>(
     // so driving the batches from here woke it across threads for every finished request
     // (`cargo xtask bench`, HubSpot at concurrency 32: about 27,000 rows/s driven from here).
     let (reports, mut chunks) = mpsc::channel::<Vec<RowReport>>(2);
-    let engine = Spawned(tokio::spawn(engine(
+    let engine = Spawned(tokio::spawn(drive(
         client,
         input,
         job.clone(),
@@ -253,342 +230,10 @@ pub async fn run<R: Read + Send + 'static>(
     })
 }
 
-/// The most rows handed to `on_row` at once, and the longest a finished row waits for it.
-const REPORT_CHUNK: usize = 512;
-const REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// Reads, sends, journals and counts; hands the finished rows to `run` in chunks.
-async fn engine<R: Read + Send + 'static>(
-    client: Arc<dyn Unsubscriber>,
-    input: R,
-    job: BulkJob,
-    done: HashSet<u128>,
-    mut journal: Option<File>,
-    reports: mpsc::Sender<Vec<RowReport>>,
-) -> Result<Summary, Error> {
-    let batch = client.batch_size().max(1);
-    // The reader hands over chunks of whole batches, at most CHUNK_ROWS rows, so that its
-    // thread sleeps and wakes once per chunk rather than once per row; it hands over a
-    // shorter chunk before each read of the input that may wait (see `Feed`). The queue holds
-    // about `concurrency * 2` batches, and never fewer than two chunks.
-    let chunk = batch * (CHUNK_ROWS / batch).max(1);
-    let capacity = (job.concurrency * 2 * batch).div_ceil(chunk).max(2);
-    let (tx, rx) = mpsc::channel::<Vec<Row>>(capacity);
-    let reader_job = job.clone();
-    let provider = client.provider();
-    let reader = tokio::task::spawn_blocking(move || {
-        read_rows(input, &reader_job, provider, chunk, &done, &tx)
-    });
-
-    // `concurrency` long-lived senders, each taking one batch at a time and sending it: at
-    // most `concurrency` requests in flight, every sender busy while rows are ready, no task
-    // spawned per row. (Senders used to take blocks of 64 rows: 100 rows at concurrency 32
-    // kept two requests in flight, each sender working through its block one call at a time.)
-    let queue = Arc::new(tokio::sync::Mutex::new(Queue {
-        chunks: rx,
-        chunk: Vec::new().into_iter(),
-    }));
-    let (finished_tx, mut finished_rx) = mpsc::channel::<Vec<Finished>>(job.concurrency * 2);
-    let senders: Vec<Spawned<Histogram>> = (0..job.concurrency.max(1))
-        .map(|_| {
-            let sender = Sender::new(finished_tx.clone(), batch);
-            Spawned(tokio::spawn(sender.run(client.clone(), queue.clone())))
-        })
-        .collect();
-    drop(finished_tx);
-
-    let mut summary = Summary::default();
-    let mut pending: Vec<RowReport> = Vec::new();
-    let flush_at = tokio::time::sleep(REPORT_EVERY);
-    futures_util::pin_mut!(flush_at);
-    loop {
-        tokio::select! {
-            biased;
-            finished = finished_rx.recv() => {
-                let Some(finished) = finished else { break };
-                if let Some(file) = journal.as_mut() {
-                    write_entries(file, &finished, &job)?;
-                }
-                for row in finished {
-                    summary.rows += 1;
-                    summary.count(&row.result);
-                    pending.push(RowReport { line: row.line, result: row.result });
-                }
-            }
-            () = &mut flush_at, if !pending.is_empty() => {}
-        }
-        if pending.len() >= REPORT_CHUNK || (flush_at.is_elapsed() && !pending.is_empty()) {
-            // The caller is gone only if `run` was dropped, which aborts this task too.
-            let _ = reports.send(std::mem::take(&mut pending)).await;
-            flush_at
-                .as_mut()
-                .reset(tokio::time::Instant::now() + REPORT_EVERY);
-        }
-    }
-    if !pending.is_empty() {
-        let _ = reports.send(pending).await;
-    }
-    let mut latency = Histogram::new();
-    for sender in senders {
-        // A panic in a sender reaches the caller here.
-        if let Some(timed) = sender.await {
-            latency.merge(&timed);
-        }
-    }
-    summary.latency = latency.latency();
-    reader
-        .await
-        .map_err(|e| Error::interrupted(format!("the input reader stopped: {e}")))??;
-    Ok(summary)
-}
-
-/// A spawned task: aborted when dropped (so dropping `run` stops everything); a panic inside is
-/// resumed in the caller; `None` only when the runtime shuts down under it.
-struct Spawned<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for Spawned<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for Spawned<T> {
-    type Output = Option<T>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|joined| match joined {
-                Ok(output) => Some(output),
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => None,
-            })
-    }
-}
-
-impl Row {
-    /// The row's line and key, and its request or how it ended without one.
-    fn split(self) -> (u64, String, Result<Unsubscribe, RowResult>) {
-        let todo = match self.todo {
-            Todo::Send(request) => Ok(request),
-            Todo::Refused(error) => Err(RowResult::Failed(error)),
-            Todo::Skip => Err(RowResult::Skipped),
-        };
-        (self.line, self.key, todo)
-    }
-}
-
-/// How a row ended, from the provider's answer.
-fn answered(answer: Result<Receipt, Error>) -> RowResult {
-    match answer {
-        Ok(receipt) => RowResult::Done(receipt),
-        Err(error) => RowResult::Failed(error),
-    }
-}
-
-/// Sends one row with `unsubscribe`: what `unsubscribe_many` does for a provider without
-/// batches (`batch_size` 1), minus its list of one request and one answer.
-async fn send_one(client: &dyn Unsubscriber, row: Row, latency: &mut Histogram) -> Finished {
-    let (line, key, todo) = row.split();
-    let result = match todo {
-        Ok(request) => answered(latency.time(client.unsubscribe(&request)).await),
-        Err(ended) => ended,
-    };
-    Finished { line, key, result }
-}
-
-/// Sends the rows of one batch that are to be sent in one `unsubscribe_many` call, and
-/// appends every row of the batch, with how it ended, to `done` (in the batch's order). The
-/// requests are moved into the call, not copied; the call is timed into `latency`.
-async fn send_batch(
-    client: &dyn Unsubscriber,
-    rows: impl Iterator<Item = Row>,
-    done: &mut Vec<Finished>,
-    latency: &mut Histogram,
-) {
-    let mut requests = Vec::with_capacity(rows.size_hint().0);
-    // Where each request's row is in `done`: its result is filled in from the answer.
-    let mut waiting = Vec::with_capacity(rows.size_hint().0);
-    for row in rows {
-        let (line, key, todo) = row.split();
-        let result = match todo {
-            Ok(request) => {
-                waiting.push(done.len());
-                requests.push(request);
-                RowResult::Skipped // a placeholder, replaced below
-            }
-            Err(ended) => ended,
-        };
-        done.push(Finished { line, key, result });
-    }
-    if requests.is_empty() {
-        return;
-    }
-    let answers = latency.time(client.unsubscribe_many(&requests)).await;
-    let mut answers = answers.into_iter();
-    for at in waiting {
-        let Some(row) = done.get_mut(at) else {
-            continue;
-        };
-        // A client that answers fewer results than requests must not lose a row: it was
-        // sent, and nothing says how it ended.
-        row.result = match answers.next() {
-            Some(answer) => answered(answer),
-            None => RowResult::Failed(Error::unconfirmed(
-                client.provider(),
-                "the client's answer to a batch has no result for this row, which was sent",
-            )),
-        };
-    }
-}
-
-/// The most rows the reader thread hands over at once, and the most finished rows a sender
-/// keeps before handing them to the engine (see [`engine`]).
-const CHUNK_ROWS: usize = 1024;
-const RESULT_ROWS: usize = 64;
-
-/// The senders' side of the reader's queue: chunks from the reader, taken a batch at a time.
-struct Queue {
-    chunks: mpsc::Receiver<Vec<Row>>,
-    /// What is left of the chunk being taken.
-    chunk: std::vec::IntoIter<Row>,
-}
-
-/// Whether more rows may come after those [`Queue::take_ready`] took.
-#[derive(Debug, PartialEq, Eq)]
-enum Ready {
-    /// More may come: the reader is still reading.
-    Later,
-    /// The input is done and every row taken.
-    Ended,
-}
-
-impl Queue {
-    /// Moves up to `n` rows into `into`, without waiting: from the chunk being taken, then
-    /// from the chunks already read. A batch is cut short only when no more rows are ready
-    /// (the input is slow, or ended), so a row never waits for others to fill its batch.
-    fn take_ready(&mut self, into: &mut Vec<Row>, n: usize) -> Ready {
-        while into.len() < n {
-            if self.chunk.len() == 0 {
-                match self.chunks.try_recv() {
-                    Ok(chunk) => self.chunk = chunk.into_iter(),
-                    Err(mpsc::error::TryRecvError::Empty) => return Ready::Later,
-                    Err(mpsc::error::TryRecvError::Disconnected) => return Ready::Ended,
-                }
-            }
-            into.extend(self.chunk.by_ref().take(n - into.len()));
-        }
-        Ready::Later
-    }
-
-    /// Like [`take_ready`](Self::take_ready), but waits for the reader when no row is ready;
-    /// takes nothing only when the input is done.
-    async fn take(&mut self, into: &mut Vec<Row>, n: usize) {
-        while self.take_ready(into, n) == Ready::Later && into.is_empty() {
-            match self.chunks.recv().await {
-                Some(chunk) => self.chunk = chunk.into_iter(),
-                None => return,
-            }
-        }
-    }
-}
-
-/// One of the engine's senders: the rows it takes at once, its finished rows on their way
-/// to the engine, and how long its calls took.
-struct Sender {
-    /// Rows per call: the provider's batch size.
-    batch: usize,
-    finished: mpsc::Sender<Vec<Finished>>,
-    results: Vec<Finished>,
-    /// When the results were last handed over.
-    since: tokio::time::Instant,
-    latency: Histogram,
-}
-
-impl Sender {
-    fn new(finished: mpsc::Sender<Vec<Finished>>, batch: usize) -> Self {
-        Sender {
-            batch,
-            finished,
-            results: Vec::with_capacity(RESULT_ROWS + batch),
-            since: tokio::time::Instant::now(),
-            latency: Histogram::new(),
-        }
-    }
-
-    /// Takes a batch at a time from `queue` and sends it with `client`, handing the
-    /// results over as it goes, until the input is done (or the engine is gone). Answers the
-    /// latency of its calls; the engine adds up every sender's.
-    async fn run(
-        mut self,
-        client: Arc<dyn Unsubscriber>,
-        queue: Arc<tokio::sync::Mutex<Queue>>,
-    ) -> Histogram {
-        let batch = self.batch;
-        let mut rows = Vec::with_capacity(batch);
-        loop {
-            // Take what is ready; if nothing is, hand over the results first, then
-            // wait (behind the sender already waiting for the reader, if any).
-            let ready = match queue.try_lock() {
-                Ok(mut queue) => queue.take_ready(&mut rows, batch),
-                Err(_) => Ready::Later,
-            };
-            if rows.is_empty() {
-                if ready == Ready::Ended || !self.hand_over().await {
-                    break;
-                }
-                queue.lock().await.take(&mut rows, batch).await;
-                if rows.is_empty() {
-                    break; // the input is done
-                }
-            }
-            if batch == 1 {
-                for row in rows.drain(..) {
-                    let done = send_one(client.as_ref(), row, &mut self.latency).await;
-                    self.results.push(done);
-                }
-            } else {
-                send_batch(
-                    client.as_ref(),
-                    rows.drain(..),
-                    &mut self.results,
-                    &mut self.latency,
-                )
-                .await;
-            }
-            // The results go to the engine RESULT_ROWS at a time, or every
-            // REPORT_EVERY if calls are slow: one wake-up of the engine per handful
-            // of rows, not per request.
-            if (self.results.len() >= RESULT_ROWS || self.since.elapsed() >= REPORT_EVERY)
-                && !self.hand_over().await
-            {
-                break;
-            }
-        }
-        self.hand_over().await;
-        self.latency
-    }
-
-    /// Hands the results over to the engine; `false` if the engine is gone (the run was
-    /// dropped).
-    async fn hand_over(&mut self) -> bool {
-        self.since = tokio::time::Instant::now();
-        if self.results.is_empty() {
-            return true;
-        }
-        let next = Vec::with_capacity(self.results.capacity());
-        let results = std::mem::replace(&mut self.results, next);
-        self.finished.send(results).await.is_ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use optout_core::{async_trait, ErrorKind, Provider};
+    use optout_core::{async_trait, ErrorKind, Provider, Unsubscribe};
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;

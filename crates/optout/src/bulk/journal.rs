@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use optout_core::{Error, Outcome, Receipt};
 use serde::{Deserialize, Serialize};
 
-use super::{BulkJob, Finished, RowResult};
+use super::drive::Finished;
+use super::{BulkJob, RowResult};
 
 /// One line of the journal, as written: serialized from the finished row, borrowing it.
 #[derive(Serialize)]

@@ -8,8 +8,9 @@ use std::io::Read;
 use optout_core::{Error, Provider, Recipient, Topics, Unsubscribe};
 use tokio::sync::mpsc;
 
+use super::drive::{Row, Tag};
 use super::journal::fnv1a_128;
-use super::{BulkJob, Row, Todo};
+use super::{BulkJob, RowResult};
 
 /// The columns of the input, by position.
 struct Columns {
@@ -81,9 +82,15 @@ pub(super) fn read_rows<R: Read>(
             }
             // A malformed record (e.g. bad UTF-8) is that row's failure, not the run's.
             Err(e) => Row {
-                line,
-                key: String::new(),
-                todo: Todo::Refused(Error::invalid_input(format!("line {line}"), e.to_string())),
+                tag: Tag {
+                    line,
+                    key: String::new(),
+                    ended: Some(RowResult::Failed(Error::invalid_input(
+                        format!("line {line}"),
+                        e.to_string(),
+                    ))),
+                },
+                request: None,
             },
         };
         chunk.borrow_mut().push(row);
@@ -162,16 +169,24 @@ fn read_row(
     } else {
         String::new()
     };
-    let todo = match row_request(job, provider, recipient, identifier, topics) {
+    let (request, ended) = match row_request(job, provider, recipient, identifier, topics) {
         // Without a journal (or with an empty one) nothing is done yet: no hash to compute.
-        Ok(_) if !done.is_empty() && done.contains(&fnv1a_128(key.as_bytes())) => Todo::Skip,
-        Ok(request) => Todo::Send(request),
-        Err(e) => Todo::Refused(Error::invalid_input(
-            format!("line {line}: {}", e.field().unwrap_or("row")),
-            e.message().unwrap_or("is not valid"),
-        )),
+        Ok(_) if !done.is_empty() && done.contains(&fnv1a_128(key.as_bytes())) => {
+            (None, Some(RowResult::Skipped))
+        }
+        Ok(request) => (Some(request), None),
+        Err(e) => (
+            None,
+            Some(RowResult::Failed(Error::invalid_input(
+                format!("line {line}: {}", e.field().unwrap_or("row")),
+                e.message().unwrap_or("is not valid"),
+            ))),
+        ),
     };
-    Row { line, key, todo }
+    Row {
+        tag: Tag { line, key, ended },
+        request,
+    }
 }
 
 fn row_request(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// The per-call latency of a bulk run: each call to the provider (one request, or one batch
+/// The per-call latency of a run of the [engine](super) (a bulk run, an outbox worker): each call to the provider (one request, or one batch
 /// where the provider has batches) from its first attempt to its answer, retries and their
 /// waits included. Rows refused before sending or skipped by the journal make no call.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,12 +21,12 @@ pub struct Latency {
 
 /// A histogram of durations in microseconds: exact under 128 µs, then 64 buckets per power of
 /// two (1.6% wide), up to about 19 hours (longer calls count as that). It is what
-/// [`Summary::latency`](super::Summary::latency) is computed from, public so that a caller can
+/// [`Latency`] is computed from, public so that a caller can
 /// time its own calls the same way.
 ///
 /// ```
 /// use std::time::Duration;
-/// use optout::bulk::Histogram;
+/// use optout_core::engine::Histogram;
 ///
 /// let mut h = Histogram::new();
 /// for ms in 1..=100 {
@@ -93,7 +93,7 @@ impl Histogram {
     }
 
     /// Awaits `call` and counts how long it took.
-    pub(super) async fn time<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
+    pub(crate) async fn time<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
         let started = std::time::Instant::now();
         let output = call.await;
         self.record(started.elapsed());
