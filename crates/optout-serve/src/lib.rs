@@ -25,5 +25,5 @@ pub use intake::{
     TaskStatus,
 };
 pub use link::{Link, LinkKeys, Scope, TokenError, Verified};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Timed};
 pub use server::{router, ApiTokens, Config};

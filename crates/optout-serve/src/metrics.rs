@@ -4,9 +4,11 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use optout_core::Provider;
+use async_trait::async_trait;
+use optout_core::{Error, Provider, Receipt, Unsubscribe, Unsubscriber};
 
 use crate::intake::{Channel, Counts};
 
@@ -181,5 +183,94 @@ impl Metrics {
         out.push_str("# TYPE optout_store_up gauge\n");
         let _ = writeln!(out, "optout_store_up {}", u8::from(counts.is_some()));
         out
+    }
+}
+
+/// An [`Unsubscriber`] that reports how long each call to the provider took to
+/// [`Metrics::observe_send`]: wrap the clients an in-process worker sends with.
+#[derive(Debug)]
+pub struct Timed {
+    inner: Arc<dyn Unsubscriber>,
+    metrics: Arc<Metrics>,
+}
+
+impl Timed {
+    /// `client`, timed into `metrics`.
+    pub fn new(client: Arc<dyn Unsubscriber>, metrics: Arc<Metrics>) -> Arc<dyn Unsubscriber> {
+        Arc::new(Timed {
+            inner: client,
+            metrics,
+        })
+    }
+}
+
+#[async_trait]
+impl Unsubscriber for Timed {
+    fn provider(&self) -> Provider {
+        self.inner.provider()
+    }
+
+    async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
+        let start = Instant::now();
+        let result = self.inner.unsubscribe(request).await;
+        self.metrics
+            .observe_send(self.inner.provider(), start.elapsed());
+        result
+    }
+
+    fn batch_size(&self) -> usize {
+        self.inner.batch_size()
+    }
+
+    async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
+        let start = Instant::now();
+        let results = self.inner.unsubscribe_many(requests).await;
+        self.metrics
+            .observe_send(self.inner.provider(), start.elapsed());
+        results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optout_core::{Outcome, Recipient, Topics};
+
+    #[derive(Debug)]
+    struct Ok200;
+
+    #[async_trait]
+    impl Unsubscriber for Ok200 {
+        fn provider(&self) -> Provider {
+            Provider::Pushy
+        }
+        async fn unsubscribe(&self, r: &Unsubscribe) -> Result<Receipt, Error> {
+            Ok(Receipt::new(
+                Provider::Pushy,
+                r.recipient.clone(),
+                r.topics.clone(),
+                Outcome::Unsubscribed,
+                None,
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timed_client_counts_its_calls_per_provider() {
+        let metrics = Arc::new(Metrics::new());
+        let client = Timed::new(Arc::new(Ok200), metrics.clone());
+        let req = Unsubscribe::new(Recipient::device("d").unwrap(), Topics::All);
+        client.unsubscribe(&req).await.unwrap();
+        client.unsubscribe_many(&[req.clone(), req]).await;
+        let text = metrics.render(None);
+        assert!(
+            text.contains("optout_send_seconds_count{provider=\"pushy\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("optout_send_seconds_count{provider=\"hubspot\"} 0"),
+            "{text}"
+        );
+        assert!(text.contains("optout_store_up 0"), "{text}");
     }
 }
