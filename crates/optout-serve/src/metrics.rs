@@ -196,7 +196,7 @@ pub struct Timed {
 
 impl Timed {
     /// `client`, timed into `metrics`.
-    pub fn new(client: Arc<dyn Unsubscriber>, metrics: Arc<Metrics>) -> Arc<dyn Unsubscriber> {
+    pub fn wrap(client: Arc<dyn Unsubscriber>, metrics: Arc<Metrics>) -> Arc<dyn Unsubscriber> {
         Arc::new(Timed {
             inner: client,
             metrics,
@@ -258,7 +258,7 @@ mod tests {
     #[tokio::test]
     async fn a_timed_client_counts_its_calls_per_provider() {
         let metrics = Arc::new(Metrics::new());
-        let client = Timed::new(Arc::new(Ok200), metrics.clone());
+        let client = Timed::wrap(Arc::new(Ok200), metrics.clone());
         let req = Unsubscribe::new(Recipient::device("d").unwrap(), Topics::All);
         client.unsubscribe(&req).await.unwrap();
         client.unsubscribe_many(&[req.clone(), req]).await;
