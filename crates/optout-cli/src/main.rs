@@ -5,6 +5,7 @@
 
 mod demo;
 mod print;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Show optout working end to end against a built-in sandbox; needs no account.
     Demo,
+    /// Print a one-click unsubscribe link and the two mail headers (keys: OPTOUT_LINK_KEYS).
+    Link(serve::LinkArgs),
 }
 
 /// The provider to talk to.
@@ -242,6 +245,7 @@ async fn main() -> ExitCode {
         Command::Bulk(args) => bulk(args).await,
         Command::Sandbox(args) => demo::sandbox(args).await,
         Command::Demo => demo::demo().await,
+        Command::Link(args) => serve::link(args),
     }
 }
 

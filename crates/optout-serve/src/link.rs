@@ -1,0 +1,806 @@
+//! One-click unsubscribe links (RFC 8058): signed tokens, the URL and the two mail headers.
+//!
+//! A token names who opts out of what (the [`Scope`]) and proves that we issued it:
+//!
+//! ```text
+//! v1.<kid>.<base64url(payload)>.<base64url(HMAC-SHA256(key[kid], "optout/unsub/v1|" + kid + "|" + payload))>
+//! ```
+//!
+//! - `v1` is the format; `kid` names the key that signed it, so keys can rotate: the first key
+//!   of [`LinkKeys`] signs, every key verifies.
+//! - The payload is a canonical, length-prefixed encoding of the issue time and, per provider,
+//!   the recipient and the topics (or all). Exactly one payload means a given scope and time:
+//!   a decoded payload that would not encode back to the same bytes is refused.
+//! - Tokens do not expire: the law wants a link to work 30 (CAN-SPAM) to 60 (CASL) days after
+//!   the mail was sent, and an opt-out that arrives late is still an opt-out. Retire a key only
+//!   when no mail signed with it can still be opened.
+//! - The MAC is checked with [`Mac::verify_slice`], in constant time, before anything in the
+//!   payload is read.
+//!
+//! ```
+//! use optout_core::{Provider, Recipient, Topics};
+//! use optout_serve::link::{LinkKeys, Scope};
+//!
+//! let keys = LinkKeys::parse("k2:0123456789abcdef0123456789abcdef,k1:fedcba9876543210fedcba9876543210")?;
+//! let scope = Scope::new(Provider::HubSpot, Recipient::email("alice@example.com")?, Topics::one("12345"))?;
+//! let link = keys.link("https://unsub.example.com", &scope)?;
+//! assert!(link.url.starts_with("https://unsub.example.com/u/v1.k2."));
+//! assert_eq!(link.headers()[1], ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()));
+//!
+//! let verified = keys.verify(&link.token)?;
+//! assert_eq!(verified.scope, scope);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use optout_core::{Error, Provider, Recipient, Topics};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::intake::{recipient_parts, Target};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The environment variable that holds the link keys: `ID:SECRET,ID:SECRET,...`.
+pub const KEYS_ENV: &str = "OPTOUT_LINK_KEYS";
+
+/// The token format this module writes and reads.
+pub const TOKEN_VERSION: &str = "v1";
+
+/// The longest token accepted or issued, in bytes. Longer ones are refused before any
+/// decoding, so an oversized path costs nothing; links also stay well inside what mail clients
+/// and proxies pass on.
+pub const MAX_TOKEN_LEN: usize = 1500;
+
+/// The shortest secret accepted, in bytes: 32, HMAC-SHA256's output size.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The longest key id accepted.
+pub const MAX_KID_LEN: usize = 32;
+
+/// The name of the `List-Unsubscribe-Post` header and its one value (RFC 8058 §3.1).
+pub const ONE_CLICK_HEADER: (&str, &str) = ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+
+/// What the MAC covers before the key id and the payload, so that a MAC made for something
+/// else with the same key can never pass as a link token.
+const DOMAIN: &[u8] = b"optout/unsub/v1|";
+
+/// The keys that sign and verify link tokens. The first signs; all verify.
+///
+/// Its `Debug` shows the key ids only.
+#[derive(Clone)]
+pub struct LinkKeys {
+    keys: Vec<(String, Vec<u8>)>,
+}
+
+impl fmt::Debug for LinkKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkKeys")
+            .field("kids", &self.kids().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkKeys {
+    /// Parses `ID:SECRET,ID:SECRET,...`. An id is 1 to 32 letters, digits, `-` or `_`; a
+    /// secret at least [`MIN_SECRET_LEN`] bytes (say 32 random bytes, hex-encoded); ids are
+    /// unique. Errors name the position of the bad entry, never a secret.
+    pub fn parse(spec: &str) -> Result<Self, Error> {
+        let mut keys: Vec<(String, Vec<u8>)> = Vec::new();
+        for (i, entry) in spec.split(',').enumerate() {
+            let n = i + 1;
+            let entry = entry.trim();
+            let Some((kid, secret)) = entry.split_once(':') else {
+                return Err(Error::config(format!(
+                    "{KEYS_ENV}: entry {n} is not ID:SECRET"
+                )));
+            };
+            let kid = kid.trim();
+            if !valid_kid(kid) {
+                return Err(Error::config(format!(
+                    "{KEYS_ENV}: entry {n}: the key id must be 1 to {MAX_KID_LEN} letters, digits, '-' or '_'"
+                )));
+            }
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(Error::config(format!(
+                    "{KEYS_ENV}: key {kid:?}: the secret is {} bytes; at least {MIN_SECRET_LEN} are required",
+                    secret.len()
+                )));
+            }
+            if keys.iter().any(|(k, _)| k == kid) {
+                return Err(Error::config(format!(
+                    "{KEYS_ENV}: key id {kid:?} appears twice"
+                )));
+            }
+            keys.push((kid.to_string(), secret.as_bytes().to_vec()));
+        }
+        Ok(LinkKeys { keys })
+    }
+
+    /// The keys from [`KEYS_ENV`] (`OPTOUT_LINK_KEYS`).
+    pub fn from_env() -> Result<Self, Error> {
+        match std::env::var(KEYS_ENV) {
+            Ok(spec) if !spec.trim().is_empty() => Self::parse(&spec),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Err(Error::config(format!(
+                "{KEYS_ENV} is not set; set it to ID:SECRET (e.g. k1: and 32 random bytes as hex)"
+            ))),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::config(format!("{KEYS_ENV} is not valid UTF-8")))
+            }
+        }
+    }
+
+    /// The key ids, the signing one first.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(kid, _)| kid.as_str())
+    }
+
+    fn mac(&self, kid: &str) -> Option<HmacSha256> {
+        let (_, secret) = self.keys.iter().find(|(k, _)| k == kid)?;
+        let mut mac = HmacSha256::new_from_slice(secret).ok()?;
+        mac.update(DOMAIN);
+        mac.update(kid.as_bytes());
+        mac.update(b"|");
+        Some(mac)
+    }
+
+    /// The token for `scope`, signed with the first key.
+    pub fn sign(&self, scope: &Scope) -> Result<String, Error> {
+        let (kid, _) = self
+            .keys
+            .first()
+            .ok_or_else(|| Error::config(format!("{KEYS_ENV}: no key")))?;
+        let payload = scope.encode();
+        let mut mac = self
+            .mac(kid)
+            .ok_or_else(|| Error::config(format!("{KEYS_ENV}: unusable key")))?;
+        mac.update(&payload);
+        let tag = mac.finalize().into_bytes();
+        let token = format!(
+            "{TOKEN_VERSION}.{kid}.{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        );
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Error::invalid_input(
+                "topic",
+                format!(
+                    "the link would be {} bytes long; at most {MAX_TOKEN_LEN} are allowed (fewer or shorter topics)",
+                    token.len()
+                ),
+            ));
+        }
+        Ok(token)
+    }
+
+    /// The link for `scope` under `base` (e.g. `https://unsub.example.com`): `BASE/u/TOKEN`.
+    ///
+    /// `base` must be an `https` URL without query or fragment; `http` is accepted for
+    /// loopback hosts only (tests, a local demo).
+    pub fn link(&self, base: &str, scope: &Scope) -> Result<Link, Error> {
+        let base = check_base(base)?;
+        let token = self.sign(scope)?;
+        Ok(Link {
+            url: format!("{base}/u/{token}"),
+            token,
+        })
+    }
+
+    /// Checks `token` and returns what it names. Nothing in the payload is read before the MAC
+    /// has been verified (in constant time) with the key the token names.
+    pub fn verify(&self, token: &str) -> Result<Verified, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::TooLong);
+        }
+        let mut parts = token.split('.');
+        let (Some(version), Some(kid), Some(payload), Some(tag), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(TokenError::Malformed);
+        };
+        if version != TOKEN_VERSION {
+            return Err(TokenError::UnknownVersion);
+        }
+        if !valid_kid(kid) {
+            return Err(TokenError::Malformed);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| TokenError::Malformed)?;
+        let mut mac = self.mac(kid).ok_or(TokenError::UnknownKey)?;
+        mac.update(&payload);
+        mac.verify_slice(&tag)
+            .map_err(|_| TokenError::BadSignature)?;
+        let scope = Scope::decode(&payload).ok_or(TokenError::Malformed)?;
+        Ok(Verified {
+            scope,
+            kid: kid.to_string(),
+            fingerprint: Sha256::digest(&payload).into(),
+        })
+    }
+}
+
+fn valid_kid(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= MAX_KID_LEN
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_base(base: &str) -> Result<&str, Error> {
+    let bad = |why: &str| Error::invalid_input("base", format!("{base:?}: {why}"));
+    let base = base.trim().trim_end_matches('/');
+    let rest = if let Some(rest) = base.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        let host = rest.split('/').next().unwrap_or("");
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err(bad(
+                "RFC 8058 wants an https URL (http is accepted for localhost only)",
+            ));
+        }
+        rest
+    } else {
+        return Err(bad("must start with https://"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(bad("has no host"));
+    }
+    if rest.contains(['?', '#']) || rest.bytes().any(|b| b <= b' ' || b >= 0x7f || b == b'"') {
+        return Err(bad(
+            "must be a plain URL without query, fragment, spaces or quotes",
+        ));
+    }
+    Ok(base)
+}
+
+/// Why a token was refused. The text never contains the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_LEN`].
+    TooLong,
+    /// Not `v1.KID.PAYLOAD.MAC`, bad base64, or a payload that is not canonical.
+    Malformed,
+    /// A format version we do not know.
+    UnknownVersion,
+    /// Signed with a key we do not have (never had, or retired).
+    UnknownKey,
+    /// The MAC does not match: forged or altered.
+    BadSignature,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenError::TooLong => "the link token is too long",
+            TokenError::Malformed => "the link token is malformed",
+            TokenError::UnknownVersion => "the link token has an unknown version",
+            TokenError::UnknownKey => "the link token was signed with an unknown key",
+            TokenError::BadSignature => "the link token's signature does not match",
+        })
+    }
+}
+
+impl std::error::Error for TokenError {}
+
+/// A token that passed verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// Who opts out of what.
+    pub scope: Scope,
+    /// The key that signed it.
+    pub kid: String,
+    /// SHA-256 of the payload: the same scope issued at the same time has the same
+    /// fingerprint, whichever key signed it.
+    pub fingerprint: [u8; 32],
+}
+
+impl Verified {
+    /// The idempotency key of the opt-out this token asks for: `oneclick:` and the
+    /// base64url fingerprint. Posting the same link twice (or the same payload re-signed
+    /// with another key) is one opt-out.
+    pub fn idempotency_key(&self) -> String {
+        format!("oneclick:{}", URL_SAFE_NO_PAD.encode(self.fingerprint))
+    }
+}
+
+/// A link: the URL to put in `List-Unsubscribe`, and its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Link {
+    /// `BASE/u/TOKEN`.
+    pub url: String,
+    /// The token alone.
+    pub token: String,
+}
+
+impl Link {
+    /// The two headers a sender puts in its mail, in this order:
+    /// `List-Unsubscribe: <URL>` and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    /// The mail's DKIM signature must cover both (RFC 8058 §4).
+    pub fn headers(&self) -> [(&'static str, String); 2] {
+        [
+            ("List-Unsubscribe", format!("<{}>", self.url)),
+            (ONE_CLICK_HEADER.0, ONE_CLICK_HEADER.1.to_string()),
+        ]
+    }
+}
+
+/// `{"url": ..., "headers": {"List-Unsubscribe": ..., "List-Unsubscribe-Post": ...}}`.
+impl Serialize for Link {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Headers<'a>(&'a Link);
+        impl Serialize for Headers<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let headers = self.0.headers();
+                let mut map = s.serialize_map(Some(headers.len()))?;
+                for (name, value) in &headers {
+                    map.serialize_entry(name, value)?;
+                }
+                map.end()
+            }
+        }
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("url", &self.url)?;
+        map.serialize_entry("headers", &Headers(self))?;
+        map.end()
+    }
+}
+
+/// Who opts out of what: one [`Target`] per provider, and the time the link was issued (which
+/// tells two mails' links apart: each is its own opt-out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    entries: Vec<Target>,
+    issued_at: u64,
+}
+
+impl Scope {
+    /// `recipient` opts out of `topics` at `provider`, issued now.
+    ///
+    /// The recipient must be the kind the provider takes (as
+    /// [`Recipient::for_provider`] makes it); [`Topics::All`] only for Pushy and HubSpot;
+    /// topic ids non-empty, printable, repeats dropped.
+    pub fn new(provider: Provider, recipient: Recipient, topics: Topics) -> Result<Self, Error> {
+        let issued_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut scope = Scope {
+            entries: Vec::new(),
+            issued_at,
+        };
+        scope.push(provider, recipient, topics)?;
+        Ok(scope)
+    }
+
+    /// Adds another provider to the same link (one click opts out at each).
+    pub fn and(
+        mut self,
+        provider: Provider,
+        recipient: Recipient,
+        topics: Topics,
+    ) -> Result<Self, Error> {
+        self.push(provider, recipient, topics)?;
+        Ok(self)
+    }
+
+    /// Sets the issue time (seconds since the Unix epoch); [`Scope::new`] uses now.
+    pub fn issued_at(mut self, secs: u64) -> Self {
+        self.issued_at = secs;
+        self
+    }
+
+    /// The issue time, in seconds since the Unix epoch.
+    pub fn issued_at_secs(&self) -> u64 {
+        self.issued_at
+    }
+
+    /// One entry per provider, in the order they were added.
+    pub fn entries(&self) -> &[Target] {
+        &self.entries
+    }
+
+    fn push(
+        &mut self,
+        provider: Provider,
+        recipient: Recipient,
+        topics: Topics,
+    ) -> Result<(), Error> {
+        if self.entries.iter().any(|e| e.provider == provider) {
+            return Err(Error::invalid_input(
+                "provider",
+                format!("{provider} appears twice in one link"),
+            ));
+        }
+        let target = Target::new(provider, recipient, topics)?;
+        self.entries.push(target);
+        Ok(())
+    }
+
+    /// The canonical payload: length-prefixed fields (`LEN:BYTES`): the issue time, the number
+    /// of entries, then per entry the provider, the recipient's value, its Novu identifier
+    /// (empty for none), and `all` or the number of topics followed by the topics.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        field(&mut out, self.issued_at.to_string().as_bytes());
+        field(&mut out, self.entries.len().to_string().as_bytes());
+        for entry in &self.entries {
+            let (value, identifier) = recipient_parts(&entry.recipient);
+            field(&mut out, entry.provider.as_str().as_bytes());
+            field(&mut out, value.as_bytes());
+            field(&mut out, identifier.unwrap_or("").as_bytes());
+            match &entry.topics {
+                Topics::All => field(&mut out, b"all"),
+                Topics::Only(ids) => {
+                    field(&mut out, ids.len().to_string().as_bytes());
+                    for id in ids {
+                        field(&mut out, id.as_bytes());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The inverse of [`encode`](Self::encode), checked through the same constructors; `None`
+    /// unless the payload is exactly what `encode` writes for what it decodes to.
+    fn decode(payload: &[u8]) -> Option<Scope> {
+        let mut r = Reader(payload);
+        let issued_at = number(r.field()?)?;
+        let count = number(r.field()?)?;
+        if count == 0 || count > Provider::ALL.len() as u64 {
+            return None;
+        }
+        let mut scope: Option<Scope> = None;
+        for _ in 0..count {
+            let provider: Provider = utf8(r.field()?)?.parse().ok()?;
+            let value = utf8(r.field()?)?;
+            let identifier = utf8(r.field()?)?;
+            let identifier = (!identifier.is_empty()).then_some(identifier);
+            let recipient = Recipient::for_provider(provider, value, identifier).ok()?;
+            let mode = r.field()?;
+            let topics = if mode == b"all" {
+                Topics::All
+            } else {
+                let n = number(mode)?;
+                // Each topic takes at least 3 bytes ("1:x"); a count the payload cannot hold is
+                // refused before anything is allocated for it.
+                if n == 0 || n > (r.0.len() / 3) as u64 {
+                    return None;
+                }
+                let mut ids = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    ids.push(utf8(r.field()?)?.to_string());
+                }
+                Topics::Only(ids)
+            };
+            scope = Some(match scope {
+                None => {
+                    let mut s = Scope {
+                        entries: Vec::new(),
+                        issued_at,
+                    };
+                    s.push(provider, recipient, topics).ok()?;
+                    s
+                }
+                Some(s) => s.and(provider, recipient, topics).ok()?,
+            });
+        }
+        let scope = scope?;
+        (r.0.is_empty() && scope.encode() == payload).then_some(scope)
+    }
+}
+
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(bytes.len().to_string().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(bytes);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn field(&mut self) -> Option<&'a [u8]> {
+        let colon = self.0.iter().take(5).position(|&b| b == b':')?;
+        let len = usize::try_from(number(&self.0[..colon])?).ok()?;
+        let rest = &self.0[colon + 1..];
+        if rest.len() < len {
+            return None;
+        }
+        let (value, rest) = rest.split_at(len);
+        self.0 = rest;
+        Some(value)
+    }
+}
+
+/// A canonical decimal: digits only, no leading zero (except `0` itself), fits a u64.
+fn number(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K1: &str = "k1:0123456789abcdef0123456789abcdef";
+    const K2: &str = "k2:fedcba9876543210fedcba9876543210";
+
+    fn keys(spec: &str) -> LinkKeys {
+        LinkKeys::parse(spec).unwrap()
+    }
+
+    fn hubspot() -> Scope {
+        Scope::new(
+            Provider::HubSpot,
+            Recipient::email("alice@example.com").unwrap(),
+            Topics::only(["12345", "678"]),
+        )
+        .unwrap()
+        .issued_at(1_700_000_000)
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_gives_the_scope_back() {
+        let keys = keys(K1);
+        let token = keys.sign(&hubspot()).unwrap();
+        assert!(token.starts_with("v1.k1."), "{token}");
+        let verified = keys.verify(&token).unwrap();
+        assert_eq!(verified.scope, hubspot());
+        assert_eq!(verified.kid, "k1");
+    }
+
+    #[test]
+    fn the_same_scope_and_time_give_the_same_token_and_idempotency_key() {
+        let keys = keys(K1);
+        let (a, b) = (
+            keys.sign(&hubspot()).unwrap(),
+            keys.sign(&hubspot()).unwrap(),
+        );
+        assert_eq!(a, b);
+        let later = keys.sign(&hubspot().issued_at(1_700_000_001)).unwrap();
+        assert_ne!(a, later, "another mail's link is another opt-out");
+        assert_ne!(
+            keys.verify(&a).unwrap().idempotency_key(),
+            keys.verify(&later).unwrap().idempotency_key()
+        );
+    }
+
+    #[test]
+    fn rotation_the_first_key_signs_and_every_key_verifies() {
+        let old = keys(K1).sign(&hubspot()).unwrap();
+        let rotated = keys(&format!("{K2},{K1}"));
+        let new = rotated.sign(&hubspot()).unwrap();
+        assert!(new.starts_with("v1.k2."));
+        assert_eq!(rotated.verify(&old).unwrap().kid, "k1");
+        // Re-signed with another key, the same payload is the same opt-out.
+        assert_eq!(
+            rotated.verify(&old).unwrap().idempotency_key(),
+            rotated.verify(&new).unwrap().idempotency_key()
+        );
+        // Once k1 is retired, its links are refused.
+        assert_eq!(keys(K2).verify(&old), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn a_token_re_keyed_under_another_kid_is_refused() {
+        let token = keys(K1).sign(&hubspot()).unwrap();
+        // The same MAC presented as if k2 had made it.
+        let rekeyed = token.replacen("v1.k1.", "v1.k2.", 1);
+        assert_eq!(
+            keys(&format!("{K1},{K2}")).verify(&rekeyed),
+            Err(TokenError::BadSignature)
+        );
+        // The same secret under another id: the kid is inside the MAC.
+        let same_secret = keys(&format!("{K1},k3:{}", &K1[3..]));
+        let rekeyed = token.replacen("v1.k1.", "v1.k3.", 1);
+        assert_eq!(same_secret.verify(&rekeyed), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn forged_truncated_and_oversized_tokens_are_refused() {
+        let keys = keys(K1);
+        let token = keys.sign(&hubspot()).unwrap();
+        // Forged: a payload of our choosing with a MAC made with another secret.
+        let forged = LinkKeys::parse("k1:ffffffffffffffffffffffffffffffff")
+            .unwrap()
+            .sign(&hubspot())
+            .unwrap();
+        assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
+        // Another recipient's payload with our MAC.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let other = Scope::new(
+            Provider::HubSpot,
+            Recipient::email("bob@example.com").unwrap(),
+            Topics::All,
+        )
+        .unwrap();
+        let other_payload = URL_SAFE_NO_PAD.encode(other.encode());
+        parts[2] = &other_payload;
+        assert_eq!(keys.verify(&parts.join(".")), Err(TokenError::BadSignature));
+        // Truncated anywhere.
+        for cut in 0..token.len() {
+            assert!(keys.verify(&token[..cut]).is_err(), "cut at {cut}");
+        }
+        // Oversized.
+        let big = format!("{token}{}", "A".repeat(MAX_TOKEN_LEN));
+        assert_eq!(keys.verify(&big), Err(TokenError::TooLong));
+        // Other versions and shapes.
+        assert_eq!(
+            keys.verify(&token.replacen("v1.", "v2.", 1)),
+            Err(TokenError::UnknownVersion)
+        );
+        assert_eq!(
+            keys.verify(&format!("{token}.x")),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(keys.verify(""), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_mac_over_a_non_canonical_payload_is_still_refused() {
+        // Signed correctly, but with a leading zero in a length: not what `encode` writes.
+        let keys = keys(K1);
+        let payload = b"10:1700000000:1:7:hubspot17:alice@example.com0:03:all".to_vec();
+        assert!(Scope::decode(&payload).is_none());
+        let canonical = b"10:17000000001:17:hubspot17:alice@example.com0:3:all".to_vec();
+        assert!(Scope::decode(&canonical).is_some());
+        let mut mac = keys.mac("k1").unwrap();
+        mac.update(&payload);
+        let token = format!(
+            "v1.k1.{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        );
+        assert_eq!(keys.verify(&token), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn short_secrets_bad_ids_and_duplicates_are_refused_without_showing_secrets() {
+        for spec in [
+            "k1:short",
+            "k1",
+            ":0123456789abcdef0123456789abcdef",
+            "k.1:0123456789abcdef0123456789abcdef",
+            "k1:0123456789abcdef0123456789abcdef,k1:fedcba9876543210fedcba9876543210",
+            "",
+        ] {
+            let err = LinkKeys::parse(spec).unwrap_err().to_string();
+            assert!(!err.contains("0123456789abcdef"), "{err}");
+            assert!(!err.contains("short"), "{err}");
+        }
+        let keys = keys(&format!("{K1},{K2}"));
+        let debug = format!("{keys:?}");
+        assert!(
+            debug.contains("k1") && !debug.contains("0123456789abcdef"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn the_scope_must_fit_the_provider() {
+        let email = Recipient::email("a@example.com").unwrap();
+        assert!(Scope::new(Provider::Mobivate, email.clone(), Topics::one("c")).is_err());
+        assert!(Scope::new(
+            Provider::Novu,
+            Recipient::subscriber("s").unwrap(),
+            Topics::All
+        )
+        .is_err());
+        assert!(Scope::new(Provider::HubSpot, email.clone(), Topics::Only(vec![])).is_err());
+        let scope = Scope::new(Provider::HubSpot, email.clone(), Topics::All)
+            .unwrap()
+            .and(
+                Provider::Pushy,
+                Recipient::device("dev").unwrap(),
+                Topics::one("news"),
+            )
+            .unwrap();
+        assert!(scope
+            .clone()
+            .and(Provider::HubSpot, email, Topics::All)
+            .is_err());
+        let keys = keys(K1);
+        assert_eq!(
+            keys.verify(&keys.sign(&scope).unwrap()).unwrap().scope,
+            scope
+        );
+    }
+
+    #[test]
+    fn novu_identifiers_and_phone_numbers_round_trip() {
+        let scope = Scope::new(
+            Provider::Novu,
+            Recipient::subscriber_with_identifier("sub-1", "sub-ident").unwrap(),
+            Topics::one("product"),
+        )
+        .unwrap()
+        .and(
+            Provider::Mobivate,
+            Recipient::phone("+254 700 000000").unwrap(),
+            Topics::one("c1"),
+        )
+        .unwrap();
+        let keys = keys(K1);
+        assert_eq!(
+            keys.verify(&keys.sign(&scope).unwrap()).unwrap().scope,
+            scope
+        );
+    }
+
+    #[test]
+    fn a_link_is_base_u_token_with_both_headers() {
+        let keys = keys(K1);
+        let link = keys.link("https://unsub.example.com/", &hubspot()).unwrap();
+        assert_eq!(
+            link.url,
+            format!("https://unsub.example.com/u/{}", link.token)
+        );
+        let json = serde_json::to_value(&link).unwrap();
+        assert_eq!(json["url"], link.url.as_str());
+        assert_eq!(
+            json["headers"]["List-Unsubscribe"],
+            format!("<{}>", link.url)
+        );
+        assert_eq!(
+            json["headers"]["List-Unsubscribe-Post"],
+            "List-Unsubscribe=One-Click"
+        );
+        assert!(keys.link("http://127.0.0.1:8080", &hubspot()).is_ok());
+        for bad in [
+            "http://unsub.example.com",
+            "ftp://x",
+            "https://",
+            "https://x.example/?q=1",
+            "https://x.example/#f",
+            "unsub.example.com",
+        ] {
+            assert!(keys.link(bad, &hubspot()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn too_many_topics_make_no_link() {
+        let ids: Vec<String> = (0..200).map(|i| format!("topic-number-{i}")).collect();
+        let scope = Scope::new(
+            Provider::HubSpot,
+            Recipient::email("a@example.com").unwrap(),
+            Topics::Only(ids),
+        )
+        .unwrap();
+        let err = keys(K1).sign(&scope).unwrap_err();
+        assert_eq!(err.field(), Some("topic"));
+    }
+}
