@@ -1,6 +1,7 @@
 //! `cargo xtask bench [options]`: builds `optout` (the CLI) and `optout-bench` in release and
 //! runs `target/release/optout-bench` with the options passed through. The benchmark itself
-//! (servers, clients, table, `target/bench/results.json`) lives in `bench/src/main.rs`.
+//! (servers, clients, table, `target/bench/results.json`) lives in `bench/src/`: `scenarios.rs`,
+//! `servers.rs`, `report.rs`, `child.rs`.
 
 use std::time::Instant;
 

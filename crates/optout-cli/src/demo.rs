@@ -7,7 +7,7 @@ use optout::fanout::{FanOut, PersonOptOut, ProviderResult};
 use optout::providers::{
     hubspot::HubSpot, migma::Migma, mobivate::Mobivate, novu::Novu, pushy::Pushy,
 };
-use optout::{Error, LegalBasis, Provider, Topics};
+use optout::{Error, LegalBasis, Provider, Recipient, Topics, Unsubscribe, Unsubscriber};
 use optout_sandbox::{Api, Faults, Sandbox, Seed};
 
 use crate::{print, SandboxArgs};
@@ -18,6 +18,7 @@ const PHONE: &str = "254700000000";
 const DEVICE: &str = "a6345d0278adc55d3474f5";
 const MIGMA_CONTACT: &str = "contact_alice";
 const NOVU_SUBSCRIBER: &str = "user-123";
+const HUBSPOT_TOKEN: &str = "demo-token";
 const TOPICS: [(Api, &str); 6] = [
     (Api::Migma, "newsletter"),
     (Api::Novu, "product-updates"),
@@ -39,7 +40,10 @@ pub async fn demo() -> ExitCode {
 }
 
 async fn run_demo() -> Result<bool, Error> {
-    let sandbox = Sandbox::start()
+    // The HubSpot token is configured so that step 3 can show what a wrong one gets.
+    let sandbox = Sandbox::builder()
+        .key(Api::HubSpot, HUBSPOT_TOKEN)
+        .start()
         .await
         .map_err(|e| Error::config(format!("cannot start the sandbox: {e}")))?;
     let base = sandbox.base_url();
@@ -90,19 +94,52 @@ async fn run_demo() -> Result<bool, Error> {
     let second = fanout.unsubscribe(&opt_out).await;
     println!("{}\n", table(&second));
     let ok = first.iter().chain(&second).all(ProviderResult::is_done);
+
+    println!(
+        "3. Mistakes, and the one line each gets (what `optout unsubscribe` prints on stderr):\n"
+    );
+    let wrong_token = HubSpot::builder()
+        .access_token("expired-token")
+        .base_url(base.clone())
+        .max_retries(0)
+        .build()?;
+    let request = Unsubscribe::new(Recipient::email(EMAIL)?, Topics::one("12345"));
+    match wrong_token.unsubscribe(&request).await {
+        Err(error) => println!(
+            "   a wrong HubSpot token (sent, refused; exit status 1):\n   optout: error: {error}\n"
+        ),
+        Ok(receipt) => println!("   unexpected: a wrong token was accepted: {receipt}\n"),
+    }
+    match Recipient::email("alice.example.com") {
+        Err(error) => println!(
+            "   an email address without @ (refused before sending; exit status 2):\n   optout: error: {error}\n"
+        ),
+        Ok(recipient) => println!("   unexpected: {recipient} was accepted\n"),
+    }
+
     let served = sandbox.stats();
     println!(
-        "{} requests served over {} connection(s). Everything above ran on 127.0.0.1: point any client at a sandbox with <PROVIDER>_BASE_URL.",
+        "{} requests served over {} connection(s). Everything above ran on 127.0.0.1: point any client at a sandbox with <PROVIDER>_BASE_URL.\n",
         served.total_requests(),
         served.connections
     );
     let _ = sandbox.shutdown().await;
+    println!("{NEXT_STEP}");
     Ok(ok)
 }
 
+/// What to try after the demo, ready to paste (from a clone, `optout` is
+/// `cargo run --release -p optout-cli --`).
+const NEXT_STEP: &str = "\
+Next: start a sandbox and send one opt-out yourself (from a clone, `optout` is `cargo run --release -p optout-cli --`):
+  optout sandbox --addr 127.0.0.1:8025 &
+  HUBSPOT_BASE_URL=http://127.0.0.1:8025 HUBSPOT_ACCESS_TOKEN=any optout unsubscribe hubspot --recipient alice@example.com --topic 12345
+or with curl, as HubSpot's own API:
+  curl -s http://127.0.0.1:8025/communication-preferences/v3/unsubscribe -H 'Authorization: Bearer any' -H 'Content-Type: application/json' -d '{\"emailAddress\":\"bob@example.com\",\"subscriptionId\":\"12345\"}'";
+
 /// The five clients, pointed at the sandbox, sharing one connection pool.
 fn clients(base: &str) -> Result<FanOut, Error> {
-    let http = optout::http::HttpConfig {
+    let http = optout::provider_kit::HttpConfig {
         base_url: Some(base.to_string()),
         client: Some(optout_core_client()?),
         ..Default::default()
@@ -135,7 +172,7 @@ fn clients(base: &str) -> Result<FanOut, Error> {
         )
         .with(
             HubSpot::builder()
-                .access_token("demo-token")
+                .access_token(HUBSPOT_TOKEN)
                 .http_config(http)
                 .build()?,
         ))
@@ -228,16 +265,20 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
         let api: Api = api.parse().map_err(|e| format!("--key: {e}"))?;
         builder = builder.key(api, key);
     }
-    if let Some(id) = args.mobivate_account_id {
-        builder = builder.mobivate_account_id(id);
-    }
-    let sandbox = builder.start().await.map_err(|e| e.to_string())?;
+    let account_id = args.mobivate_account_id;
+    builder = builder.mobivate_account_id(account_id.clone());
+    let sandbox = builder
+        .start()
+        .await
+        .map_err(|e| cannot_listen(args.addr, e))?;
     let base = sandbox.base_url();
     println!("optout sandbox listening on {base} (Ctrl-C to stop)");
     println!("Point clients at it, e.g.:");
     for p in Provider::ALL {
         println!("  export {}_BASE_URL={base}", p.env_prefix());
     }
+    println!("Mobivate signatures are checked against account id {account_id}:");
+    println!("  export MOBIVATE_ACCOUNT_ID={account_id}");
     let _ = tokio::signal::ctrl_c().await;
     let stats = sandbox.stats();
     sandbox.shutdown().await.map_err(|e| e.to_string())?;
@@ -247,6 +288,23 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
         stats.connections
     );
     Ok(())
+}
+
+/// Why the sandbox did not start, naming the address and, when it is taken, how to pick another.
+fn cannot_listen(addr: std::net::SocketAddr, error: optout_sandbox::Error) -> String {
+    match &error {
+        optout_sandbox::Error::Io(io) if io.kind() == std::io::ErrorKind::AddrInUse => {
+            let mut other = addr;
+            other.set_port(addr.port().wrapping_add(1).max(1024));
+            format!(
+                "cannot listen on {addr}: the address is already in use (another sandbox?); \
+                 pick another with --addr {other}, or --addr {} for any free port",
+                std::net::SocketAddr::new(addr.ip(), 0)
+            )
+        }
+        optout_sandbox::Error::Io(io) => format!("cannot listen on {addr}: {io}"),
+        _ => error.to_string(),
+    }
 }
 
 fn rate(flag: &str, value: f64) -> Result<f64, String> {

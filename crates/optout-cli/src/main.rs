@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use optout::bulk::{BulkJob, RowResult};
 use optout::{Error, LegalBasis, Overrides, Provider, Recipient, Topics, Unsubscribe};
@@ -41,9 +41,19 @@ Examples (credentials come from the environment; see --help of each command):
 Exit status: 0 done (unsubscribed or already), 1 the provider or the network failed,
 2 invalid input, usage or configuration (nothing was sent).";
 
+const SANDBOX_EXAMPLES: &str = "\
+Examples (any non-empty key is accepted unless --key is given; Mobivate requests must be signed
+with the sandbox's account id, 43e36f54eef111e270639871000000f1 unless --mobivate-account-id):
+  optout sandbox --addr 127.0.0.1:8025 &
+  HUBSPOT_BASE_URL=http://127.0.0.1:8025 HUBSPOT_ACCESS_TOKEN=any optout unsubscribe hubspot --recipient alice@example.com --topic 12345
+  MOBIVATE_BASE_URL=http://127.0.0.1:8025 MOBIVATE_ACCOUNT_ID=43e36f54eef111e270639871000000f1 optout unsubscribe mobivate --recipient 254700000000 --topic c71e2c2ee68b410a82d6c5f910c2d428
+  optout sandbox --addr 127.0.0.1:0        # any free port; the banner says which";
+
 /// Honour an opt-out everywhere it has to be honoured.
 #[derive(Debug, Parser)]
-#[command(name = "optout", version, after_help = EXAMPLES)]
+// term_width = 0: never wrap help text (it applies to every subcommand); a wrapped example
+// cannot be pasted.
+#[command(name = "optout", version, after_help = EXAMPLES, term_width = 0)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,6 +70,7 @@ enum Command {
     )]
     Bulk(BulkArgs),
     /// Run a local emulator of all five providers' APIs (127.0.0.1 only) until Ctrl-C.
+    #[command(after_help = SANDBOX_EXAMPLES)]
     Sandbox(SandboxArgs),
     /// Show optout working end to end against a built-in sandbox; needs no account.
     Demo,
@@ -67,14 +78,66 @@ enum Command {
     Link(serve::LinkArgs),
 }
 
-/// The provider to talk to.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// The provider to talk to; its name is taken in any case (`hubspot`, `HubSpot`).
+#[derive(Debug, Clone, Copy)]
 enum ProviderArg {
     Migma,
     Novu,
     Pushy,
     Mobivate,
     Hubspot,
+}
+
+/// Every argument of type `ProviderArg` parses its name case-insensitively, as `--key
+/// HubSpot=...` and `Provider::from_str` do: the listed values stay lower-case.
+impl clap::builder::ValueParserFactory for ProviderArg {
+    type Parser = ProviderParser;
+    fn value_parser() -> ProviderParser {
+        ProviderParser
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ProviderParser;
+
+impl clap::builder::TypedValueParser for ProviderParser {
+    type Value = ProviderArg;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ProviderArg, clap::Error> {
+        let names = Provider::ALL.map(Provider::as_str);
+        let exact = clap::builder::PossibleValuesParser::new(names);
+        let name = match value.to_str().map(str::to_ascii_lowercase) {
+            Some(lower) => exact
+                .parse_ref(cmd, arg, std::ffi::OsStr::new(&lower))
+                // The error names what was typed, not its lower-case form.
+                .or_else(|_| exact.parse_ref(cmd, arg, value))?,
+            None => exact.parse_ref(cmd, arg, value)?,
+        };
+        let invalid = || clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+        Ok(match name.parse::<Provider>().map_err(|_| invalid())? {
+            Provider::Migma => ProviderArg::Migma,
+            Provider::Novu => ProviderArg::Novu,
+            Provider::Pushy => ProviderArg::Pushy,
+            Provider::Mobivate => ProviderArg::Mobivate,
+            Provider::HubSpot => ProviderArg::Hubspot,
+            _ => return Err(invalid()),
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Provider::ALL
+                .into_iter()
+                .map(|p| clap::builder::PossibleValue::new(p.as_str())),
+        ))
+    }
 }
 
 impl From<ProviderArg> for Provider {
@@ -94,8 +157,9 @@ struct Connection {
     /// Send to this base URL instead of the provider's (wins over <PROVIDER>_BASE_URL).
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
-    /// Seconds allowed for one attempt [default: 30].
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Time allowed for one attempt: seconds (30) or a duration (500ms, 5s, 2m); more than 0,
+    /// at most 1h [default: 30s].
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// Retries after a retryable failure (429, 5xx, timeouts) [default: 3].
     #[arg(long, value_name = "N")]
@@ -189,9 +253,10 @@ struct SandboxArgs {
     /// Accept only this key for a provider, as provider=KEY (repeatable).
     #[arg(long = "key", value_name = "PROVIDER=KEY")]
     keys: Vec<String>,
-    /// The account id Mobivate signatures are checked against.
-    #[arg(long, value_name = "ID")]
-    mobivate_account_id: Option<String>,
+    /// The account id Mobivate signatures are checked against: clients need the same
+    /// MOBIVATE_ACCOUNT_ID.
+    #[arg(long, value_name = "ID", default_value = optout_sandbox::DEFAULT_MOBIVATE_ACCOUNT_ID)]
+    mobivate_account_id: String,
     /// Answer every Nth request with 429 and Retry-After.
     #[arg(long, value_name = "N")]
     fault_429_every: Option<u64>,
@@ -206,13 +271,23 @@ struct SandboxArgs {
     fault_malformed_rate: f64,
 }
 
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 3600.0 => {
-            Ok(Duration::from_secs_f64(secs))
+/// `--timeout`: a number of seconds (`30`, `2.5`) or a humantime duration (`500ms`, `5s`,
+/// `2m`), more than zero and at most an hour.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    const MAX: Duration = Duration::from_secs(3600);
+    let text = s.trim();
+    let parsed = match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 && secs <= MAX.as_secs_f64() => {
+            Some(Duration::from_secs_f64(secs))
         }
+        Ok(_) => None,
+        Err(_) => humantime::parse_duration(text).ok(),
+    };
+    match parsed {
+        Some(d) if !d.is_zero() && d <= MAX => Ok(d),
         _ => Err(format!(
-            "{s:?} is not a number of seconds between 0 and 3600"
+            "{s:?} is not a timeout optout can use: give seconds (30, 2.5) or a duration \
+             (500ms, 5s, 2m), more than 0 and at most 1h"
         )),
     }
 }

@@ -9,15 +9,7 @@ pub fn receipt(receipt: &Receipt, json: bool) {
         println!("{}", to_json(receipt));
         return;
     }
-    let reference = receipt
-        .reference
-        .as_deref()
-        .map(|r| format!(" (reference {r})"))
-        .unwrap_or_default();
-    println!(
-        "{}: {} {} from {}{reference}",
-        receipt.provider, receipt.recipient, receipt.outcome, receipt.topics
-    );
+    println!("{receipt}");
 }
 
 /// An error: one clear line on stderr; with `json`, also its JSON on stdout.

@@ -101,7 +101,8 @@ pub struct Partial {
 /// says all of it, and never contains a credential.
 ///
 /// ```
-/// use optout_core::{Error, ErrorKind, Provider};
+/// # mod optout { pub use optout_core::*; }
+/// use optout::{Error, ErrorKind, Provider};
 /// let err = Error::api(Provider::HubSpot, 429)
 ///     .with_code("RATE_LIMIT")
 ///     .with_message("You have reached your daily limit.")
@@ -188,7 +189,8 @@ impl Error {
     /// say that nothing was sent.
     ///
     /// ```
-    /// use optout_core::{Error, ErrorKind};
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::{Error, ErrorKind};
     /// let err = Error::interrupted("cannot append to the journal run.journal: disk full");
     /// assert_eq!(err.kind(), ErrorKind::Interrupted);
     /// assert!(err.was_sent());
@@ -237,7 +239,8 @@ impl Error {
     /// Retryable, since repeating an unsubscribe is harmless.
     ///
     /// ```
-    /// use optout_core::{Error, ErrorKind, Provider};
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::{Error, ErrorKind, Provider};
     /// let err = Error::unconfirmed(Provider::Novu, "the answer has no result for this row");
     /// assert_eq!(err.kind(), ErrorKind::Decode);
     /// assert!(err.was_sent() && err.is_retryable());

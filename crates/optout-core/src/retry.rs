@@ -14,8 +14,9 @@ use crate::Error;
 /// daily limit), 5xx, timeouts and connection failures; never 400, 401, 403, 404 or 422.
 ///
 /// ```
+/// # mod optout { pub use optout_core::*; }
 /// use std::time::Duration;
-/// use optout_core::RetryPolicy;
+/// use optout::RetryPolicy;
 /// let policy = RetryPolicy::default().max_retries(5).max_elapsed(Duration::from_secs(120));
 /// assert_eq!(policy.retries(), 5);
 /// assert_eq!(RetryPolicy::none().retries(), 0);

@@ -88,12 +88,13 @@ impl FromStr for Provider {
 /// Build one with the validating constructors, which reject bad input before anything is sent:
 ///
 /// ```
-/// use optout_core::Recipient;
+/// # mod optout { pub use optout_core::*; }
+/// use optout::Recipient;
 /// let alice = Recipient::email("alice@example.com")?;
 /// assert!(Recipient::email("alice").is_err());
 /// let phone = Recipient::phone("+254 700 000000")?; // stored as "254700000000"
 /// assert_eq!(phone.to_string(), "254700000000");
-/// # Ok::<(), optout_core::Error>(())
+/// # Ok::<(), optout::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -212,11 +213,12 @@ impl Recipient {
     /// configuration error.
     ///
     /// ```
-    /// use optout_core::{Provider, Recipient};
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::{Provider, Recipient};
     /// let r = Recipient::for_provider(Provider::Mobivate, "+254700000000", None)?;
     /// assert_eq!(r, Recipient::Phone { msisdn: "254700000000".into() });
     /// assert!(Recipient::for_provider(Provider::HubSpot, "not-an-email", None).is_err());
-    /// # Ok::<(), optout_core::Error>(())
+    /// # Ok::<(), optout::Error>(())
     /// ```
     pub fn for_provider(
         provider: Provider,
@@ -449,12 +451,13 @@ impl FromStr for LegalBasis {
 /// One opt-out request, the same for every provider.
 ///
 /// ```
-/// use optout_core::{LegalBasis, Recipient, Topics, Unsubscribe};
+/// # mod optout { pub use optout_core::*; }
+/// use optout::{LegalBasis, Recipient, Topics, Unsubscribe};
 /// let request = Unsubscribe::new(Recipient::email("alice@example.com")?, Topics::one("12345"))
 ///     .legal_basis(LegalBasis::ConsentWithNotice, "User clicked unsubscribe")
 ///     .idempotency_key("req-7f3a");
 /// assert_eq!(request.topics, Topics::one("12345"));
-/// # Ok::<(), optout_core::Error>(())
+/// # Ok::<(), optout::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -546,6 +549,27 @@ impl fmt::Display for Outcome {
 }
 
 /// Proof that an opt-out was honoured: what a compliance officer would keep.
+///
+/// Its `Display` is one line naming the provider, the recipient, the outcome, the topics and
+/// the provider's reference, the line `optout unsubscribe` prints:
+///
+/// ```
+/// # mod optout { pub use optout_core::*; }
+/// use optout::{Outcome, Provider, Receipt, Recipient, Topics};
+///
+/// let receipt = Receipt::new(
+///     Provider::HubSpot,
+///     Recipient::email("alice@example.com")?,
+///     Topics::one("12345"),
+///     Outcome::Unsubscribed,
+///     Some("3dd3ffd1".into()),
+/// );
+/// assert_eq!(
+///     receipt.to_string(),
+///     "hubspot: alice@example.com unsubscribed from 12345 (reference 3dd3ffd1)"
+/// );
+/// # Ok::<(), optout::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Receipt {
@@ -582,6 +606,20 @@ impl Receipt {
             outcome,
             reference,
             completed_at: SystemTime::now(),
+        }
+    }
+}
+
+impl fmt::Display for Receipt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} {} from {}",
+            self.provider, self.recipient, self.outcome, self.topics
+        )?;
+        match &self.reference {
+            Some(reference) => write!(f, " (reference {reference})"),
+            None => Ok(()),
         }
     }
 }

@@ -14,7 +14,8 @@ use crate::{Error, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
 /// Object safe: hold any provider as `Box<dyn Unsubscriber>` or `Arc<dyn Unsubscriber>`.
 ///
 /// ```
-/// use optout_core::{async_trait, Error, Outcome, Provider, Receipt, Unsubscribe, Unsubscriber};
+/// # mod optout { pub use optout_core::*; }
+/// use optout::{async_trait, Error, Outcome, Provider, Receipt, Unsubscribe, Unsubscriber};
 ///
 /// /// A provider that only records what it was asked (e.g. for tests).
 /// #[derive(Debug)]
@@ -30,7 +31,7 @@ use crate::{Error, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
 /// }
 ///
 /// # tokio_test_block_on(async {
-/// use optout_core::{Recipient, Topics};
+/// use optout::{Recipient, Topics};
 /// let any: Box<dyn Unsubscriber> = Box::new(Recorder);
 /// let receipt = any.unsubscribe(&Unsubscribe::new(Recipient::subscriber("c1")?, Topics::one("t"))).await?;
 /// assert_eq!(receipt.outcome, Outcome::Unsubscribed);

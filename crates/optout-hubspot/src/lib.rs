@@ -23,9 +23,10 @@
 //! [`Topics::All`]: optout_core::Topics::All
 //!
 //! ```no_run
-//! use optout_core::{LegalBasis, Recipient, Topics, Unsubscribe, Unsubscriber};
-//! use optout_hubspot::HubSpot;
-//! # async fn run() -> Result<(), optout_core::Error> {
+//! # mod optout { pub use optout_core::*; pub mod providers { pub mod hubspot { pub use optout_hubspot::*; } } }
+//! use optout::{LegalBasis, Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout::providers::hubspot::HubSpot;
+//! # async fn run() -> Result<(), optout::Error> {
 //! let hubspot = HubSpot::from_env()?; // HUBSPOT_ACCESS_TOKEN, optional HUBSPOT_BASE_URL
 //! let request = Unsubscribe::new(Recipient::email("alice@example.com")?, Topics::one("289137114"))
 //!     .legal_basis(LegalBasis::ConsentWithNotice, "User clicked unsubscribe");

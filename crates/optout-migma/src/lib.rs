@@ -7,9 +7,10 @@
 //! [`Topics::Only`](optout_core::Topics::Only) (one call per topic id).
 //!
 //! ```no_run
-//! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
-//! use optout_migma::Migma;
-//! # async fn run() -> Result<(), optout_core::Error> {
+//! # mod optout { pub use optout_core::*; pub mod providers { pub mod migma { pub use optout_migma::*; } } }
+//! use optout::{Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout::providers::migma::Migma;
+//! # async fn run() -> Result<(), optout::Error> {
 //! let migma = Migma::from_env()?; // MIGMA_API_KEY, MIGMA_PROJECT_ID, optional MIGMA_BASE_URL
 //! let request = Unsubscribe::new(Recipient::subscriber("CONTACT_ID")?, Topics::one("TOPIC_ID"));
 //! let receipt = migma.unsubscribe(&request).await?;

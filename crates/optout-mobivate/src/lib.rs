@@ -8,9 +8,10 @@
 //! [`Recipient::Phone`] with [`Topics::Only`](optout_core::Topics::Only) naming campaign ids (one call per campaign).
 //!
 //! ```no_run
-//! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
-//! use optout_mobivate::Mobivate;
-//! # async fn run() -> Result<(), optout_core::Error> {
+//! # mod optout { pub use optout_core::*; pub mod providers { pub mod mobivate { pub use optout_mobivate::*; } } }
+//! use optout::{Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout::providers::mobivate::Mobivate;
+//! # async fn run() -> Result<(), optout::Error> {
 //! let mobivate = Mobivate::from_env()?; // MOBIVATE_ACCOUNT_ID, optional MOBIVATE_KEYWORD, MOBIVATE_DEFAULT_REGION and MOBIVATE_BASE_URL
 //! let request = Unsubscribe::new(Recipient::phone("+254 700 000000")?, Topics::one("c71e2c2ee68b410a82d6c5f910c2d428"));
 //! let receipt = mobivate.unsubscribe(&request).await?;
@@ -53,8 +54,9 @@ const PROVIDER: Provider = Provider::Mobivate;
 /// server checks against, is this one:
 ///
 /// ```
+/// # mod optout { pub use optout_core::*; pub mod providers { pub mod mobivate { pub use optout_mobivate::*; } } }
 /// assert_eq!(
-///     optout_mobivate::signature(
+///     optout::providers::mobivate::signature(
 ///         "43e36f54eef111e270639871000000f1",
 ///         "c71e2c2ee68b410a82d6c5f910c2d428",
 ///         "254700000000",

@@ -10,9 +10,10 @@
 //! up to 100 subscriptions.
 //!
 //! ```no_run
-//! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
-//! use optout_novu::Novu;
-//! # async fn run() -> Result<(), optout_core::Error> {
+//! # mod optout { pub use optout_core::*; pub mod providers { pub mod novu { pub use optout_novu::*; } } }
+//! use optout::{Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout::providers::novu::Novu;
+//! # async fn run() -> Result<(), optout::Error> {
 //! let novu = Novu::from_env()?; // NOVU_SECRET_KEY, optional NOVU_REGION and NOVU_BASE_URL
 //! let request = Unsubscribe::new(Recipient::subscriber("user-123")?, Topics::one("product-updates"));
 //! let receipt = novu.unsubscribe(&request).await?;

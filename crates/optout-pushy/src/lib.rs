@@ -6,9 +6,10 @@
 //! topics) or [`Topics::All`] (sent as Pushy's wildcard `["*"]`).
 //!
 //! ```no_run
-//! use optout_core::{Recipient, Topics, Unsubscribe, Unsubscriber};
-//! use optout_pushy::Pushy;
-//! # async fn run() -> Result<(), optout_core::Error> {
+//! # mod optout { pub use optout_core::*; pub mod providers { pub mod pushy { pub use optout_pushy::*; } } }
+//! use optout::{Recipient, Topics, Unsubscribe, Unsubscriber};
+//! use optout::providers::pushy::Pushy;
+//! # async fn run() -> Result<(), optout::Error> {
 //! let pushy = Pushy::from_env()?; // PUSHY_SECRET_API_KEY, optional PUSHY_BASE_URL
 //! let request = Unsubscribe::new(Recipient::device("a6345d0278adc55d3474f5")?, Topics::only(["news", "media"]));
 //! let receipt = pushy.unsubscribe(&request).await?;

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use optout_core::{
-    Error, LegalBasis, Provider, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
+    Error, ErrorKind, LegalBasis, Provider, Receipt, Recipient, Topics, Unsubscribe, Unsubscriber,
 };
+
+use crate::connect::Overrides;
 
 /// Who a person is at each provider, and what to unsubscribe them from there.
 ///
@@ -17,7 +19,8 @@ use optout_core::{
 ///     .email("alice@example.com")
 ///     .phone("+254 700 000000")
 ///     .device("a6345d0278adc55d3474f5")
-///     .subscriber(Provider::Novu, "user-123")
+///     .subscriber(Provider::Migma, "contact_42")
+///     .subscriber_with_identifier(Provider::Novu, "user-123", "sub-7") // one subscription only
 ///     .topics(Provider::HubSpot, Topics::one("12345"))
 ///     .topics(Provider::Pushy, Topics::All);
 /// assert_eq!(opt_out.devices.len(), 1);
@@ -62,6 +65,19 @@ impl PersonOptOut {
     /// Sets the person's id at `provider` (Migma contact id, Novu subscriber id).
     pub fn subscriber(mut self, provider: Provider, id: impl Into<String>) -> Self {
         self.subscribers.insert(provider, (id.into(), None));
+        self
+    }
+
+    /// Sets the person's id at `provider` together with one subscription identifier (Novu:
+    /// only that subscription of the subscriber is removed).
+    pub fn subscriber_with_identifier(
+        mut self,
+        provider: Provider,
+        id: impl Into<String>,
+        identifier: impl Into<String>,
+    ) -> Self {
+        self.subscribers
+            .insert(provider, (id.into(), Some(identifier.into())));
         self
     }
 
@@ -135,15 +151,78 @@ impl ProviderResult {
 /// One provider's failure never hides another's success: the answer has one
 /// [`ProviderResult`] per provider, in the order they were added. A provider that was not
 /// sent anything says so in [`ProviderResult::skipped`]; it is never reported as done.
+///
+/// Topics given for a provider that is not in the fan-out are an error in the answer (an
+/// [`ErrorKind::InvalidInput`] result for that provider), never silently dropped.
 #[derive(Debug, Default, Clone)]
 pub struct FanOut {
     providers: Vec<Arc<dyn Unsubscriber>>,
+    left_out: Vec<(Provider, String)>,
 }
 
 impl FanOut {
     /// An empty fan-out.
     pub fn new() -> Self {
         FanOut::default()
+    }
+
+    /// Every provider whose credentials are set in the environment (the variables in the
+    /// README, e.g. `HUBSPOT_ACCESS_TOKEN`), built with [`crate::from_env`]; the others are
+    /// listed by [`FanOut::left_out`] with the reason.
+    ///
+    /// A provider whose credentials are set but whose configuration is incomplete or wrong
+    /// (`MIGMA_API_KEY` without `MIGMA_PROJECT_ID`, a bad `<PROVIDER>_BASE_URL`) is an error,
+    /// not left out quietly; so is an environment with no provider's credentials at all.
+    ///
+    /// ```no_run
+    /// use optout::fanout::FanOut;
+    ///
+    /// let fanout = FanOut::from_env()?;
+    /// let names: Vec<String> = fanout.providers().map(|p| p.to_string()).collect();
+    /// eprintln!("sending to {}", names.join(", "));
+    /// for (provider, why) in fanout.left_out() {
+    ///     eprintln!("not sending to {provider}: {why}");
+    /// }
+    /// # Ok::<(), optout::Error>(())
+    /// ```
+    pub fn from_env() -> Result<FanOut, Error> {
+        FanOut::from_env_with(&Overrides::new())
+    }
+
+    /// [`FanOut::from_env`] with `overrides` (timeout, retries, a shared `reqwest::Client`)
+    /// applied to every client. An override's base URL would send every provider to one
+    /// address, which only a sandbox serves.
+    pub fn from_env_with(overrides: &Overrides) -> Result<FanOut, Error> {
+        let mut fanout = FanOut::new();
+        for provider in Provider::ALL {
+            match crate::from_env(provider, overrides) {
+                Ok(client) => fanout.push(client),
+                Err(error)
+                    if error.kind() == ErrorKind::Unsupported
+                        || (error.kind() == ErrorKind::Config && !credentials_set(provider)) =>
+                {
+                    fanout.left_out.push((provider, error.to_string()));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if fanout.providers.is_empty() {
+            let vars: Vec<&str> = Provider::ALL
+                .iter()
+                .filter_map(|p| credential_vars(*p).first().copied())
+                .collect();
+            return Err(Error::config(format!(
+                "no provider's credentials are set; set at least one of {}",
+                vars.join(", ")
+            )));
+        }
+        Ok(fanout)
+    }
+
+    /// The providers [`FanOut::from_env`] left out, each with why (its credentials are not
+    /// set, or this build lacks its Cargo feature). Empty for a fan-out built by hand.
+    pub fn left_out(&self) -> &[(Provider, String)] {
+        &self.left_out
     }
 
     /// Adds a provider client.
@@ -163,14 +242,62 @@ impl FanOut {
     }
 
     /// Unsubscribes the person everywhere at once and reports per provider.
+    ///
+    /// Topics given for a provider that is not in this fan-out get a result of their own
+    /// (after the others), with an [`ErrorKind::InvalidInput`] error: nothing could be sent
+    /// there, and the caller must know.
     pub async fn unsubscribe(&self, opt_out: &PersonOptOut) -> Vec<ProviderResult> {
-        join_all(
+        let mut results = join_all(
             self.providers
                 .iter()
                 .map(|client| one_provider(client.as_ref(), opt_out)),
         )
-        .await
+        .await;
+        let present: Vec<Provider> = self.providers().collect();
+        for provider in opt_out.topics.keys().filter(|p| !present.contains(p)) {
+            let names: Vec<&str> = present.iter().map(|p| p.as_str()).collect();
+            let error = Error::invalid_input(
+                "topics",
+                format!(
+                    "topics were given for {provider}, which is not in this fan-out (it has: {}); nothing was sent to {provider}",
+                    if names.is_empty() { "no provider".to_string() } else { names.join(", ") }
+                ),
+            )
+            .with_provider(*provider);
+            results.push(ProviderResult {
+                provider: *provider,
+                receipts: Vec::new(),
+                errors: vec![error],
+                skipped: None,
+                elapsed: Duration::ZERO,
+            });
+        }
+        results
     }
+}
+
+/// The variables holding `provider`'s credentials, the main one first: when any is set, the
+/// provider is meant to be used, so a failure to build it is an error.
+fn credential_vars(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Migma => &["MIGMA_API_KEY", "MIGMA_PROJECT_ID"],
+        Provider::Novu => &["NOVU_SECRET_KEY"],
+        Provider::Pushy => &["PUSHY_SECRET_API_KEY"],
+        Provider::Mobivate => &["MOBIVATE_ACCOUNT_ID"],
+        Provider::HubSpot => &[
+            "HUBSPOT_ACCESS_TOKEN",
+            "HUBSPOT_CLIENT_ID",
+            "HUBSPOT_CLIENT_SECRET",
+            "HUBSPOT_REFRESH_TOKEN",
+        ],
+        _ => &[],
+    }
+}
+
+fn credentials_set(provider: Provider) -> bool {
+    credential_vars(provider)
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
 }
 
 async fn one_provider(client: &dyn Unsubscriber, opt_out: &PersonOptOut) -> ProviderResult {
@@ -275,5 +402,61 @@ mod tests {
         assert_eq!(mobivate.errors[0].provider(), Some(Provider::Mobivate));
         let migma = by[&Provider::Migma];
         assert!(migma.skipped.is_some() && !migma.is_done() && migma.receipts.is_empty());
+    }
+
+    #[derive(Debug)]
+    struct Echo(Provider);
+
+    #[async_trait]
+    impl Unsubscriber for Echo {
+        fn provider(&self) -> Provider {
+            self.0
+        }
+        async fn unsubscribe(&self, req: &Unsubscribe) -> Result<Receipt, Error> {
+            Ok(Receipt::new(
+                self.0,
+                req.recipient.clone(),
+                req.topics.clone(),
+                Outcome::Unsubscribed,
+                None,
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn topics_for_a_provider_not_in_the_fan_out_are_an_error_not_ignored() {
+        let fan = FanOut::new().with(Echo(Provider::HubSpot));
+        let opt_out = PersonOptOut::default()
+            .email("alice@example.com")
+            .phone("254700000000")
+            .topics(Provider::HubSpot, Topics::one("1"))
+            .topics(Provider::Mobivate, Topics::one("c"));
+        let results = fan.unsubscribe(&opt_out).await;
+        assert_eq!(results.len(), 2, "{results:?}");
+        assert!(results[0].is_done(), "the others are still sent");
+        let mobivate = &results[1];
+        assert_eq!(mobivate.provider, Provider::Mobivate);
+        assert!(!mobivate.is_done());
+        let error = &mobivate.errors[0];
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert_eq!(error.provider(), Some(Provider::Mobivate));
+        let line = error.to_string();
+        assert!(
+            line.contains("not in this fan-out") && line.contains("hubspot"),
+            "{line}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_novu_subscription_identifier_reaches_the_request() {
+        let fan = FanOut::new().with(Echo(Provider::Novu));
+        let opt_out = PersonOptOut::default()
+            .subscriber_with_identifier(Provider::Novu, "user-123", "sub-7")
+            .topics(Provider::Novu, Topics::one("news"));
+        let results = fan.unsubscribe(&opt_out).await;
+        assert_eq!(
+            results[0].receipts[0].recipient,
+            Recipient::subscriber_with_identifier("user-123", "sub-7").unwrap()
+        );
     }
 }

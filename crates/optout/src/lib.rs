@@ -37,6 +37,12 @@
 //! person's opt-out to every configured provider at once.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The README's Rust snippets are compiled as doctests of this crate (they name every provider
+// and `optout-sandbox`, a dev-dependency), so that what a reader pastes compiles.
+#[cfg(all(doctest, feature = "full", feature = "bulk"))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeSnippets;
+
 #[cfg(feature = "bulk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bulk")))]
 pub mod bulk;
@@ -56,41 +62,76 @@ pub use connect::{from_env, Overrides};
 pub use optout_core::{reqwest, secrecy};
 
 pub use optout_core::{
-    async_trait, http, per_topic, validate, Decision, Error, ErrorKind, HttpClient, HttpConfig,
-    LegalBasis, Outcome, Partial, Provider, Receipt, Recipient, RetryPolicy, TopicOutcome, Topics,
-    Unsubscribe, Unsubscriber, UnsubscriberExt,
+    async_trait, Error, ErrorKind, LegalBasis, Outcome, Partial, Provider, Receipt, Recipient,
+    RetryPolicy, TopicOutcome, Topics, Unsubscribe, Unsubscriber, UnsubscriberExt,
 };
 
-/// The provider crates, each behind its feature.
+// The plumbing's old paths, kept so that nothing written against them breaks; new code uses
+// `optout::provider_kit`.
+#[doc(hidden)]
+pub use optout_core::{http, per_topic, validate, Decision, HttpClient, HttpConfig};
+
+/// What only an author of a new provider client needs: the shared HTTP client (one connection
+/// pool, retries, secret-safe errors), the input checks, the per-topic fold and the retry
+/// decision. An application sending opt-outs does not need anything here.
+///
+/// ```
+/// use optout::provider_kit::{per_topic, validate, Decision, HttpClient, HttpConfig};
+/// # // The paths these had before `provider_kit` keep working, hidden from the docs.
+/// # use optout::{http, per_topic as _, validate as _, Decision as _, HttpClient as _};
+/// # let _: optout::HttpConfig = http::HttpConfig::default();
+///
+/// let config = HttpConfig::default();
+/// assert!(config.base_url.is_none());
+/// assert!(validate::non_empty("recipient", "alice").is_ok());
+/// ```
+pub mod provider_kit {
+    #[doc(inline)]
+    pub use optout_core::{http, validate};
+    pub use optout_core::{
+        per_topic, snippet, wait_from_headers, Decision, HttpClient, HttpConfig, Request, Response,
+        TOPIC_CONCURRENCY,
+    };
+}
+
+/// The provider clients, each behind its Cargo feature; each module is the provider crate
+/// itself, with its docs.
+///
+/// ```no_run
+/// # #[cfg(all(feature = "migma", feature = "novu", feature = "pushy", feature = "mobivate", feature = "hubspot"))]
+/// # fn run() -> Result<(), optout::Error> {
+/// use optout::providers::{hubspot::HubSpot, migma::Migma, mobivate::Mobivate, novu::Novu, pushy::Pushy};
+/// use optout::Unsubscriber;
+///
+/// // Each reads its credentials from the environment (see the README's table).
+/// let clients: Vec<Box<dyn Unsubscriber>> = vec![
+///     Box::new(HubSpot::from_env()?),
+///     Box::new(Migma::from_env()?),
+///     Box::new(Mobivate::from_env()?),
+///     Box::new(Novu::from_env()?),
+///     Box::new(Pushy::from_env()?),
+/// ];
+/// # let _ = clients; Ok(()) }
+/// ```
 pub mod providers {
-    /// Migma email topics (feature `migma`).
-    #[cfg(feature = "migma")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "migma")))]
-    pub mod migma {
-        pub use optout_migma::*;
-    }
-    /// Novu notification topics (feature `novu`).
-    #[cfg(feature = "novu")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "novu")))]
-    pub mod novu {
-        pub use optout_novu::*;
-    }
-    /// Pushy push topics (feature `pushy`).
-    #[cfg(feature = "pushy")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "pushy")))]
-    pub mod pushy {
-        pub use optout_pushy::*;
-    }
-    /// Mobivate SMS campaigns (feature `mobivate`).
-    #[cfg(feature = "mobivate")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "mobivate")))]
-    pub mod mobivate {
-        pub use optout_mobivate::*;
-    }
-    /// HubSpot communication-preference subscription types (feature `hubspot`).
     #[cfg(feature = "hubspot")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hubspot")))]
-    pub mod hubspot {
-        pub use optout_hubspot::*;
-    }
+    #[doc(inline)]
+    pub use optout_hubspot as hubspot;
+    #[cfg(feature = "migma")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "migma")))]
+    #[doc(inline)]
+    pub use optout_migma as migma;
+    #[cfg(feature = "mobivate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mobivate")))]
+    #[doc(inline)]
+    pub use optout_mobivate as mobivate;
+    #[cfg(feature = "novu")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "novu")))]
+    #[doc(inline)]
+    pub use optout_novu as novu;
+    #[cfg(feature = "pushy")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pushy")))]
+    #[doc(inline)]
+    pub use optout_pushy as pushy;
 }

@@ -1,0 +1,238 @@
+//! The children: each measures one client (or loads a server) and prints one JSON line.
+
+use super::*;
+use optout::bulk::Histogram;
+
+pub fn main(args: &[String]) -> Result<(), BoxError> {
+    let arg = |i: usize| {
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| BoxError::from("child: missing argument"))
+    };
+    let (kind, prov, base, conc) = (arg(0)?, Prov::parse(&arg(1)?)?, arg(2)?, arg(3)?);
+    let concurrency: usize = conc.parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let v = rt.block_on(async {
+        match kind.as_str() {
+            "lib" => lib(prov, &base, concurrency, &arg(4)?).await,
+            "floor" => floor(prov, &base, concurrency, arg(4)?.parse()?).await,
+            "load" => load(prov, &base, concurrency, arg(4)?.parse()?).await,
+            other => Err(format!("unknown child {other:?}").into()),
+        }
+    })?;
+    println!("{v}");
+    Ok(())
+}
+
+fn with_stats(
+    mut v: Value,
+    latency: &optout::bulk::Latency,
+    started: Instant,
+    requests: u64,
+    concurrency: usize,
+) -> Value {
+    let secs = started.elapsed().as_secs_f64();
+    if let Value::Object(m) = &mut v {
+        m.insert("secs".into(), json!(secs));
+        m.insert("p50_us".into(), json!(latency.p50_us));
+        m.insert("p99_us".into(), json!(latency.p99_us));
+        m.insert(
+            "mean_us".into(),
+            json!(secs * 1e6 * concurrency as f64 / requests.max(1) as f64),
+        );
+        m.insert("vm_hwm_kib".into(), json!(vm_hwm_kib("self")));
+    }
+    v
+}
+
+async fn lib(prov: Prov, base: &str, concurrency: usize, csv: &str) -> Result<Value, BoxError> {
+    // The bulk path times every call to the provider: one POST per row for HubSpot, one
+    // DELETE per batch of up to 100 rows for Novu, so its p50/p99 compare with the floor's.
+    let client: Arc<dyn optout::Unsubscriber> = match prov {
+        Prov::HubSpot => Arc::new(
+            optout::providers::hubspot::HubSpot::builder()
+                .access_token(HUBSPOT_TOKEN)
+                .base_url(base)
+                .build()?,
+        ),
+        Prov::Novu => Arc::new(
+            optout::providers::novu::Novu::builder()
+                .secret_key(NOVU_KEY)
+                .base_url(base)
+                .build()?,
+        ),
+    };
+    let input = BufReader::with_capacity(1 << 16, std::fs::File::open(csv)?);
+    let job = optout::bulk::BulkJob::new()
+        .topic(prov.topic())
+        .concurrency(concurrency);
+    let mut first_error = None;
+    let started = Instant::now();
+    let summary = optout::bulk::run(client, input, &job, |row| {
+        if let optout::bulk::RowResult::Failed(e) = &row.result {
+            if first_error.is_none() {
+                first_error = Some(format!("line {}: {e}", row.line));
+            }
+        }
+    })
+    .await?;
+    if let Some(e) = &first_error {
+        eprintln!("first failure: {e}");
+    }
+    let v = json!({
+        "rows": summary.rows, "ok": summary.unsubscribed + summary.already,
+        "failed": summary.failed, "first_error": first_error,
+    });
+    let requests = summary.rows.div_ceil(prov.batch());
+    Ok(with_stats(
+        v,
+        &summary.latency,
+        started,
+        requests,
+        concurrency,
+    ))
+}
+
+/// The floor: reqwest, the same requests (method, path, headers, body), the whole answer
+/// read, and nothing else.
+async fn floor(prov: Prov, base: &str, concurrency: usize, rows: u64) -> Result<Value, BoxError> {
+    let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
+    let next = Arc::new(AtomicU64::new(0));
+    let ok = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, next, ok) = (client.clone(), next.clone(), ok.clone());
+        let base = base.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut latency = Histogram::new();
+            let requests = rows.div_ceil(prov.batch());
+            loop {
+                let i = next.fetch_add(1, Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let (method, path, headers, body) = prov.request(i, rows);
+                let method = if method == "POST" {
+                    reqwest::Method::POST
+                } else {
+                    reqwest::Method::DELETE
+                };
+                let t = Instant::now();
+                let mut req = client.request(method, format!("{base}{path}"));
+                for (k, v) in headers {
+                    req = req.header(k, v);
+                }
+                if let Ok(res) = req.body(body).send().await {
+                    let good = res.status().is_success();
+                    if res.bytes().await.is_ok() && good {
+                        let first = i * prov.batch();
+                        ok.fetch_add((first + prov.batch()).min(rows) - first, Relaxed);
+                    }
+                }
+                latency.record(t.elapsed());
+            }
+            latency
+        }));
+    }
+    let mut latency = Histogram::new();
+    for t in tasks {
+        latency.merge(&t.await?);
+    }
+    let ok = ok.load(Relaxed);
+    let v = json!({ "rows": rows, "ok": ok, "failed": rows - ok });
+    Ok(with_stats(
+        v,
+        &latency.latency(),
+        started,
+        rows.div_ceil(prov.batch()),
+        concurrency,
+    ))
+}
+
+/// Raw keep-alive HTTP/1.1 over `concurrency` connections for `secs`: the server's
+/// capacity, with as little client cost as possible.
+async fn load(prov: Prov, base: &str, concurrency: usize, secs: f64) -> Result<Value, BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr: SocketAddr = base.trim_start_matches("http://").parse()?;
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (next, done, errors) = (next.clone(), done.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut tcp) = tokio::net::TcpStream::connect(addr).await else {
+                errors.fetch_add(1, Relaxed);
+                return;
+            };
+            let _ = tcp.set_nodelay(true);
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut req = String::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Relaxed);
+                let (method, path, headers, body) = prov.request(i, u64::MAX);
+                req.clear();
+                let _ = write!(req, "{method} {path} HTTP/1.1\r\nhost: {addr}\r\n");
+                for (k, v) in headers {
+                    let _ = write!(req, "{k}: {v}\r\n");
+                }
+                let _ = write!(req, "content-length: {}\r\n\r\n{body}", body.len());
+                if tcp.write_all(req.as_bytes()).await.is_err() {
+                    errors.fetch_add(1, Relaxed);
+                    return;
+                }
+                // Read the head, then Content-Length bytes of body.
+                let mut have = 0;
+                let complete = loop {
+                    match tcp.read(&mut buf[have..]).await {
+                        Ok(0) | Err(_) => break false,
+                        Ok(n) => have += n,
+                    }
+                    if let Some(end) = find(&buf[..have], b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() < end + 4 + len {
+                            buf.resize(end + 4 + len, 0);
+                        }
+                        while have < end + 4 + len {
+                            match tcp.read(&mut buf[have..]).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => have += n,
+                            }
+                        }
+                        break have >= end + 4 + len;
+                    }
+                    if have == buf.len() {
+                        break false;
+                    }
+                };
+                if !complete {
+                    errors.fetch_add(1, Relaxed);
+                    return;
+                }
+                done.fetch_add(1, Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = done.load(Relaxed);
+    Ok(
+        json!({ "requests": n, "secs": secs, "per_sec": n as f64 / secs, "errors": errors.load(Relaxed) }),
+    )
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
