@@ -90,7 +90,8 @@ pub(crate) struct DeleteBody<'a, I> {
 }
 
 /// The answer: `{data, meta, errors?}`. Also what Novu sends with a 400 when every item
-/// failed. Merged over chunks by [`Novu::delete_topic_subscriptions`](crate::Novu::delete_topic_subscriptions).
+/// failed. Merged over chunks by
+/// [`Novu::delete_topic_subscriptions`](crate::Novu::delete_topic_subscriptions).
 ///
 /// `D` is how each deleted subscription is decoded: [`DeletedSubscription`], everything Novu
 /// documents, for the typed API; the `Unsubscriber` mapping decodes only what it reads.
