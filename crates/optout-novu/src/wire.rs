@@ -242,7 +242,9 @@ pub struct SubscriberSummary {
     pub email: Option<String>,
 }
 
-/// `meta`: how many items were asked for, deleted and failed (missing counts read as 0).
+/// `meta`: how many items were asked for, deleted and failed (missing counts read as 0). The
+/// `Unsubscriber` mapping confirms nothing from an answer whose `data` or `errors` list more
+/// entries than `successful` or `failed` count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 #[non_exhaustive]
