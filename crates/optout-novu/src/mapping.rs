@@ -120,8 +120,9 @@ impl Unsubscriber for Novu {
     /// (and identifier, when given) -> [`Outcome::Unsubscribed`] with its `_id`;
     /// `SUBSCRIPTION_NOT_FOUND` for the subscriber -> [`Outcome::AlreadyUnsubscribed`]; another
     /// code -> that error; no entry at all, or counts in `meta` that contradict the lists -> a
-    /// retryable [`Error::unconfirmed`] (nothing is confirmed). A DELETE that fails as a whole fails every request in it.
-    /// Everything else goes through [`unsubscribe`](Unsubscriber::unsubscribe), one by one.
+    /// retryable [`Error::unconfirmed`] (nothing is confirmed). A DELETE that fails as a whole
+    /// fails every request in it. Everything else goes through
+    /// [`unsubscribe`](Unsubscriber::unsubscribe), one by one.
     ///
     /// The same subscriber twice in a group is sent once and both requests get its outcome;
     /// the same subscriber id with a different identifier goes one by one, so that every item
@@ -256,8 +257,8 @@ impl<'a> Group<'a> {
 
 /// The topic key, subscriber id and item of a request that can share a DELETE: a valid
 /// subscriber, exactly one valid topic, no idempotency key (a request with a key is sent on
-/// its own, so that the header carries its key as given). Anything else, including bad input, goes through `unsubscribe`, which
-/// refuses it with nothing sent.
+/// its own, so that the header carries its key as given). Anything else, including bad
+/// input, goes through `unsubscribe`, which refuses it with nothing sent.
 fn batchable(request: &Unsubscribe) -> Option<(Cow<'_, str>, &str, Item<'_>)> {
     let Recipient::Subscriber { id, identifier } = &request.recipient else {
         return None;
@@ -389,7 +390,8 @@ impl<'a> AnswerIndex<'a> {
             return Err(Error::unconfirmed(
                 PROVIDER,
                 format!(
-                    "Novu's HTTP {} answer lists {} deleted and {} failed but counts {} and {}                      in meta; nothing is confirmed for subscriber {:?}",
+                    "Novu's HTTP {} answer lists {} deleted and {} failed but counts {} and {} \
+                     in meta; nothing is confirmed for subscriber {:?}",
                     self.status,
                     response.data.len(),
                     response.errors.len(),

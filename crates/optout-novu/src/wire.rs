@@ -90,7 +90,8 @@ pub(crate) struct DeleteBody<'a, I> {
 }
 
 /// The answer: `{data, meta, errors?}`. Also what Novu sends with a 400 when every item
-/// failed. Merged over chunks by [`Novu::delete_topic_subscriptions`](crate::Novu::delete_topic_subscriptions).
+/// failed. Merged over chunks by
+/// [`Novu::delete_topic_subscriptions`](crate::Novu::delete_topic_subscriptions).
 ///
 /// `D` is how each deleted subscription is decoded: [`DeletedSubscription`], everything Novu
 /// documents, for the typed API; the `Unsubscriber` mapping decodes only what it reads.
@@ -241,7 +242,9 @@ pub struct SubscriberSummary {
     pub email: Option<String>,
 }
 
-/// `meta`: how many items were asked for, deleted and failed (missing counts read as 0).
+/// `meta`: how many items were asked for, deleted and failed (missing counts read as 0). The
+/// `Unsubscriber` mapping confirms nothing from an answer whose `data` or `errors` list more
+/// entries than `successful` or `failed` count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 #[non_exhaustive]

@@ -174,6 +174,16 @@ async fn counts_that_contradict_the_lists_confirm_nothing() {
     for (case, body) in cases {
         assert_unconfirmed(case, &both_paths(None, 200, body).await);
     }
+    // The message says what disagrees.
+    let body = json!({"data": [deleted], "meta": {"totalCount": 1, "successful": 0, "failed": 1}});
+    let [single, _] = both_paths(None, 200, body).await;
+    assert_eq!(
+        single.unwrap_err().message(),
+        Some(
+            "Novu's HTTP 200 answer lists 1 deleted and 0 failed but counts 0 and 1 in meta; \
+             nothing is confirmed for subscriber \"user-123\""
+        )
+    );
 }
 
 #[tokio::test]
