@@ -283,8 +283,8 @@ fn decode(
         ));
     }
     let unconfirmed = |why: String| {
-        Error::unconfirmed(
-            PROVIDER,
+        unconfirmed(
+            &response,
             format!(
                 "Migma answered HTTP {status} with success: true but {why}; the opt-out of \
                  contact {subscriber_id:?} from topic {topic_id:?} is not confirmed"
@@ -319,6 +319,13 @@ fn decode(
         )));
     }
     Ok(data)
+}
+
+/// A 2xx whose answer does not confirm the opt-out: a decode error that keeps the HTTP
+/// status and a snippet of the body, retryable (an unsubscribe is safe to repeat), never done.
+/// What [`Error::unconfirmed`] means, with the status.
+fn unconfirmed(response: &Response<'_>, message: String) -> Error {
+    Error::decode(PROVIDER, response.status.as_u16(), message, response.body).with_retryable(true)
 }
 
 #[async_trait]

@@ -174,6 +174,7 @@ async fn assert_unconfirmed(body: Value, says: &str) {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     assert!(err.is_retryable() && err.was_sent(), "{err}");
+    assert_eq!(err.status(), Some(200), "{err}");
     let message = err.message().unwrap();
     assert!(message.contains(says), "{message}");
     assert!(message.contains("not confirmed"), "{message}");

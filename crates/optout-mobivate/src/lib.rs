@@ -476,9 +476,16 @@ fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
         if let Some(said) = body.said() {
             message = format!("{message}; {said}");
         }
-        return Err(Error::unconfirmed(PROVIDER, message));
+        return Err(unconfirmed(&response, message));
     }
     Ok(body)
+}
+
+/// A 2xx whose answer does not confirm the opt-out: a decode error that keeps the HTTP
+/// status and a snippet of the body, retryable (an unsubscribe is safe to repeat), never done.
+/// What [`Error::unconfirmed`] means, with the status.
+fn unconfirmed(response: &Response<'_>, message: String) -> Error {
+    Error::decode(PROVIDER, response.status.as_u16(), message, response.body).with_retryable(true)
 }
 
 #[async_trait]

@@ -222,6 +222,7 @@ async fn a_2xx_with_another_state_or_none_is_unconfirmed_naming_the_state() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     assert!(err.was_sent() && err.is_retryable(), "{err}");
+    assert_eq!(err.status(), Some(200), "{err}");
     let message = err.message().unwrap();
     assert!(message.contains("HTTP 200"), "{message}");
     assert!(message.contains("state \"subscribed\""), "{message}");

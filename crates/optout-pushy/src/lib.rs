@@ -261,8 +261,8 @@ fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
     }
     let answer: Answer = response.json(PROVIDER)?;
     let unconfirmed = |why: String| {
-        Error::unconfirmed(
-            PROVIDER,
+        unconfirmed(
+            &response,
             format!("Pushy answered HTTP {status} with {why}; the opt-out is not confirmed"),
         )
     };
@@ -284,6 +284,13 @@ fn decode(response: Response<'_>) -> Result<UnsubscribeResponse, Error> {
             snippet(response.body)
         ))),
     }
+}
+
+/// A 2xx whose answer does not confirm the opt-out: a decode error that keeps the HTTP
+/// status and a snippet of the body, retryable (an unsubscribe is safe to repeat), never done.
+/// What [`Error::unconfirmed`] means, with the status.
+fn unconfirmed(response: &Response<'_>, message: String) -> Error {
+    Error::decode(PROVIDER, response.status.as_u16(), message, response.body).with_retryable(true)
 }
 
 #[async_trait]

@@ -160,6 +160,7 @@ async fn success_false_or_missing_is_unconfirmed_not_a_receipt() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{body}: {err}");
         assert!(err.is_retryable() && err.was_sent(), "{body}: {err}");
+        assert_eq!(err.status(), Some(200), "{body}: {err}");
         let message = err.message().unwrap();
         assert!(message.contains(says), "{body}: {message}");
         assert!(message.contains("not confirmed"), "{body}: {message}");
