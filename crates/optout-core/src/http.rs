@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::rate::{Governor, RateLimit};
 use crate::retry::{wait_from_headers, Decision, RetryPolicy};
 pub use crate::scrub::earlier_attempt_may_have_applied;
 use crate::scrub::{bound, with_decoding, Scrubber, REDACTED};
@@ -38,6 +39,13 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// A client to share, so that several provider clients use one connection pool.
     pub client: Option<reqwest::Client>,
+    /// The account's rate limit, shared by every request of the client and its clones. `None`:
+    /// the provider's published limit ([`RateLimit::published`]) against its production URL
+    /// when `default_rate_limit` is set, otherwise only what the provider's answers say.
+    pub rate_limit: Option<RateLimit>,
+    /// Whether `rate_limit: None` means the provider's published limit (the default) rather
+    /// than no configured limit.
+    pub default_rate_limit: bool,
 }
 
 impl Default for HttpConfig {
@@ -48,6 +56,8 @@ impl Default for HttpConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             retry: RetryPolicy::default(),
             client: None,
+            rate_limit: None,
+            default_rate_limit: true,
         }
     }
 }
@@ -63,7 +73,7 @@ impl HttpConfig {
 }
 
 /// Adds the shared setters (`base_url`, `timeout`, `connect_timeout`, `retry_policy`,
-/// `max_retries`, `http_client`) to a provider's builder, which must have a field
+/// `max_retries`, `http_client`, `rate_limit`, `no_rate_limit`, `http_config`) to a provider's builder, which must have a field
 /// `http: optout_core::HttpConfig`. Written once here so that every provider's builder reads
 /// the same.
 #[macro_export]
@@ -103,6 +113,24 @@ macro_rules! http_builder_methods {
         /// Shares a `reqwest::Client` (and so its connection pool) with other clients.
         pub fn http_client(mut self, client: $crate::reqwest::Client) -> Self {
             self.http.client = Some(client);
+            self
+        }
+
+        /// Spends at most `limit` (e.g. `RateLimit::per(190, Duration::from_secs(10))`, or
+        /// `"190/10s".parse()?`) across every request of this client and its clones: request
+        /// starts are spaced evenly, and a 429 pauses them all until the provider's
+        /// `Retry-After` or window has passed. By default the provider's published limit
+        /// applies against its production API ([`RateLimit::published`]).
+        pub fn rate_limit(mut self, limit: $crate::RateLimit) -> Self {
+            self.http.rate_limit = Some(limit);
+            self
+        }
+
+        /// No configured rate limit, not even the provider's published one: requests go as
+        /// fast as they are sent, and only the provider's 429s and rate headers slow them.
+        pub fn no_rate_limit(mut self) -> Self {
+            self.http.rate_limit = None;
+            self.http.default_rate_limit = false;
             self
         }
 
@@ -260,6 +288,10 @@ pub struct HttpClient {
     retry: RetryPolicy,
     /// The credentials' forms, scrubbed from every error that leaves the client.
     scrubber: Arc<Scrubber>,
+    /// The limit in force when built (the provider's answers may lower it).
+    rate_limit: Option<RateLimit>,
+    /// The rate governor, shared by the clones.
+    governor: Arc<Governor>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -269,6 +301,7 @@ impl std::fmt::Debug for HttpClient {
             .field("base_url", &self.base.as_str())
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -287,6 +320,14 @@ impl HttpClient {
         secrets: Vec<SecretString>,
     ) -> Result<Self, Error> {
         let base = parse_base_url(provider, config.base_url.as_deref().unwrap_or(default_base))?;
+        // Published limits are the production API's: a sandbox or a proxy has its own.
+        let production = config.base_url.is_none()
+            || parse_base_url(provider, default_base).is_ok_and(|d| d == base);
+        let rate_limit = match config.rate_limit {
+            Some(limit) => Some(limit),
+            None if config.default_rate_limit && production => RateLimit::published(provider),
+            None => None,
+        };
         if config.client.is_none() {
             check_tls(provider, &base, TLS_BUILT_IN)?;
         }
@@ -316,6 +357,12 @@ impl HttpClient {
             timeout: config.timeout,
             retry: config.retry,
             scrubber: Arc::new(Scrubber::new(&secrets)),
+            rate_limit,
+            governor: Arc::new(Governor::new(
+                provider,
+                rate_limit,
+                config.retry.retry_after_cap(),
+            )),
         })
     }
 
@@ -332,6 +379,12 @@ impl HttpClient {
     /// The retry policy.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// The rate limit configured when the client was built (`None`: none; the provider's
+    /// answers may still slow the client down).
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
     }
 
     /// The base URL with `segments` appended, each percent-encoded as exactly one segment as
@@ -412,6 +465,7 @@ impl HttpClient {
         decode: &impl Fn(Response<'_>) -> Result<T, Error>,
         earlier_attempt_may_have_applied: bool,
     ) -> Result<T, (Error, bool)> {
+        self.governor.acquire().await;
         // Built directly rather than through `RequestBuilder`: the shared headers are copied
         // as one prepared map instead of being parsed and inserted one by one every time.
         let mut outgoing = reqwest::Request::new(request.method.clone(), request.url.clone());
@@ -463,12 +517,17 @@ impl HttpClient {
                 earlier_attempt_may_have_applied,
             })
         });
-        decoded.map_err(|mut error| {
+        let decoded = decoded.map_err(|mut error| {
             if error.is_retryable() && error.retry_after().is_none() {
                 if let Some(wait) = wait_from_headers(&headers, SystemTime::now()) {
                     error = error.with_retry_after(wait);
                 }
             }
+            error
+        });
+        self.governor
+            .observe(status, &headers, decoded.as_ref().err());
+        decoded.map_err(|error| {
             // A 5xx or an answer that could not be read may follow a change that was made;
             // a refusal (4xx, 429) did not make one.
             let applied = matches!(
@@ -1086,5 +1145,70 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(outcome, Outcome::Unsubscribed);
+    }
+
+    #[tokio::test]
+    async fn a_429_pauses_every_clone_of_the_client() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // 429 with `Retry-After: 1` to every request in the first 900 ms, 200 after.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut first: Option<std::time::Instant> = None;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let since = first.get_or_insert_with(std::time::Instant::now).elapsed();
+                let answer = if since < Duration::from_millis(900) {
+                    "HTTP/1.1 429 X\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        let a = client(&format!("http://{addr}"), RetryPolicy::none());
+        let b = a.clone();
+        let err = post_x(&a).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        // Sent at once by another holder of the client: held until the provider's window
+        // has passed, then answered, with no retry of its own.
+        assert_eq!(post_x(&b).await.unwrap(), 200);
+    }
+
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    #[test]
+    fn published_limits_apply_to_the_production_api_only() {
+        let build = |base: Option<&str>, limit: Option<RateLimit>, default: bool| {
+            let config = HttpConfig {
+                base_url: base.map(str::to_owned),
+                rate_limit: limit,
+                default_rate_limit: default,
+                ..HttpConfig::default()
+            };
+            HttpClient::new(
+                Provider::HubSpot,
+                config,
+                "https://api.hubapi.com",
+                "optout-test/0.0.0",
+                HeaderMap::new(),
+                vec![],
+            )
+            .unwrap()
+            .rate_limit()
+        };
+        let published = RateLimit::published(Provider::HubSpot);
+        assert_eq!(build(None, None, true), published);
+        assert_eq!(
+            build(Some("https://api.hubapi.com/"), None, true),
+            published
+        );
+        assert_eq!(build(Some("http://127.0.0.1:8025"), None, true), None);
+        assert_eq!(build(None, None, false), None);
+        let starter = RateLimit::per(100, Duration::from_secs(10));
+        assert_eq!(
+            build(Some("http://127.0.0.1:8025"), Some(starter), true),
+            Some(starter)
+        );
     }
 }

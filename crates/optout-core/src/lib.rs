@@ -10,12 +10,14 @@
 //! - `error`: [`Error`], [`ErrorKind`] and the status classification;
 //! - `retry`: [`RetryPolicy::decide`] and [`wait_from_headers`], pure functions;
 //! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
+//! - `rate`: [`RateLimit`] and the rate governor each client shares with its clones;
 //! - [`scrub`]: what keeps credentials and control characters out of error text;
 //! - [`validate`]: the input checks every provider applies before sending.
 
 pub mod engine;
 mod error;
 pub mod http;
+mod rate;
 mod retry;
 pub mod scrub;
 mod types;
@@ -25,6 +27,7 @@ pub mod validate;
 pub use async_trait::async_trait;
 pub use error::{snippet, Error, ErrorKind, Partial};
 pub use http::{HttpClient, HttpConfig, Request, Response};
+pub use rate::RateLimit;
 pub use retry::{wait_from_headers, Decision, RetryPolicy};
 pub use types::{
     LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe, PHONE_REGION_VAR,

@@ -88,6 +88,11 @@ impl RetryPolicy {
         self
     }
 
+    /// The longest `Retry-After` honoured (see [`max_retry_after`](Self::max_retry_after)).
+    pub fn retry_after_cap(&self) -> Duration {
+        self.max_retry_after
+    }
+
     /// The number of retries allowed.
     pub fn retries(&self) -> u32 {
         self.max_retries

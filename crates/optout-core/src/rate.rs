@@ -1,0 +1,497 @@
+//! The rate governor: one per client (shared by its clones, so by every bulk worker and every
+//! task that sends through it), spending a provider account's rate limit without drawing 429s.
+//!
+//! - A configured [`RateLimit`] spaces request starts evenly: `n` per `period` is one start
+//!   every `period / n`, so any window of `period` holds at most `n` (a rolling window like
+//!   HubSpot's is never exceeded, which a bucket allowing bursts of `n` would do).
+//! - What the provider says adjusts it: a retryable 429 (or a 503 with `Retry-After`) pauses
+//!   the whole client until `Retry-After` (or the provider's window) has passed, instead of
+//!   every request retrying on its own; HubSpot's `X-HubSpot-RateLimit-Max` /
+//!   `-Interval-Milliseconds` lower the rate when the account's limit is lower than the
+//!   configured one (Free and Starter accounts have 100 per 10 s), and a `-Remaining` of 0
+//!   waits one slot; Novu's `RateLimit-Remaining: 0` pauses until `RateLimit-Reset`.
+//!
+//! It is lock-free: a few atomics. With no limit and no pause, a request costs two atomic
+//! loads. Time is tokio's, so tests run it with paused time.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::StatusCode;
+use tokio::time::Instant;
+
+use crate::{Error, Provider};
+
+/// A number of requests per period, e.g. HubSpot's 190 per 10 seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use optout_core::RateLimit;
+/// let limit: RateLimit = "190/10s".parse().unwrap();
+/// assert_eq!(limit, RateLimit::per(190, Duration::from_secs(10)));
+/// assert_eq!("800/min".parse::<RateLimit>().unwrap(), RateLimit::per(800, Duration::from_secs(60)));
+/// assert_eq!(limit.to_string(), "190/10s");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    requests: u32,
+    period: Duration,
+}
+
+impl RateLimit {
+    /// `requests` per `period` (at least 1 request, and a period of at least 1 ms).
+    pub fn per(requests: u32, period: Duration) -> Self {
+        RateLimit {
+            requests: requests.max(1),
+            period: period.max(Duration::from_millis(1)),
+        }
+    }
+
+    /// How many requests a period allows.
+    pub fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The time between two request starts.
+    pub fn interval(&self) -> Duration {
+        self.period / self.requests
+    }
+
+    /// The limit a provider publishes for one account, used by default against its production
+    /// API (not against another base URL: a sandbox or a proxy has its own):
+    /// - HubSpot: 190 per 10 s, the Professional and Enterprise limit per app. Free and Starter
+    ///   accounts have 100 per 10 s: set that with `rate_limit`, or let the governor read it
+    ///   from HubSpot's `X-HubSpot-RateLimit-Max` after the first answer.
+    /// - Pushy: 800 per minute, its default.
+    /// - Migma, Novu, Mobivate: none published (Novu's answers say theirs, which is followed).
+    pub fn published(provider: Provider) -> Option<RateLimit> {
+        match provider {
+            Provider::HubSpot => Some(RateLimit::per(190, Duration::from_secs(10))),
+            Provider::Pushy => Some(RateLimit::per(800, Duration::from_secs(60))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            self.requests,
+            humantime::format_duration(self.period)
+        )
+    }
+}
+
+impl FromStr for RateLimit {
+    type Err = Error;
+
+    /// `N/PERIOD`: `190/10s`, `800/min`, `800/1m`, `5/s`, `100/500ms` (a bare unit is one of
+    /// it).
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let bad = || {
+            Error::invalid_input(
+                "rate",
+                format!(
+                    "{:?} is not N/PERIOD; write e.g. 190/10s, 800/min or 5/s",
+                    crate::scrub::clean(text)
+                ),
+            )
+        };
+        let (n, period) = text.trim().split_once('/').ok_or_else(bad)?;
+        let n: u32 = n.trim().parse().map_err(|_| bad())?;
+        let period = period.trim();
+        let period = match period {
+            "ms" => Duration::from_millis(1),
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            "d" | "day" => Duration::from_secs(86_400),
+            other => humantime::parse_duration(other).map_err(|_| bad())?,
+        };
+        if n == 0 || period.is_zero() {
+            return Err(bad());
+        }
+        Ok(RateLimit::per(n, period))
+    }
+}
+
+/// Nanoseconds since the governor's origin; 0 means "not set".
+type Nanos = u64;
+
+fn nanos(d: Duration) -> Nanos {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The shared state of one client's rate (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct Governor {
+    provider: Provider,
+    origin: Instant,
+    /// Nanoseconds between two request starts; 0: no limit.
+    interval: AtomicU64,
+    /// When the next request may start (the "theoretical arrival time").
+    next: AtomicU64,
+    /// No request starts before this; 0: not paused.
+    paused_until: AtomicU64,
+    /// The longest pause a provider can ask for.
+    max_pause: Duration,
+}
+
+static HUBSPOT_REMAINING: HeaderName = HeaderName::from_static("x-hubspot-ratelimit-remaining");
+static HUBSPOT_MAX: HeaderName = HeaderName::from_static("x-hubspot-ratelimit-max");
+static HUBSPOT_INTERVAL: HeaderName =
+    HeaderName::from_static("x-hubspot-ratelimit-interval-milliseconds");
+static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+fn number(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl Governor {
+    /// A governor for `provider` at `limit` (none: only what the provider says), pausing at
+    /// most `max_pause` when asked.
+    pub(crate) fn new(provider: Provider, limit: Option<RateLimit>, max_pause: Duration) -> Self {
+        Governor {
+            provider,
+            origin: Instant::now(),
+            interval: AtomicU64::new(limit.map_or(0, |l| nanos(l.interval()).max(1))),
+            next: AtomicU64::new(0),
+            paused_until: AtomicU64::new(0),
+            max_pause,
+        }
+    }
+
+    fn now(&self) -> Nanos {
+        // +1: 0 stays "not set" even at the origin.
+        nanos(self.origin.elapsed()).saturating_add(1)
+    }
+
+    fn at(&self, t: Nanos) -> Instant {
+        self.origin + Duration::from_nanos(t.saturating_sub(1))
+    }
+
+    /// The current interval between request starts (zero: no limit).
+    pub(crate) fn interval(&self) -> Duration {
+        Duration::from_nanos(self.interval.load(Relaxed))
+    }
+
+    /// Waits until a request may start, and takes its slot.
+    pub(crate) async fn acquire(&self) {
+        loop {
+            let paused = self.paused_until.load(Relaxed);
+            let interval = self.interval.load(Relaxed);
+            if paused == 0 && interval == 0 {
+                return;
+            }
+            let now = self.now();
+            if paused > now {
+                tokio::time::sleep_until(self.at(paused)).await;
+                continue;
+            }
+            if interval == 0 {
+                return;
+            }
+            // Take the next slot: one start every `interval`, never two in the same slot.
+            let mut next = self.next.load(Relaxed);
+            let start = loop {
+                let start = next.max(now);
+                match self.next.compare_exchange_weak(
+                    next,
+                    start.saturating_add(interval),
+                    Relaxed,
+                    Relaxed,
+                ) {
+                    Ok(_) => break start,
+                    Err(actual) => next = actual,
+                }
+            };
+            if start > now {
+                tokio::time::sleep_until(self.at(start)).await;
+            }
+            // A pause that began while this request waited for its slot holds it too (it
+            // then takes a new slot, so that the requests behind the pause stay spaced).
+            if self.paused_until.load(Relaxed) <= self.now() {
+                return;
+            }
+        }
+    }
+
+    /// No request starts for `wait` (a longer pause already set stands).
+    pub(crate) fn pause(&self, wait: Duration) {
+        let wait = wait.min(self.max_pause);
+        if wait.is_zero() {
+            return;
+        }
+        let until = self.now().saturating_add(nanos(wait));
+        self.paused_until.fetch_max(until, Relaxed);
+        tracing::debug!(provider = %self.provider, ?wait, "rate limited: pausing every request of this client");
+    }
+
+    /// Slows to `limit` if it is slower than the current rate (never speeds up).
+    fn slow_to(&self, limit: RateLimit) {
+        let interval = nanos(limit.interval()).max(1);
+        let before = self.interval.fetch_max(interval, Relaxed);
+        if before < interval {
+            tracing::debug!(provider = %self.provider, %limit, "the provider's limit is lower: slowing down");
+        }
+    }
+
+    /// Reads what an answer says about the rate: its status, headers, and the error it was
+    /// decoded into (for its `Retry-After`).
+    pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap, error: Option<&Error>) {
+        match self.provider {
+            Provider::HubSpot => {
+                if let (Some(max), Some(ms)) = (
+                    number(headers, &HUBSPOT_MAX),
+                    number(headers, &HUBSPOT_INTERVAL),
+                ) {
+                    if let (Ok(max @ 1..), 1..) = (u32::try_from(max), ms) {
+                        self.slow_to(RateLimit::per(max, Duration::from_millis(ms)));
+                    }
+                }
+                if number(headers, &HUBSPOT_REMAINING) == Some(0) && !self.limited(status, error) {
+                    // A rolling window with nothing left: the next request can go one slot on.
+                    self.pause(self.interval());
+                }
+            }
+            Provider::Novu
+                if number(headers, &RATELIMIT_REMAINING) == Some(0)
+                    && !self.limited(status, error) =>
+            {
+                if let Some(reset) = number(headers, &RATELIMIT_RESET) {
+                    self.pause(Duration::from_secs(reset));
+                }
+            }
+            _ => {}
+        }
+        if self.limited(status, error) {
+            let window = match self.provider {
+                Provider::HubSpot => number(headers, &HUBSPOT_INTERVAL).map(Duration::from_millis),
+                _ => number(headers, &RATELIMIT_RESET).map(Duration::from_secs),
+            };
+            if let Some(wait) = error.and_then(Error::retry_after).or(window) {
+                self.pause(wait);
+            }
+        }
+    }
+
+    /// A retryable 429, or a 503 that says when to come back: the whole client waits.
+    fn limited(&self, status: StatusCode, error: Option<&Error>) -> bool {
+        let Some(error) = error else { return false };
+        error.is_retryable()
+            && (status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE && error.retry_after().is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn limits_parse_and_print() {
+        for (text, n, secs) in [
+            ("190/10s", 190, 10.0),
+            ("800/min", 800, 60.0),
+            ("800/1m", 800, 60.0),
+            (" 5 / s ", 5, 1.0),
+            ("100/500ms", 100, 0.5),
+            ("1000000/day", 1_000_000, 86_400.0),
+        ] {
+            let limit: RateLimit = text.parse().unwrap();
+            assert_eq!(limit.requests(), n, "{text}");
+            assert_eq!(limit.period().as_secs_f64(), secs, "{text}");
+        }
+        for bad in [
+            "",
+            "190",
+            "0/10s",
+            "x/10s",
+            "10/",
+            "10/0s",
+            "10/fortnight",
+            "-1/s",
+        ] {
+            let err = bad.parse::<RateLimit>().unwrap_err();
+            assert_eq!(err.field(), Some("rate"), "{bad}");
+        }
+        assert_eq!(
+            RateLimit::per(800, Duration::from_secs(60)).to_string(),
+            "800/1m"
+        );
+        assert_eq!(
+            RateLimit::published(Provider::HubSpot),
+            Some(RateLimit::per(190, Duration::from_secs(10)))
+        );
+        assert_eq!(RateLimit::published(Provider::Migma), None);
+    }
+
+    /// The (paused) time at which each of `n` acquisitions got through, in ms from the start.
+    async fn starts(g: std::sync::Arc<Governor>, n: usize) -> Vec<u128> {
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..n {
+            let g = g.clone();
+            tasks.push(tokio::spawn(async move {
+                g.acquire().await;
+                t0.elapsed().as_millis()
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_spaces_every_start_across_all_tasks() {
+        let g = std::sync::Arc::new(Governor::new(
+            Provider::HubSpot,
+            Some(RateLimit::per(5, Duration::from_secs(1))),
+            MAX_PAUSE,
+        ));
+        let got = starts(g, 11).await;
+        assert_eq!(
+            got,
+            [0, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800, 2000]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_limit_lets_everything_through_until_a_429_pauses_the_client() {
+        let g = std::sync::Arc::new(Governor::new(Provider::Migma, None, MAX_PAUSE));
+        assert_eq!(starts(g.clone(), 3).await, [0, 0, 0]);
+        let e = Error::api(Provider::Migma, 429).with_retry_after(Duration::from_secs(2));
+        g.observe(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), Some(&e));
+        assert_eq!(starts(g.clone(), 3).await, [2000, 2000, 2000]);
+        // A 429 that cannot be retried (HubSpot's daily limit) pauses nothing.
+        let daily = Error::api(Provider::Migma, 429).with_retryable(false);
+        g.observe(
+            StatusCode::TOO_MANY_REQUESTS,
+            &HeaderMap::new(),
+            Some(&daily),
+        );
+        assert_eq!(starts(g, 1).await, [0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_is_clamped_and_requests_behind_it_stay_spaced() {
+        let g = std::sync::Arc::new(Governor::new(
+            Provider::Pushy,
+            Some(RateLimit::per(10, Duration::from_secs(1))),
+            Duration::from_secs(5),
+        ));
+        let e = Error::api(Provider::Pushy, 429).with_retry_after(Duration::from_secs(3600));
+        g.observe(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), Some(&e));
+        assert_eq!(starts(g, 3).await, [5000, 5100, 5200]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_that_starts_while_waiting_for_a_slot_holds_the_request() {
+        let g = std::sync::Arc::new(Governor::new(
+            Provider::Pushy,
+            Some(RateLimit::per(1, Duration::from_secs(1))),
+            MAX_PAUSE,
+        ));
+        g.acquire().await; // slot 0; the next is at 1 s
+        let waiting = tokio::spawn({
+            let g = g.clone();
+            async move {
+                let t0 = Instant::now();
+                g.acquire().await;
+                t0.elapsed().as_millis()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let e = Error::api(Provider::Pushy, 429).with_retry_after(Duration::from_secs(3));
+        g.observe(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), Some(&e));
+        assert_eq!(waiting.await.unwrap(), 3500);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hubspot_headers_lower_the_rate_and_a_429_waits_for_the_window() {
+        let g = std::sync::Arc::new(Governor::new(
+            Provider::HubSpot,
+            RateLimit::published(Provider::HubSpot),
+            MAX_PAUSE,
+        ));
+        assert_eq!(g.interval(), Duration::from_nanos(52_631_578));
+        // A Starter account: 100 per 10 s.
+        let starter = headers(&[
+            ("x-hubspot-ratelimit-max", "100"),
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+            ("x-hubspot-ratelimit-remaining", "42"),
+        ]);
+        g.observe(StatusCode::OK, &starter, None);
+        assert_eq!(g.interval(), Duration::from_millis(100));
+        // A higher limit never speeds it up beyond what was configured or learned.
+        let enterprise = headers(&[
+            ("x-hubspot-ratelimit-max", "1000"),
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+        ]);
+        g.observe(StatusCode::OK, &enterprise, None);
+        assert_eq!(g.interval(), Duration::from_millis(100));
+        assert_eq!(starts(g.clone(), 2).await, [0, 100]);
+
+        // TEN_SECONDLY_ROLLING without Retry-After: the whole window.
+        let e = Error::api(Provider::HubSpot, 429);
+        let limited = headers(&[
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+            ("x-hubspot-ratelimit-remaining", "0"),
+        ]);
+        g.observe(StatusCode::TOO_MANY_REQUESTS, &limited, Some(&e));
+        let got = starts(g.clone(), 2).await;
+        assert!(got[0] >= 10_000 && got[1] - got[0] == 100, "{got:?}");
+
+        // Nothing left in the rolling window on a success: one slot more.
+        let g = std::sync::Arc::new(Governor::new(Provider::HubSpot, None, MAX_PAUSE));
+        let spent = headers(&[
+            ("x-hubspot-ratelimit-max", "190"),
+            ("x-hubspot-ratelimit-interval-milliseconds", "10000"),
+            ("x-hubspot-ratelimit-remaining", "0"),
+        ]);
+        g.observe(StatusCode::OK, &spent, None);
+        // 52.6 ms, on tokio's 1 ms timer.
+        let got = starts(g, 1).await;
+        assert!((52..=53).contains(&got[0]), "{got:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn novu_remaining_zero_pauses_until_the_reset() {
+        let g = std::sync::Arc::new(Governor::new(Provider::Novu, None, MAX_PAUSE));
+        let spent = headers(&[
+            ("ratelimit-limit", "60"),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "4"),
+        ]);
+        g.observe(StatusCode::OK, &spent, None);
+        assert_eq!(starts(g.clone(), 2).await, [4000, 4000]);
+        let left = headers(&[("ratelimit-remaining", "3"), ("ratelimit-reset", "4")]);
+        g.observe(StatusCode::OK, &left, None);
+        assert_eq!(starts(g, 1).await, [0]);
+    }
+}
