@@ -1,11 +1,15 @@
-//! HubSpot: `POST /communication-preferences/v3/unsubscribe` and
-//! `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL`,
-//! `Authorization: Bearer TOKEN`.
+//! HubSpot: `POST /communication-preferences/v3/unsubscribe`,
+//! `POST /communication-preferences/v4/statuses/{email}/unsubscribe-all?channel=EMAIL` and
+//! `POST /communication-preferences/v4/statuses/batch/write`, `Authorization: Bearer TOKEN`.
 //!
 //! v3 answers the subscription's new status; unsubscribing twice is HubSpot's 400
 //! "... is already unsubscribed from subscription ...". Errors are
 //! `{"status":"error","message","correlationId","category"}`, and every answer carries
-//! `X-HubSpot-Correlation-Id`. v4 answers the statuses it changed.
+//! `X-HubSpot-Correlation-Id`. The v4 unsubscribe-all answers an empty body unless asked
+//! `verbose=true` (as the docs say), then every known subscription's status with
+//! `UNSUBSCRIBE_FROM_ALL_OCCURRED` or `NO_STATUS_CHANGE`. The batch write answers one status
+//! per input it applied and one error per input it refused (HTTP 207 when it lists any
+//! error), each error naming its input's address and subscription id in `context`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +47,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route(
             "/communication-preferences/v4/statuses/{subscriber_id_string}/unsubscribe-all",
             post(unsubscribe_all),
+        )
+        .route(
+            "/communication-preferences/v4/statuses/batch/write",
+            post(batch_write),
         )
 }
 
@@ -197,21 +205,39 @@ async fn unsubscribe_all(
     if let Some(res) = refusal(&shared, &headers) {
         return res;
     }
-    let channel = Query::<HashMap<String, String>>::try_from_uri(&uri)
-        .ok()
-        .and_then(|Query(mut query)| query.remove("channel"));
-    if channel.as_deref() != Some("EMAIL") {
+    let mut query = Query::<HashMap<String, String>>::try_from_uri(&uri)
+        .map(|Query(query)| query)
+        .unwrap_or_default();
+    if query.remove("channel").as_deref() != Some("EMAIL") {
         return invalid("channel is required and must be EMAIL");
     }
+    let verbose = query
+        .remove("verbose")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if !plausible_email(&email) {
         return invalid(&format!("{email} is not a valid email address"));
     }
+    let world = shared.world.api(Api::HubSpot);
     let started = now_iso8601();
-    let changed = shared.world.api(Api::HubSpot).unsubscribe_all(&email);
+    let known = world.known_topics();
+    let changed = world.unsubscribe_all(&email);
     let completed = now_iso8601();
-    let results: Vec<Value> = changed
+    if !verbose {
+        // The docs: without verbose=true "the response will be empty".
+        let mut res = Response::new(axum::body::Body::empty());
+        if let Ok(value) = HeaderValue::from_str(&uuid_like()) {
+            res.headers_mut().insert(CORRELATION_ID, value);
+        }
+        return res;
+    }
+    let results: Vec<Value> = known
         .into_iter()
         .map(|id| {
+            let reason = if changed.contains(&id) {
+                "UNSUBSCRIBE_FROM_ALL_OCCURRED"
+            } else {
+                "NO_STATUS_CHANGE"
+            };
             json!({
                 "subscriberIdString": email,
                 "subscriptionName": format!("Subscription {id}"),
@@ -219,7 +245,7 @@ async fn unsubscribe_all(
                 "status": "UNSUBSCRIBED",
                 "channel": "EMAIL",
                 "source": "optout-sandbox unsubscribe-all",
-                "setStatusSuccessReason": "UNSUBSCRIBE_FROM_ALL_OCCURRED",
+                "setStatusSuccessReason": reason,
                 "timestamp": completed,
             })
         })
@@ -231,4 +257,173 @@ async fn unsubscribe_all(
         "completedAt": completed,
     });
     reply(StatusCode::OK, &body, &uuid_like())
+}
+
+/// One input of the v4 batch write, as documented; other fields are ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusInput {
+    subscriber_id_string: Option<String>,
+    subscription_id: Option<Value>,
+    channel: Option<String>,
+    status_state: Option<String>,
+    legal_basis: Option<String>,
+    legal_basis_explanation: Option<String>,
+}
+
+/// The v4 batch write body: `{"inputs":[...]}`.
+#[derive(Deserialize)]
+struct BatchInputs {
+    inputs: Option<Vec<Value>>,
+}
+
+/// An error entry of a batch answer, naming the input it is about in `context`.
+fn batch_error(category: &str, message: String, email: &str, id: &str) -> Value {
+    json!({
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": {"subscriberIdString": [email], "subscriptionId": [id]},
+        "errors": [],
+        "links": {},
+    })
+}
+
+/// v4: write many subscription statuses at once.
+async fn batch_write(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(res) = refusal(&shared, &headers) {
+        return res;
+    }
+    let inputs = match serde_json::from_slice::<BatchInputs>(&body) {
+        Ok(BatchInputs {
+            inputs: Some(inputs),
+        }) if !inputs.is_empty() => inputs,
+        Ok(_) => return invalid("inputs is required and must not be empty"),
+        Err(e) => return invalid(&format!("Invalid input JSON: {e}")),
+    };
+    let world = shared.world.api(Api::HubSpot);
+    let started = now_iso8601();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for input in inputs {
+        let input: StatusInput = match serde_json::from_value(input) {
+            Ok(input) => input,
+            Err(e) => {
+                errors.push(batch_error(
+                    "VALIDATION_ERROR",
+                    format!("Invalid input: {e}"),
+                    "",
+                    "",
+                ));
+                continue;
+            }
+        };
+        let email = input.subscriber_id_string.unwrap_or_default();
+        // Lenient: an id sent as a string of digits is read as the number it is.
+        let id = match &input.subscription_id {
+            Some(Value::Number(n)) if n.is_u64() => n.to_string(),
+            Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.clone()
+            }
+            _ => String::new(),
+        };
+        let refuse = |category: &str, message: String| batch_error(category, message, &email, &id);
+        if !plausible_email(&email) {
+            errors.push(refuse(
+                "VALIDATION_ERROR",
+                format!("{email:?} is not a valid email address"),
+            ));
+            continue;
+        }
+        if id.is_empty() {
+            errors.push(refuse(
+                "VALIDATION_ERROR",
+                "subscriptionId must be an int64".into(),
+            ));
+            continue;
+        }
+        if input.channel.as_deref() != Some("EMAIL") {
+            errors.push(refuse(
+                "VALIDATION_ERROR",
+                "channel is required and must be EMAIL".into(),
+            ));
+            continue;
+        }
+        if let Some(basis) = &input.legal_basis {
+            if !LEGAL_BASES.contains(&basis.as_str()) {
+                errors.push(refuse(
+                    "VALIDATION_ERROR",
+                    format!(
+                        "Invalid legalBasis {basis:?}; allowed: {}",
+                        LEGAL_BASES.join(", ")
+                    ),
+                ));
+                continue;
+            }
+        }
+        let state = input.status_state.unwrap_or_default();
+        let changed = match state.as_str() {
+            "UNSUBSCRIBED" | "SUBSCRIBED" if !world.topic_exists(&id) => {
+                errors.push(refuse(
+                    "OBJECT_NOT_FOUND",
+                    format!("Subscription {id} does not exist"),
+                ));
+                continue;
+            }
+            "UNSUBSCRIBED" => world.unsubscribe(&email, &id),
+            "SUBSCRIBED" => {
+                let was = world.is_subscribed(&email, &id);
+                world.subscribe(&email, &id);
+                !was
+            }
+            _ => {
+                errors.push(refuse(
+                    "VALIDATION_ERROR",
+                    format!("statusState {state:?} is not one the sandbox writes; use SUBSCRIBED or UNSUBSCRIBED"),
+                ));
+                continue;
+            }
+        };
+        let mut status = json!({
+            "subscriberIdString": email,
+            "subscriptionId": v4_id(id.clone()),
+            "subscriptionName": format!("Subscription {id}"),
+            "status": state,
+            "channel": "EMAIL",
+            "source": "optout-sandbox batch write",
+            "setStatusSuccessReason": if changed { "REQUESTED_CHANGE_OCCURRED" } else { "NO_STATUS_CHANGE" },
+            "timestamp": now_iso8601(),
+        });
+        if let Some(obj) = status.as_object_mut() {
+            if let Some(basis) = input.legal_basis {
+                obj.insert("legalBasis".into(), basis.into());
+            }
+            if let Some(explanation) = input.legal_basis_explanation {
+                obj.insert("legalBasisExplanation".into(), explanation.into());
+            }
+        }
+        results.push(status);
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    let mut body = json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": now_iso8601(),
+    });
+    if let Some(obj) = body.as_object_mut() {
+        if !errors.is_empty() {
+            obj.insert("numErrors".into(), errors.len().into());
+            obj.insert("errors".into(), errors.into());
+        }
+    }
+    reply(status, &body, &uuid_like())
 }

@@ -338,6 +338,12 @@ impl ApiWorld {
         changed
     }
 
+    /// The known topics, sorted: in a closed world those that exist, in an open one those
+    /// seen so far.
+    pub(crate) fn known_topics(&self) -> Vec<String> {
+        read(&self.topics).iter().cloned().collect()
+    }
+
     /// Makes the pair active; in a closed world the topic and recipient now exist.
     pub(crate) fn subscribe(&self, recipient: &str, topic: &str) {
         let recipient = self.norm(recipient);

@@ -158,13 +158,13 @@ async fn closed_world_has_404_subscriptions() {
 }
 
 #[tokio::test]
-async fn unsubscribe_all_lists_what_changed() {
+async fn unsubscribe_all_lists_every_status_when_verbose() {
     let seed = Seed::new()
         .subscription(Api::HubSpot, "alice@example.com", "123")
         .subscription(Api::HubSpot, "alice@example.com", "456")
         .subscription(Api::HubSpot, "bob@example.com", "789");
     let sandbox = Sandbox::builder().seed(seed).start().await.unwrap();
-    let url = v4(&sandbox, "alice@example.com", "?channel=EMAIL");
+    let url = v4(&sandbox, "alice@example.com", "?channel=EMAIL&verbose=true");
     let reply = post(&url, &[AUTH], "").await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(reply.header("x-hubspot-correlation-id").is_some());
@@ -174,12 +174,21 @@ async fn unsubscribe_all_lists_what_changed() {
     let results = body["results"].as_array().unwrap();
     let ids: Vec<_> = results
         .iter()
-        .map(|r| r["subscriptionId"].clone())
+        .map(|r| {
+            (
+                r["subscriptionId"].clone(),
+                r["setStatusSuccessReason"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         ids,
-        [json!(123), json!(456)],
-        "v4 types subscriptionId as int64"
+        [
+            (json!(123), json!("UNSUBSCRIBE_FROM_ALL_OCCURRED")),
+            (json!(456), json!("UNSUBSCRIBE_FROM_ALL_OCCURRED")),
+            (json!(789), json!("NO_STATUS_CHANGE")),
+        ],
+        "v4 types subscriptionId as int64; alice was never on 789"
     );
     for r in results {
         assert_eq!(r["subscriberIdString"], "alice@example.com");
@@ -192,11 +201,156 @@ async fn unsubscribe_all_lists_what_changed() {
 
     let again = post(&url, &[AUTH], "").await;
     assert_eq!(again.status, 200);
-    assert_eq!(again.json()["results"], json!([]));
+    let results = again.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 3);
+    assert!(results
+        .iter()
+        .all(|r| r["setStatusSuccessReason"] == "NO_STATUS_CHANGE"));
 
     sandbox.subscribe(Api::HubSpot, "alice@example.com", "456");
     let third = post(&url, &[AUTH], "").await;
-    assert_eq!(third.json()["results"][0]["subscriptionId"], 456);
+    assert_eq!(
+        third.json()["results"][1]["setStatusSuccessReason"],
+        "UNSUBSCRIBE_FROM_ALL_OCCURRED"
+    );
+}
+
+#[tokio::test]
+async fn unsubscribe_all_answers_an_empty_body_unless_verbose() {
+    let sandbox = Sandbox::start().await.unwrap();
+    sandbox.subscribe(Api::HubSpot, "alice@example.com", "1");
+    let reply = post(
+        &v4(&sandbox, "alice@example.com", "?channel=EMAIL"),
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.text.is_empty(), "{reply:?}");
+    assert!(reply.header("x-hubspot-correlation-id").is_some());
+    assert!(!sandbox.is_subscribed(Api::HubSpot, "alice@example.com", "1"));
+}
+
+fn batch(sandbox: &Sandbox) -> String {
+    format!(
+        "{}/communication-preferences/v4/statuses/batch/write",
+        sandbox.base_url()
+    )
+}
+
+#[tokio::test]
+async fn batch_write_applies_each_input_and_names_each_refusal() {
+    let seed = Seed::new()
+        .topic(Api::HubSpot, "7")
+        .subscription(Api::HubSpot, "alice@example.com", "123")
+        .subscription(Api::HubSpot, "bob@example.com", "123");
+    let sandbox = Sandbox::builder().seed(seed).start().await.unwrap();
+    // The docs' example body, with values filled in, keys in another order, a string id.
+    let body = json!({"inputs": [
+        {"channel": "EMAIL", "statusState": "UNSUBSCRIBED", "subscriberIdString": "alice@example.com",
+         "subscriptionId": 123, "legalBasis": "NON_GDPR", "legalBasisExplanation": "Asked by phone"},
+        {"subscriptionId": "123", "subscriberIdString": "BOB@example.com", "statusState": "UNSUBSCRIBED",
+         "channel": "EMAIL"},
+        {"channel": "EMAIL", "statusState": "UNSUBSCRIBED", "subscriberIdString": "carol@example.com",
+         "subscriptionId": 7},
+        {"channel": "EMAIL", "statusState": "UNSUBSCRIBED", "subscriberIdString": "dave@example.com",
+         "subscriptionId": 999},
+        {"channel": "SMS", "statusState": "UNSUBSCRIBED", "subscriberIdString": "erin@example.com",
+         "subscriptionId": 123}
+    ]});
+    let reply = post(&batch(&sandbox), &[AUTH], &body.to_string()).await;
+    assert_eq!(reply.status, 207, "{reply:?}");
+    assert!(reply.header("x-hubspot-correlation-id").is_some());
+    let answer = reply.assert_json_type().json();
+    assert_eq!(answer["status"], "COMPLETE");
+    let results = answer["results"].as_array().unwrap();
+    let got: Vec<_> = results
+        .iter()
+        .map(|r| {
+            (
+                r["subscriberIdString"].as_str().unwrap().to_owned(),
+                r["subscriptionId"].clone(),
+                r["status"].clone(),
+                r["setStatusSuccessReason"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "alice@example.com".into(),
+                json!(123),
+                json!("UNSUBSCRIBED"),
+                json!("REQUESTED_CHANGE_OCCURRED")
+            ),
+            (
+                "BOB@example.com".into(),
+                json!(123),
+                json!("UNSUBSCRIBED"),
+                json!("REQUESTED_CHANGE_OCCURRED")
+            ),
+            (
+                "carol@example.com".into(),
+                json!(7),
+                json!("UNSUBSCRIBED"),
+                json!("NO_STATUS_CHANGE")
+            ),
+        ]
+    );
+    assert_eq!(results[0]["legalBasis"], "NON_GDPR");
+    assert_eq!(results[0]["legalBasisExplanation"], "Asked by phone");
+    assert_eq!(answer["numErrors"], 2);
+    let errors = answer["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(
+        errors[0]["context"]["subscriberIdString"],
+        json!(["dave@example.com"])
+    );
+    assert_eq!(errors[0]["context"]["subscriptionId"], json!(["999"]));
+    assert_eq!(errors[1]["category"], "VALIDATION_ERROR");
+    assert_eq!(
+        errors[1]["context"]["subscriberIdString"],
+        json!(["erin@example.com"])
+    );
+    assert!(!sandbox.is_subscribed(Api::HubSpot, "alice@example.com", "123"));
+    assert!(!sandbox.is_subscribed(Api::HubSpot, "bob@example.com", "123"));
+
+    // The same again: nothing changes, a plain 200.
+    let first_two = json!({"inputs": [body["inputs"][0], body["inputs"][1]]});
+    let again = post(&batch(&sandbox), &[AUTH], &first_two.to_string()).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    let again = again.json();
+    assert!(again.get("errors").is_none());
+    for r in again["results"].as_array().unwrap() {
+        assert_eq!(r["setStatusSuccessReason"], "NO_STATUS_CHANGE");
+    }
+}
+
+#[tokio::test]
+async fn batch_write_refuses_bad_bodies_and_tokens() {
+    let sandbox = Sandbox::builder()
+        .key(Api::HubSpot, "tok")
+        .start()
+        .await
+        .unwrap();
+    let auth = ("authorization", "Bearer tok");
+    for body in ["", "{}", r#"{"inputs":[]}"#, r#"{"inputs":"x"}"#, "[1]"] {
+        assert_error(
+            &post(&batch(&sandbox), &[auth], body).await,
+            400,
+            "VALIDATION_ERROR",
+        );
+    }
+    let one = r#"{"inputs":[{"channel":"EMAIL","statusState":"UNSUBSCRIBED","subscriberIdString":"a@example.com","subscriptionId":1}]}"#;
+    assert_error(
+        &post(&batch(&sandbox), &[("authorization", "Bearer nope")], one).await,
+        401,
+        "INVALID_AUTHENTICATION",
+    );
+    assert!(sandbox.is_subscribed(Api::HubSpot, "a@example.com", "1"));
+    assert_eq!(post(&batch(&sandbox), &[auth], one).await.status, 200);
+    assert!(!sandbox.is_subscribed(Api::HubSpot, "a@example.com", "1"));
 }
 
 #[tokio::test]
