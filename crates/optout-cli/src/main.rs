@@ -76,6 +76,8 @@ enum Command {
     Demo,
     /// Print a one-click unsubscribe link and the two mail headers (keys: OPTOUT_LINK_KEYS).
     Link(serve::LinkArgs),
+    /// Take opt-outs over HTTP (one-click links, JSON API) into the outbox, and send them.
+    Serve(serve::ServeArgs),
 }
 
 /// The provider to talk to; its name is taken in any case (`hubspot`, `HubSpot`).
@@ -321,6 +323,7 @@ async fn main() -> ExitCode {
         Command::Sandbox(args) => demo::sandbox(args).await,
         Command::Demo => demo::demo().await,
         Command::Link(args) => serve::link(args),
+        Command::Serve(args) => serve::serve(args).await,
     }
 }
 

@@ -54,3 +54,106 @@ fn make_link(args: &LinkArgs) -> Result<optout_serve::Link, Error> {
     let scope = Scope::new(provider, recipient, topics(&args.topics)?)?;
     LinkKeys::from_env()?.link(&args.base, &scope)
 }
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The outbox: sqlite:PATH or postgres://user:password@host:port/db.
+    #[arg(long, value_name = "URL", env = "OPTOUT_STORE", default_value = optout_serve::outbox::DEFAULT_STORE, hide_env_values = true)]
+    store: String,
+    /// Where to listen (plain HTTP: put a TLS reverse proxy in front).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Send what is due with this many requests in flight, in this process.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    workers: u32,
+    /// Only take opt-outs in; `optout worker` sends them (from any machine sharing the store).
+    #[arg(long, conflicts_with = "workers")]
+    no_workers: bool,
+}
+
+pub async fn serve(args: ServeArgs) -> ExitCode {
+    match run_serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((error, code)) => {
+            eprintln!("optout: error: {error}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> Result<(), (String, u8)> {
+    use std::sync::Arc;
+
+    use optout_serve::outbox::{Outbox, OutboxIntake, Worker, WorkerConfig};
+    use optout_serve::{server, ApiTokens, Config, Intake, Metrics, Timed};
+
+    let config_error = |e: Error| (e.to_string(), 2);
+    let keys = LinkKeys::from_env().map_err(config_error)?;
+    let tokens = ApiTokens::from_env().map_err(config_error)?;
+    if tokens.is_empty() {
+        eprintln!("optout: OPTOUT_API_TOKENS is not set: /v1/opt-outs answers 401 to everyone");
+    }
+    let outbox = Outbox::open(&args.store).await.map_err(|e| {
+        let code = if matches!(e, optout_serve::outbox::OutboxError::Url(_)) {
+            2
+        } else {
+            1
+        };
+        (e.to_string(), code)
+    })?;
+    let metrics = Arc::new(Metrics::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if args.no_workers {
+        None
+    } else {
+        let mut clients = Vec::new();
+        for provider in Provider::ALL {
+            match optout::from_env(provider, &optout::Overrides::new()) {
+                Ok(client) => clients.push(Timed::wrap(client, metrics.clone())),
+                Err(e) => eprintln!("optout: {provider}: not sending ({e}); its opt-outs wait for a worker that can"),
+            }
+        }
+        let config = WorkerConfig::default().concurrency(args.workers as usize);
+        let worker = Worker::new(outbox.store(), clients, config);
+        let mut stopped = stopped.clone();
+        Some(tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        }))
+    };
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| (format!("cannot listen on {}: {e}", args.addr), 2))?;
+    let addr = listener.local_addr().map_err(|e| (e.to_string(), 1))?;
+    eprintln!(
+        "optout: serving on http://{addr} (store {})",
+        optout_serve::outbox::redact(&args.store)
+    );
+    let config = Config::new(tokens, keys);
+    let (header_timeout, grace) = (config.header_timeout, config.shutdown_grace);
+    let intake: Arc<dyn Intake> = Arc::new(OutboxIntake::new(outbox));
+    let router = server::router(intake, config, metrics);
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let mut server_stopped = stopped.clone();
+    let shutdown = async move {
+        let _ = server_stopped.wait_for(|s| *s).await;
+    };
+    server::serve(listener, router, header_timeout, grace, shutdown)
+        .await
+        .map_err(|e| (e.to_string(), 1))?;
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err((format!("worker: {e}"), 1)),
+            Err(e) => return Err((format!("worker: {e}"), 1)),
+        }
+    }
+    eprintln!("optout: stopped");
+    Ok(())
+}

@@ -266,18 +266,41 @@ pub struct Counts {
     pub overdue: Vec<(Provider, u64)>,
 }
 
-/// The store failed or could not be reached. Nothing was accepted. Its text goes to the log,
-/// not to the client, and must not contain a credential (a store URL's password).
-#[derive(Debug, Clone)]
-pub struct IntakeError(pub String);
+/// Why the store did not take a request. Its text goes to the log (`Unavailable`) or to the
+/// client (`Refused`), and never contains a credential (a store URL's password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntakeError {
+    /// The store failed or could not be reached; nothing was accepted, and the same request
+    /// can succeed later (503).
+    Unavailable(String),
+    /// The store refused the opt-out as such; nothing was accepted, and sending it again will
+    /// not help (400, naming the field if known).
+    Refused {
+        /// The field, if the store named one.
+        field: Option<String>,
+        /// Why.
+        message: String,
+    },
+}
 
 impl fmt::Display for IntakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            IntakeError::Unavailable(m) => write!(f, "the store is unavailable: {m}"),
+            IntakeError::Refused {
+                field: Some(field),
+                message,
+            } => {
+                write!(f, "the store refused {field}: {message}")
+            }
+            IntakeError::Refused {
+                field: None,
+                message,
+            } => write!(f, "the store refused it: {message}"),
+        }
     }
 }
-
-impl std::error::Error for IntakeError {}
 
 /// The durable store behind the server (the outbox), as the server sees it.
 #[async_trait]

@@ -7,6 +7,7 @@
 //!   `GET /v1/opt-outs/{id}`, `/healthz`, `/readyz` and `/metrics`.
 //! - [`api`]: the JSON body of `POST /v1/opt-outs`, checked field by field.
 //! - [`memory`]: an in-memory [`Intake`] for tests (not durable).
+//! - `outbox` (feature `outbox`): the durable outbox as the [`Intake`].
 //!
 //! The server answers "accepted" only after the store has committed the opt-out; an opt-out
 //! the store could not take is answered 503, so the sender tries again and nothing is lost.
@@ -17,6 +18,8 @@ pub mod intake;
 pub mod link;
 pub mod memory;
 pub mod metrics;
+#[cfg(feature = "outbox")]
+pub mod outbox;
 mod page;
 pub mod server;
 

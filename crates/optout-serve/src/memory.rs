@@ -52,7 +52,9 @@ impl MemoryIntake {
 
     fn check(&self) -> Result<(), IntakeError> {
         if self.failing.load(Ordering::SeqCst) {
-            Err(IntakeError("the memory intake was told to fail".into()))
+            Err(IntakeError::Unavailable(
+                "the memory intake was told to fail".into(),
+            ))
         } else {
             Ok(())
         }

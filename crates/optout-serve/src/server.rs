@@ -34,7 +34,7 @@ use tower::ServiceBuilder;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{parse_opt_out, FieldError};
-use crate::intake::{Accepted, Channel, Intake, OptOut};
+use crate::intake::{Accepted, Channel, Intake, IntakeError, OptOut};
 use crate::link::{LinkKeys, TokenError};
 use crate::metrics::Metrics;
 use crate::page;
@@ -288,6 +288,14 @@ async fn accept(state: &AppState, opt_out: OptOut) -> Result<Accepted, Response>
                 .accepted(channel, accepted.duplicate, start.elapsed());
             tracing::info!(id = %accepted.id, channel = channel.as_str(), duplicate = accepted.duplicate, "opt-out committed");
             Ok(accepted)
+        }
+        Err(IntakeError::Refused { field, message }) => {
+            tracing::warn!(
+                field,
+                channel = channel.as_str(),
+                "the store refused an opt-out"
+            );
+            Err(error(StatusCode::BAD_REQUEST, field.as_deref(), &message))
         }
         Err(e) => {
             state.metrics.intake_failed();
