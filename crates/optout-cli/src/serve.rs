@@ -8,7 +8,24 @@ use optout_serve::link::{LinkKeys, Scope};
 
 use crate::{print, topics, ProviderArg, TopicArgs};
 
+const LINK_EXAMPLES: &str = "\
+Examples (OPTOUT_LINK_KEYS=ID:SECRET,...: the first key signs, every key verifies; secrets of 32+ bytes):
+  export OPTOUT_LINK_KEYS=\"k1:$(openssl rand -hex 32)\"
+  optout link hubspot --recipient alice@example.com --topic 12345 --base https://unsub.example.com
+  optout link pushy --recipient a6345d0278adc55d3474f5 --all-topics --base https://unsub.example.com --json
+
+Put both header lines in the mail, and have its DKIM signature cover both.";
+
+const SERVE_EXAMPLES: &str = "\
+Examples (link keys, API tokens and provider credentials come from the environment):
+  OPTOUT_LINK_KEYS=k1:... OPTOUT_API_TOKENS=... HUBSPOT_ACCESS_TOKEN=... optout serve --store sqlite:optout.db --workers 4
+  optout serve --store postgres://optout@db/optout --no-workers --addr 127.0.0.1:8080
+
+Routes: POST|GET /u/TOKEN (one-click), POST /v1/opt-outs, GET /v1/opt-outs/ID, /healthz, /readyz, /metrics.
+Plain HTTP: terminate TLS in a reverse proxy. Ctrl-C or SIGTERM: finish what is in flight, exit 0.";
+
 #[derive(Debug, Args)]
+#[command(after_help = LINK_EXAMPLES)]
 pub struct LinkArgs {
     /// migma | novu | pushy | mobivate | hubspot
     provider: ProviderArg,
@@ -56,6 +73,7 @@ fn make_link(args: &LinkArgs) -> Result<optout_serve::Link, Error> {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = SERVE_EXAMPLES)]
 pub struct ServeArgs {
     /// The outbox: sqlite:PATH or postgres://user:password@host:port/db.
     #[arg(long, value_name = "URL", env = "OPTOUT_STORE", default_value = optout_serve::outbox::DEFAULT_STORE, hide_env_values = true)]
