@@ -135,11 +135,19 @@ async fn run_serve(args: ServeArgs) -> Result<(), (String, u8)> {
         let worker = Worker::new(outbox.store(), clients, config);
         let mut stopped = stopped.clone();
         Some(tokio::spawn(async move {
-            worker
+            let result = worker
                 .run(async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 })
-                .await
+                .await;
+            if let Err(e) = &result {
+                // Say so now, not at exit: opt-outs are still taken in (and kept), but nothing
+                // is sent until a worker runs again.
+                eprintln!(
+                    "optout: error: the worker stopped: {e}; opt-outs are still accepted and wait"
+                );
+            }
+            result
         }))
     };
     let listener = tokio::net::TcpListener::bind(args.addr)
