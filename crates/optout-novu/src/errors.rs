@@ -8,8 +8,9 @@ use crate::wire::{DeleteSubscriptionsResponse, SubscriptionError};
 use crate::PROVIDER;
 
 /// The longest message taken from an error body, in characters; a longer one is cut there
-/// and ends with `...` (a 422 can list every field of a 100-item body).
-const MAX_ERROR_TEXT_CHARS: usize = 500;
+/// and ends with `…` (a 422 can list every field of a 100-item body). The same bound and mark
+/// as core's for every error text, so that core leaves the cut as it is.
+const MAX_ERROR_TEXT_CHARS: usize = optout_core::scrub::MAX_TEXT_CHARS;
 
 /// Novu's error body: `{statusCode, timestamp, path, message, error?, errorId?, errors?}`,
 /// where `message` is a string or (NestJS validation) an array of strings, and a 422's
@@ -36,7 +37,7 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// The message as one line: arrays joined with `; `, then the validation details
     /// (`field: message, message; field: ...`; never the rejected values), then Novu's error
-    /// id; at most 500 characters, and then `...`.
+    /// id; at most 500 characters, and then `…`.
     pub fn text(&self) -> String {
         let mut text = Bounded::default();
         match self.message.as_ref() {
@@ -170,7 +171,7 @@ impl Bounded {
 
     fn finish(mut self) -> String {
         if self.cut {
-            self.text.push_str("...");
+            self.text.push('…');
         }
         self.text
     }

@@ -81,8 +81,9 @@ impl Unsubscriber for Novu {
     /// An idempotency key is sent unchanged for one topic; for several, topic `n` (1-based,
     /// in the order given, repeats dropped) gets `{key}-{n}`. Novu ignores the header on this
     /// DELETE (it honours keys on POST and PATCH only): a retry runs the DELETE again and
-    /// what was already removed comes back as `SUBSCRIPTION_NOT_FOUND`, i.e. already
-    /// unsubscribed. See [`Novu::delete_topic_subscriptions`].
+    /// what was already removed comes back as `SUBSCRIPTION_NOT_FOUND`, reported as
+    /// unsubscribed when an earlier attempt of the same call may have removed it, else as
+    /// already unsubscribed. See [`Novu::delete_topic_subscriptions`].
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
         let Recipient::Subscriber { id, identifier } = &request.recipient else {
             return Err(Error::unsupported(

@@ -98,12 +98,8 @@ async fn a_422_names_its_fields_and_their_messages_bounded() {
         message.starts_with("Validation Error: subscriptions.0.identifier: éé"),
         "{message}"
     );
-    assert!(
-        message.chars().count() <= 600,
-        "{} chars",
-        message.chars().count()
-    );
-    assert!(message.ends_with("..."), "{message}");
+    assert_eq!(message.chars().count(), 501, "500 and the mark");
+    assert!(message.ends_with('…'), "{message}");
 }
 
 #[tokio::test]
@@ -274,7 +270,9 @@ async fn a_retry_is_not_a_replay_novu_answers_the_delete_again() {
         .unsubscribe(&request(Topics::one(TOPIC)).idempotency_key("k"))
         .await
         .unwrap();
-    assert_eq!(receipt.outcome, Outcome::AlreadyUnsubscribed);
+    // The first attempt's answer was lost after it went out: its change may be what Novu
+    // now calls not found, so the row is unsubscribed by this call, never "already".
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
     for r in received(&server).await {
         assert_eq!(header(&r, "idempotency-key").as_deref(), Some("k"));
     }
