@@ -231,6 +231,16 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     if let Some(id) = args.mobivate_account_id {
         builder = builder.mobivate_account_id(id);
     }
+    for pair in &args.rate_limits {
+        let (api, limit) = pair.split_once('=').ok_or_else(|| {
+            format!("--rate-limit {pair:?}: expected PROVIDER=N/PERIOD, e.g. hubspot=190/10s")
+        })?;
+        let api: Api = api.parse().map_err(|e| format!("--rate-limit: {e}"))?;
+        let limit = limit
+            .parse()
+            .map_err(|e| format!("--rate-limit {pair:?}: {e}"))?;
+        builder = builder.rate_limit(api, limit);
+    }
     let sandbox = builder.start().await.map_err(|e| e.to_string())?;
     let base = sandbox.base_url();
     println!("optout sandbox listening on {base} (Ctrl-C to stop)");

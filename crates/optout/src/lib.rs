@@ -48,8 +48,8 @@ pub use optout_core::{reqwest, secrecy};
 
 pub use optout_core::{
     async_trait, http, per_topic, validate, Decision, Error, ErrorKind, HttpClient, HttpConfig,
-    LegalBasis, Outcome, Partial, Provider, Receipt, Recipient, RetryPolicy, TopicOutcome, Topics,
-    Unsubscribe, Unsubscriber, UnsubscriberExt,
+    LegalBasis, Outcome, Partial, Provider, RateLimit, Receipt, Recipient, RetryPolicy,
+    TopicOutcome, Topics, Unsubscribe, Unsubscriber, UnsubscriberExt,
 };
 
 /// The provider crates, each behind its feature.
