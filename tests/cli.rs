@@ -994,3 +994,60 @@ async fn all_topics_works_for_pushy_and_hubspot() {
         assert_no_secret(c, &out);
     }
 }
+
+#[tokio::test]
+async fn bulk_rate_spaces_the_requests_so_the_provider_never_answers_429() {
+    // The sandbox allows 3 per second; `--rate 2/1s` sends one every 500 ms, so none of the
+    // 4 rows draws a 429 and each is sent exactly once.
+    let sandbox = Sandbox::builder()
+        .rate_limit(Api::HubSpot, "3/1s".parse().expect("limit"))
+        .start()
+        .await
+        .expect("sandbox");
+    let dir = std::env::temp_dir().join(format!("optout-rate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("rows.csv");
+    std::fs::write(
+        &input,
+        "recipient\na@example.com\nb@example.com\nc@example.com\nd@example.com\n",
+    )
+    .expect("input");
+    let out = optout(
+        strings(&[
+            "bulk",
+            "hubspot",
+            "--input",
+            input.to_str().expect("path"),
+            "--topic",
+            "123",
+            "--concurrency",
+            "4",
+            "--rate",
+            "2/1s",
+            "--base-url",
+            &sandbox.base_url(),
+        ]),
+        vec![("HUBSPOT_ACCESS_TOKEN".into(), HUBSPOT_TOKEN.into())],
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_exit(&out, 0);
+    let both = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        both.contains("4 unsubscribed, 0 already, 0 failed"),
+        "{both}"
+    );
+    assert_eq!(
+        sandbox.stats().hubspot,
+        4,
+        "no request was refused and retried"
+    );
+
+    let bad = optout(
+        strings(&["bulk", "hubspot", "--input", "-", "--rate", "fast"]),
+        vec![],
+    )
+    .await;
+    assert_exit(&bad, 2);
+    assert!(bad.stderr.contains("N/PERIOD"), "{}", bad.stderr);
+}

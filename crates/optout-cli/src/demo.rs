@@ -267,6 +267,16 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     }
     let account_id = args.mobivate_account_id;
     builder = builder.mobivate_account_id(account_id.clone());
+    for pair in &args.rate_limits {
+        let (api, limit) = pair.split_once('=').ok_or_else(|| {
+            format!("--rate-limit {pair:?}: expected PROVIDER=N/PERIOD, e.g. hubspot=190/10s")
+        })?;
+        let api: Api = api.parse().map_err(|e| format!("--rate-limit: {e}"))?;
+        let limit = limit
+            .parse()
+            .map_err(|e| format!("--rate-limit {pair:?}: {e}"))?;
+        builder = builder.rate_limit(api, limit);
+    }
     let sandbox = builder
         .start()
         .await

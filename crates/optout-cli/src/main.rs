@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use optout::bulk::{BulkJob, RowResult};
-use optout::{Error, LegalBasis, Overrides, Provider, Recipient, Topics, Unsubscribe};
+use optout::{Error, LegalBasis, Overrides, Provider, RateLimit, Recipient, Topics, Unsubscribe};
 
 /// mimalloc rather than the system allocator: a bulk run allocates a few small values per row
 /// across threads (reader, senders, journal), where glibc's malloc was about a tenth of the
@@ -228,6 +228,10 @@ struct BulkArgs {
     /// Requests (or batches) in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     concurrency: u32,
+    /// At most N requests per PERIOD to the provider (e.g. 190/10s, 800/min), shared by every
+    /// request of the run [default: the provider's published limit against its own API].
+    #[arg(long, value_name = "N/PERIOD", value_parser = parse_rate)]
+    rate: Option<RateLimit>,
     /// Append every finished row here; a rerun skips the rows it records as done.
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
@@ -271,6 +275,10 @@ struct SandboxArgs {
     /// Answer this fraction of requests (0 to 1) with a malformed body.
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     fault_malformed_rate: f64,
+    /// Enforce a provider's rate limit, as PROVIDER=N/PERIOD (e.g. hubspot=190/10s, a rolling
+    /// window), answering the requests over it with the provider's own 429 (repeatable).
+    #[arg(long = "rate-limit", value_name = "PROVIDER=N/PERIOD")]
+    rate_limits: Vec<String>,
 }
 
 /// `--timeout`: a number of seconds (`30`, `2.5`) or a humantime duration (`500ms`, `5s`,
@@ -292,6 +300,14 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
              (500ms, 5s, 2m), more than 0 and at most 1h"
         )),
     }
+}
+
+fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    s.parse::<RateLimit>().map_err(|e| {
+        e.message()
+            .unwrap_or("expected N/PERIOD, e.g. 190/10s")
+            .to_string()
+    })
 }
 
 fn parse_legal_basis(s: &str) -> Result<LegalBasis, String> {
@@ -388,7 +404,9 @@ async fn bulk(args: BulkArgs) -> ExitCode {
 
 async fn run_bulk(args: BulkArgs) -> Result<optout::bulk::Summary, Error> {
     let provider = Provider::from(args.provider);
-    let client = optout::from_env(provider, &args.connection.overrides())?;
+    let mut overrides = args.connection.overrides();
+    overrides.rate_limit = args.rate;
+    let client = optout::from_env(provider, &overrides)?;
     let mut job = BulkJob::new()
         .all_topics(args.topics.all_topics)
         .concurrency(args.concurrency as usize);

@@ -251,7 +251,12 @@ impl Governor {
     /// decoded into (for its `Retry-After`).
     pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap, error: Option<&Error>) {
         match self.provider {
+            // One lookup when HubSpot sends no rate headers (a sandbox, a proxy); the others
+            // only when it does.
             Provider::HubSpot => {
+                let Some(remaining) = number(headers, &HUBSPOT_REMAINING) else {
+                    return self.observe_limited(status, headers, error);
+                };
                 if let (Some(max), Some(ms)) = (
                     number(headers, &HUBSPOT_MAX),
                     number(headers, &HUBSPOT_INTERVAL),
@@ -260,7 +265,7 @@ impl Governor {
                         self.slow_to(RateLimit::per(max, Duration::from_millis(ms)));
                     }
                 }
-                if number(headers, &HUBSPOT_REMAINING) == Some(0) && !self.limited(status, error) {
+                if remaining == 0 && !self.limited(status, error) {
                     // A rolling window with nothing left: the next request can go one slot on.
                     self.pause(self.interval());
                 }
@@ -275,6 +280,12 @@ impl Governor {
             }
             _ => {}
         }
+        self.observe_limited(status, headers, error);
+    }
+
+    /// A 429 (or a 503 with `Retry-After`): pauses the client for `Retry-After`, or for the
+    /// provider's window when it gave no `Retry-After`.
+    fn observe_limited(&self, status: StatusCode, headers: &HeaderMap, error: Option<&Error>) {
         if self.limited(status, error) {
             let window = match self.provider {
                 Provider::HubSpot => number(headers, &HUBSPOT_INTERVAL).map(Duration::from_millis),

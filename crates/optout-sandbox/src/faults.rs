@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::{hubspot, migma, mobivate, novu, pushy, util, Api, Shared};
+use crate::{hubspot, migma, mobivate, novu, pushy, rate, util, Api, Shared};
 
 /// Faults the sandbox injects, per request, before the provider's handler runs (a faulted
 /// request changes no state). Set them at start ([`crate::SandboxBuilder::faults`]) or while
@@ -70,10 +70,35 @@ pub(crate) struct Guard {
     pub(crate) api: Api,
 }
 
-/// Counts the request, then maybe answers with a fault instead of the handler.
+/// Counts the request, applies the provider's rate limit (a 429 over it, rate headers on
+/// every answer), then maybe answers with a fault instead of the handler.
 pub(crate) async fn guard(State(guard): State<Guard>, req: Request, next: Next) -> Response {
+    guard.shared.count_request(guard.api);
+    let Some(window) = guard
+        .shared
+        .rate
+        .get(guard.api.index())
+        .and_then(Option::as_ref)
+    else {
+        return faulted(&guard, req, next).await;
+    };
+    match window.check(std::time::Instant::now()) {
+        rate::Verdict::Limited { retry_after } => {
+            let mut res = fault(guard.api, StatusCode::TOO_MANY_REQUESTS, req.uri().path());
+            rate::limited_headers(guard.api, window.limit, retry_after, res.headers_mut());
+            res
+        }
+        rate::Verdict::Allowed { remaining, reset } => {
+            let mut res = faulted(&guard, req, next).await;
+            rate::headers(guard.api, window.limit, remaining, reset, res.headers_mut());
+            res
+        }
+    }
+}
+
+/// Maybe answers with a fault instead of the handler.
+async fn faulted(guard: &Guard, req: Request, next: Next) -> Response {
     let shared = &guard.shared;
-    shared.count_request(guard.api);
     if !shared.faults_active.load(Relaxed) {
         return next.run(req).await;
     }

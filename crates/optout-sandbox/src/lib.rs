@@ -48,10 +48,12 @@ mod migma;
 mod mobivate;
 mod novu;
 mod pushy;
+mod rate;
 mod util;
 pub mod world;
 
 pub use faults::Faults;
+pub use rate::RateLimit;
 pub use world::{ApiSeed, Seed, SeedSubscription};
 
 /// The account id Mobivate's docs use in their signature example.
@@ -196,6 +198,9 @@ pub struct Config {
     pub mobivate_account_id: String,
     /// Faults at start.
     pub faults: Faults,
+    /// Rate limits enforced per provider (rolling windows), answered with the provider's own
+    /// 429 and rate headers.
+    pub rate_limits: BTreeMap<Api, RateLimit>,
 }
 
 impl Default for Config {
@@ -205,6 +210,7 @@ impl Default for Config {
             keys: BTreeMap::new(),
             mobivate_account_id: DEFAULT_MOBIVATE_ACCOUNT_ID.to_owned(),
             faults: Faults::NONE,
+            rate_limits: BTreeMap::new(),
         }
     }
 }
@@ -218,6 +224,7 @@ impl fmt::Debug for Config {
             .field("keys", &keys)
             .field("mobivate_account_id", &self.mobivate_account_id)
             .field("faults", &self.faults)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }
@@ -272,11 +279,14 @@ pub(crate) struct Shared {
     unrouted: AtomicU64,
     connections: AtomicU64,
     pub(crate) novu_replays: Mutex<novu::Replays>,
+    /// The rate window of each provider that has a limit.
+    pub(crate) rate: [Option<rate::Window>; 5],
 }
 
 impl Shared {
     fn new(config: Config) -> Self {
         let keys = Api::ALL.map(|api| config.keys.get(&api).cloned());
+        let rate = Api::ALL.map(|api| config.rate_limits.get(&api).map(|l| rate::Window::new(*l)));
         Self {
             world: world::World::new(config.seed.as_ref()),
             keys,
@@ -288,6 +298,7 @@ impl Shared {
             unrouted: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             novu_replays: Mutex::default(),
+            rate,
         }
     }
 
@@ -413,6 +424,13 @@ impl SandboxBuilder {
     /// Faults from the start.
     pub fn faults(mut self, faults: Faults) -> Self {
         self.config.faults = faults;
+        self
+    }
+
+    /// Enforces `limit` on `api`'s requests (a rolling window), answering the ones over it
+    /// with the provider's own 429 and rate headers.
+    pub fn rate_limit(mut self, api: Api, limit: RateLimit) -> Self {
+        self.config.rate_limits.insert(api, limit);
         self
     }
 

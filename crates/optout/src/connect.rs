@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use optout_core::{Error, Provider, Unsubscriber};
+use optout_core::{Error, Provider, RateLimit, Unsubscriber};
 
 /// Settings that win over the environment.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,8 @@ pub struct Overrides {
     pub retries: Option<u32>,
     /// A client to share, so that several providers use one connection pool.
     pub http_client: Option<optout_core::reqwest::Client>,
+    /// The account's rate limit, instead of the provider's published one.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Overrides {
@@ -44,6 +46,12 @@ impl Overrides {
         self
     }
 
+    /// Sets the account's rate limit (shared by every request of the client built).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// Shares a `reqwest::Client`.
     pub fn http_client(mut self, client: optout_core::reqwest::Client) -> Self {
         self.http_client = Some(client);
@@ -64,6 +72,9 @@ macro_rules! build {
         }
         if let Some(retries) = o.retries {
             builder = builder.max_retries(retries);
+        }
+        if let Some(limit) = o.rate_limit {
+            builder = builder.rate_limit(limit);
         }
         if let Some(client) = &o.http_client {
             builder = builder.http_client(client.clone());

@@ -6,6 +6,7 @@ mod migma;
 mod mobivate;
 mod novu;
 mod pushy;
+mod rate;
 mod server;
 
 use reqwest::header::HeaderMap;
