@@ -37,6 +37,7 @@
 //! The crate's modules, by concern: `wire` (the bodies as documented), `decode` (errors and
 //! answers), `client` (the builder and the typed calls), `mapping` (the `Unsubscriber`).
 
+mod auth;
 mod batch;
 mod client;
 mod decode;
