@@ -15,7 +15,9 @@ use crate::wire::{
     BatchResponse, BatchWriteRequest, SetStatusSuccessReason, SubscriptionStatus,
     UnsubscribeRequest,
 };
-use crate::{ACCESS_TOKEN_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT};
+use crate::{
+    ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT,
+};
 
 /// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
 /// for [`HubSpot::unsubscribe_from_subscription`] (the `Unsubscriber` mapping decodes only
@@ -108,15 +110,16 @@ pub struct HubSpotBuilder {
 }
 
 impl HubSpotBuilder {
-    /// A builder with the token from `HUBSPOT_ACCESS_TOKEN` and the base URL from
-    /// `HUBSPOT_BASE_URL` if set; further settings can follow.
+    /// A builder with the token from `HUBSPOT_ACCESS_TOKEN`, the base URL from
+    /// `HUBSPOT_BASE_URL` and the batch size from `HUBSPOT_BATCH_SIZE` (see
+    /// [`batch_size`](Self::batch_size)) if set; further settings can follow.
     pub fn from_env() -> Result<Self, Error> {
         Ok(HubSpotBuilder {
             access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
             oauth: None,
             http: HttpConfig::from_env(PROVIDER),
             business_unit_id: None,
-            batch_size: None,
+            batch_size: batch_size_from_env()?,
         })
     }
 
@@ -397,4 +400,18 @@ fn encode_segment(text: &str) -> String {
         }
     }
     out
+}
+
+/// `HUBSPOT_BATCH_SIZE`, if set: a whole number of at least 1.
+fn batch_size_from_env() -> Result<Option<usize>, Error> {
+    let Some(text) = optout_core::http::optional_env(BATCH_SIZE_VAR) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(size) if size >= 1 => Ok(Some(size)),
+        _ => Err(Error::config(format!(
+            "{BATCH_SIZE_VAR} is {text:?}; expected a whole number of at least 1 (1 turns batch \
+             writes off)"
+        ))),
+    }
 }
