@@ -9,12 +9,15 @@ use optout_core::reqwest::{Method, Url};
 use optout_core::secrecy::SecretString;
 use optout_core::{http_builder_methods, validate, Error, HttpClient, Outcome, Request, Response};
 
+use crate::auth::{OAuthCredentials, TokenSource};
 use crate::decode::{api_error, correlation_id, decode_v3, decode_v4_all, V3Status};
 use crate::wire::{
     BatchResponse, BatchWriteRequest, SetStatusSuccessReason, SubscriptionStatus,
     UnsubscribeRequest,
 };
-use crate::{ACCESS_TOKEN_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT};
+use crate::{
+    ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT,
+};
 
 /// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
 /// for [`HubSpot::unsubscribe_from_subscription`] (the `Unsubscriber` mapping decodes only
@@ -94,6 +97,8 @@ pub struct HubSpot {
     /// Set once a batch write was refused as a whole (a token without the batch scope): the
     /// client then sends one v3 call per subscription, and has warned once. Shared by clones.
     pub(crate) batch_refused: Arc<AtomicBool>,
+    /// With OAuth credentials: where each call's `Authorization` comes from.
+    tokens: Option<Arc<TokenSource>>,
 }
 
 /// Builds a [`HubSpot`] client.
@@ -101,20 +106,23 @@ pub struct HubSpot {
 #[must_use]
 pub struct HubSpotBuilder {
     access_token: Option<SecretString>,
+    oauth: Option<OAuthCredentials>,
     http: HttpConfig,
     business_unit_id: Option<u64>,
     batch_size: Option<usize>,
 }
 
 impl HubSpotBuilder {
-    /// A builder with the token from `HUBSPOT_ACCESS_TOKEN` and the base URL from
-    /// `HUBSPOT_BASE_URL` if set; further settings can follow.
+    /// A builder with the token from `HUBSPOT_ACCESS_TOKEN`, the base URL from
+    /// `HUBSPOT_BASE_URL` and the batch size from `HUBSPOT_BATCH_SIZE` (see
+    /// [`batch_size`](Self::batch_size)) if set; further settings can follow.
     pub fn from_env() -> Result<Self, Error> {
         Ok(HubSpotBuilder {
             access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
+            oauth: None,
             http: HttpConfig::from_env(PROVIDER),
             business_unit_id: None,
-            batch_size: None,
+            batch_size: batch_size_from_env()?,
         })
     }
 
@@ -122,6 +130,27 @@ impl HubSpotBuilder {
     /// `communication_preferences.write` scope.
     pub fn access_token(mut self, token: impl Into<String>) -> Self {
         self.access_token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// A public app's OAuth credentials instead of a fixed access token: the app's client id
+    /// and secret and the install's refresh token. The client gets an access token from
+    /// `POST /oauth/v1/token` (`grant_type=refresh_token`, form-encoded, on the base URL),
+    /// refreshes it a minute before it expires (HubSpot's last about 30 minutes), and once
+    /// more when a call is answered 401, then sends that call again. The secret, the refresh
+    /// token and the access tokens never show in `Debug` or errors. Give this or
+    /// [`access_token`](Self::access_token), not both.
+    pub fn oauth(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        refresh_token: impl Into<String>,
+    ) -> Self {
+        self.oauth = Some(OAuthCredentials {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(client_secret.into()),
+            refresh_token: SecretString::from(refresh_token.into()),
+        });
         self
     }
 
@@ -149,7 +178,6 @@ impl HubSpotBuilder {
 
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<HubSpot, Error> {
-        let token = require_secret(self.access_token, ACCESS_TOKEN_VAR)?;
         let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
             return Err(Error::config(
@@ -157,18 +185,68 @@ impl HubSpotBuilder {
             ));
         }
         let mut headers = HeaderMap::new();
-        headers.insert(
-            AUTHORIZATION,
-            secret_header("Bearer", &token, ACCESS_TOKEN_VAR)?,
-        );
+        let (secrets, oauth) = match (self.access_token, self.oauth) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "HubSpot was given both an access token and OAuth credentials; give one",
+                ))
+            }
+            (token, None) => {
+                let token = require_secret(token, ACCESS_TOKEN_VAR)?;
+                headers.insert(
+                    AUTHORIZATION,
+                    secret_header("Bearer", &token, ACCESS_TOKEN_VAR)?,
+                );
+                (vec![token], None)
+            }
+            (None, Some(credentials)) => {
+                if credentials.client_id.trim().is_empty() {
+                    return Err(Error::config("HubSpot OAuth client id is empty"));
+                }
+                let secret = require_secret(
+                    Some(credentials.client_secret.clone()),
+                    "HubSpot OAuth client secret",
+                )?;
+                let refresh = require_secret(
+                    Some(credentials.refresh_token.clone()),
+                    "HubSpot OAuth refresh token",
+                )?;
+                (vec![secret, refresh], Some(credentials))
+            }
+        };
+        // The token endpoint shares the API's connection pool when one is given.
+        let token_client = match (&oauth, &self.http.client) {
+            (Some(_), Some(client)) => Some(client.clone()),
+            (Some(_), None) => Some(
+                optout_core::reqwest::Client::builder()
+                    .connect_timeout(self.http.connect_timeout)
+                    .redirect(optout_core::reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| {
+                        Error::config(format!("cannot build the HTTP client: {}", e.without_url()))
+                    })?,
+            ),
+            (None, _) => None,
+        };
+        let timeout = self.http.timeout;
         let http = HttpClient::new(
             PROVIDER,
             self.http,
             DEFAULT_BASE_URL,
             USER_AGENT,
             headers,
-            vec![token],
+            secrets,
         )?;
+        let tokens = match (oauth, token_client) {
+            (Some(credentials), Some(client)) => Some(Arc::new(TokenSource::new(
+                credentials,
+                http.endpoint(&["oauth", "v1", "token"]),
+                client,
+                timeout,
+                USER_AGENT,
+            ))),
+            _ => None,
+        };
         let v3_unsubscribe = http.endpoint(&["communication-preferences", "v3", "unsubscribe"]);
         Ok(HubSpot {
             http,
@@ -176,12 +254,14 @@ impl HubSpotBuilder {
             business_unit_id: self.business_unit_id,
             batch_size,
             batch_refused: Arc::new(AtomicBool::new(false)),
+            tokens,
         })
     }
 }
 
 impl HubSpot {
-    /// A builder; set at least [`access_token`](HubSpotBuilder::access_token).
+    /// A builder; set [`access_token`](HubSpotBuilder::access_token) or
+    /// [`oauth`](HubSpotBuilder::oauth).
     pub fn builder() -> HubSpotBuilder {
         HubSpotBuilder::default()
     }
@@ -189,6 +269,32 @@ impl HubSpot {
     /// A client from `HUBSPOT_ACCESS_TOKEN`, with the base URL from `HUBSPOT_BASE_URL` if set.
     pub fn from_env() -> Result<HubSpot, Error> {
         HubSpotBuilder::from_env()?.build()
+    }
+
+    /// Sends `request` through the shared HTTP plumbing (retries included). With OAuth
+    /// credentials it carries the current access token, and a 401 refreshes the token once
+    /// and sends the request again.
+    async fn send<T>(
+        &self,
+        request: Request,
+        decode: impl Fn(Response<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let Some(tokens) = &self.tokens else {
+            return self.http.send(request, decode).await;
+        };
+        let authorization = tokens.authorization(None).await?;
+        let first = request
+            .clone()
+            .header("authorization", authorization.clone());
+        match self.http.send(first, &decode).await {
+            Err(error) if error.status() == Some(401) => {
+                let renewed = tokens.authorization(Some(&authorization)).await?;
+                self.http
+                    .send(request.header("authorization", renewed), decode)
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// `POST /communication-preferences/v3/unsubscribe`: one subscription type, validated
@@ -213,8 +319,7 @@ impl HubSpot {
     ) -> Result<Answer<UnsubscribeOutcome<S>>, Error> {
         let url = self.v3_unsubscribe.clone();
         let decode = |r: Response<'_>| decode_v3::<S>(r, &request.subscription_id);
-        self.http
-            .send(Request::json(Method::POST, url, request)?, decode)
+        self.send(Request::json(Method::POST, url, request)?, decode)
             .await
     }
 
@@ -250,8 +355,7 @@ impl HubSpot {
         // refused with 411 by a proxy on the way.
         let request =
             Request::new(Method::POST, url).header("content-length", HeaderValue::from_static("0"));
-        self.http
-            .send(request, |r: Response<'_>| decode_v4_all(r, email))
+        self.send(request, |r: Response<'_>| decode_v4_all(r, email))
             .await
     }
 
@@ -284,8 +388,7 @@ impl HubSpot {
                 earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
             })
         };
-        self.http
-            .send(Request::json(Method::POST, url, request)?, decode)
+        self.send(Request::json(Method::POST, url, request)?, decode)
             .await
     }
 }
@@ -301,4 +404,18 @@ fn encode_segment(text: &str) -> String {
         }
     }
     out
+}
+
+/// `HUBSPOT_BATCH_SIZE`, if set: a whole number of at least 1.
+fn batch_size_from_env() -> Result<Option<usize>, Error> {
+    let Some(text) = optout_core::http::optional_env(BATCH_SIZE_VAR) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<usize>() {
+        Ok(size) if size >= 1 => Ok(Some(size)),
+        _ => Err(Error::config(format!(
+            "{BATCH_SIZE_VAR} is {text:?}; expected a whole number of at least 1 (1 turns batch \
+             writes off)"
+        ))),
+    }
 }

@@ -38,6 +38,7 @@
 //! The crate's modules, by concern: `wire` (the bodies as documented), `decode` (errors and
 //! answers), `client` (the builder and the typed calls), `mapping` (the `Unsubscriber`).
 
+mod auth;
 mod batch;
 mod client;
 mod decode;
@@ -58,6 +59,9 @@ pub use wire::{
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 /// The variable [`HubSpot::from_env`] reads the access token from.
 pub const ACCESS_TOKEN_VAR: &str = "HUBSPOT_ACCESS_TOKEN";
+/// The optional variable [`HubSpot::from_env`] reads the batch size from
+/// ([`HubSpotBuilder::batch_size`]; `1` turns batch writes off).
+pub const BATCH_SIZE_VAR: &str = "HUBSPOT_BATCH_SIZE";
 /// The response header whose value becomes a receipt's reference.
 pub const CORRELATION_ID_HEADER: &str = "x-hubspot-correlation-id";
 /// The only channel the v4 API supports.
