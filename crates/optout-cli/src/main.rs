@@ -3,6 +3,7 @@
 //! This file parses arguments and prints; the work is done by the `optout` library
 //! (`optout::from_env`, `optout::bulk`, `optout::fanout`) and `optout-sandbox`.
 
+mod bulk_guard;
 mod demo;
 mod print;
 mod serve;
@@ -386,8 +387,16 @@ fn topics(args: &TopicArgs) -> Result<Topics, Error> {
 
 async fn bulk(args: BulkArgs) -> ExitCode {
     let json = args.json;
-    match run_bulk(args).await {
-        Ok(summary) => {
+    let journal = args.journal.clone();
+    let (summary, ended) = match run_bulk(args).await {
+        Ok(ran) => ran,
+        Err(error) => {
+            print::error(&error, json);
+            return exit_code(&error);
+        }
+    };
+    match ended {
+        Ok(()) => {
             print::summary(&summary, json);
             if summary.all_done() {
                 ExitCode::SUCCESS
@@ -395,14 +404,30 @@ async fn bulk(args: BulkArgs) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Err(error) => {
+        Err(error) if !error.was_sent() => {
+            // Refused before anything was sent (input, usage, configuration): exit 2.
             print::error(&error, json);
             exit_code(&error)
+        }
+        Err(error) => {
+            // Stopped part way: what was done, then why it stopped and how to go on.
+            print::summary(&summary, json);
+            print::error(&error, json);
+            match &journal {
+                Some(path) => print::diag(format_args!(
+                    "optout: run the same command again (same --journal {}) to continue: done rows are skipped",
+                    path.display()
+                )),
+                None => print::diag(
+                    "optout: without --journal a rerun sends every row again; give --journal FILE to continue where a run stopped",
+                ),
+            }
+            ExitCode::from(1)
         }
     }
 }
 
-async fn run_bulk(args: BulkArgs) -> Result<optout::bulk::Summary, Error> {
+async fn run_bulk(args: BulkArgs) -> Result<(optout::bulk::Summary, Result<(), Error>), Error> {
     let provider = Provider::from(args.provider);
     let mut overrides = args.connection.overrides();
     overrides.rate_limit = args.rate;
@@ -412,7 +437,11 @@ async fn run_bulk(args: BulkArgs) -> Result<optout::bulk::Summary, Error> {
         .concurrency(args.concurrency as usize);
     job.topics = args.topics.topics;
     if let Some(path) = args.journal {
-        job = job.journal(path);
+        bulk_guard::journal_is_not_input(&args.input, &path)?;
+        job = job.journal(path).destination(bulk_guard::destination(
+            provider,
+            args.connection.base_url.as_deref(),
+        ));
     }
     if let (Some(basis), Some(why)) = (args.legal_basis, args.legal_basis_explanation) {
         job = job.legal_basis(basis, why);
@@ -436,21 +465,34 @@ async fn run_bulk(args: BulkArgs) -> Result<optout::bulk::Summary, Error> {
     } else {
         None
     };
-    let summary = optout::bulk::run(Arc::clone(&client), input, &job, |row| {
-        if let RowResult::Failed(error) = &row.result {
-            let line = format!("line {}: {error}", row.line);
-            match &bar {
-                Some(bar) => bar.println(line),
-                None => eprintln!("{line}"),
+    // Ctrl-C: rows in flight finish and are journaled, nothing more is sent, and the partial
+    // summary is printed. (If the handler cannot be set up, the run is simply not stoppable.)
+    let stop = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let ran = optout::bulk::run_until(
+        Arc::clone(&client),
+        input,
+        &job,
+        |row| {
+            if let RowResult::Failed(error) = &row.result {
+                let line = format!("line {}: {error}", row.line);
+                match &bar {
+                    Some(bar) => bar.println(line),
+                    None => print::diag(line),
+                }
             }
-        }
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    })
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
+        },
+        stop,
+    )
     .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    summary
+    Ok(ran)
 }

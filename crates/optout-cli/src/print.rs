@@ -1,34 +1,53 @@
 //! What the command line prints: one line for people, or JSON for scripts.
+//!
+//! Nothing here panics on a closed pipe (`optout bulk ... 2>&1 | head -1`): every line is
+//! written and a failed write ignored, so that a diagnostic never stops the sending.
+
+use std::io::Write;
 
 use optout::bulk::Summary;
 use optout::{Error, Receipt};
 
+/// Writes `line` to stdout; a closed or full stdout is ignored.
+pub fn out(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// Writes `line` to stderr; a closed stderr is ignored.
+pub fn diag(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// A receipt: one line on stdout, or its JSON.
 pub fn receipt(receipt: &Receipt, json: bool) {
     if json {
-        println!("{}", to_json(receipt));
+        out(to_json(receipt));
         return;
     }
-    println!("{receipt}");
+    out(receipt);
 }
 
 /// An error: one clear line on stderr; with `json`, also its JSON on stdout.
 pub fn error(error: &Error, json: bool) {
     if json {
-        println!("{}", to_json(error));
+        out(to_json(error));
     }
-    eprintln!("optout: error: {error}");
+    diag(format_args!("optout: error: {error}"));
 }
 
 /// The bulk summary: `N unsubscribed, N already, N failed` on stdout, or its JSON (with the
 /// per-call latency). In text, the latency goes to stderr: the stdout line is the contract.
 pub fn summary(summary: &Summary, json: bool) {
     if json {
-        println!("{}", to_json(summary));
+        out(to_json(summary));
     } else {
-        println!("{summary}");
+        out(summary);
+        diag(format_args!(
+            "optout: {} rows read from {} lines of input (the header included)",
+            summary.rows, summary.lines
+        ));
         if summary.latency.calls > 0 {
-            eprintln!("optout: {}", summary.latency);
+            diag(format_args!("optout: {}", summary.latency));
         }
     }
 }

@@ -27,6 +27,9 @@ use crate::{Api, Shared};
 
 const MAX_ITEMS: usize = 100;
 const MAX_REPLAYS: usize = 10_000;
+/// The most bytes the replay cache holds (keys, paths, requests and answers): bodies can be
+/// large (100 items of long ids), and a count alone let 100 requests take 841 MB.
+const MAX_REPLAY_BYTES: usize = 16 << 20;
 const IDEMPOTENCY_REPLAY: HeaderName = HeaderName::from_static("idempotency-replay");
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -37,6 +40,25 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 #[derive(Default)]
 pub(crate) struct Replays {
     answers: HashMap<String, Replay>,
+    /// What `answers` holds, in bytes.
+    bytes: usize,
+}
+
+impl Replays {
+    /// Remembers the first answer to `key`, forgetting every earlier one when the cache is
+    /// full (by count or by bytes). An answer larger than the whole cache is not kept.
+    fn remember(&mut self, key: &str, replay: Replay) {
+        let size = key.len() + replay.path.len() + replay.request.len() + replay.answer.len();
+        if size > MAX_REPLAY_BYTES {
+            return;
+        }
+        if self.answers.len() >= MAX_REPLAYS || self.bytes + size > MAX_REPLAY_BYTES {
+            self.answers.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+        self.answers.insert(key.to_owned(), replay);
+    }
 }
 
 struct Replay {
@@ -251,15 +273,40 @@ async fn unsubscribe(
     }
     let (status, answer) = answer(&shared, &topic, path, &body);
     let answer = Bytes::from(answer.to_string());
-    if replays.answers.len() >= MAX_REPLAYS {
-        replays.answers.clear();
-    }
     let replay = Replay {
         path: path.to_owned(),
         request: body,
         status,
         answer: answer.clone(),
     };
-    replays.answers.insert(key.to_owned(), replay);
+    replays.remember(key, replay);
     util::raw(status, answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replay_cache_is_bounded_by_bytes() {
+        let mut replays = Replays::default();
+        let big = Bytes::from(vec![b'x'; 1 << 20]);
+        for i in 0..100 {
+            let replay = Replay {
+                path: "/v2/topics/t/subscriptions".into(),
+                request: big.clone(),
+                status: StatusCode::OK,
+                answer: Bytes::from(vec![b'y'; 8 << 20]),
+            };
+            replays.remember(&format!("key-{i}"), replay);
+            assert!(replays.bytes <= MAX_REPLAY_BYTES, "{}", replays.bytes);
+        }
+        let held: usize = replays
+            .answers
+            .values()
+            .map(|r| r.request.len() + r.answer.len())
+            .sum();
+        assert!(held <= MAX_REPLAY_BYTES, "{held}");
+        assert!(!replays.answers.is_empty(), "the last answer is kept");
+    }
 }

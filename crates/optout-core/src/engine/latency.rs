@@ -162,12 +162,14 @@ impl std::fmt::Debug for Histogram {
 }
 
 impl std::fmt::Display for Latency {
-    /// `1,000 calls: p50 1.2 ms, p99 3.4 ms, max 9.9 ms`.
+    /// `1000 provider calls (one per row, or per batch; retries inside): p50 1.2 ms, ...`.
+    /// A call is one `unsubscribe` (or one batch), not one HTTP request: a row of several
+    /// topics may take several requests, and retries are part of their call.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = |us: u64| us as f64 / 1000.0;
         write!(
             f,
-            "{} calls: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            "{} provider calls (one per row, or per batch; retries inside): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             self.calls,
             ms(self.p50_us),
             ms(self.p99_us),
@@ -226,7 +228,7 @@ mod tests {
         assert_eq!(l.max_us, 86_400 * 365 * 1_000_000);
         assert_eq!(
             l.to_string(),
-            "3 calls: p50 2981.9 ms, p99 31536000000.0 ms, max 31536000000.0 ms"
+            "3 provider calls (one per row, or per batch; retries inside): p50 2981.9 ms, p99 31536000000.0 ms, max 31536000000.0 ms"
         );
     }
 }

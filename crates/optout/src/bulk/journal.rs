@@ -117,23 +117,51 @@ pub(super) fn row_key(
     all: bool,
 ) -> String {
     use optout_core::{Recipient, Topics};
-    let (recipient, identifier) = match &request.recipient {
-        Recipient::Email { address } => (address.to_ascii_lowercase(), None),
-        Recipient::Phone { msisdn } => (msisdn.clone(), None),
-        Recipient::Device { token } => (token.clone(), None),
-        Recipient::Subscriber { id, identifier } => (id.clone(), identifier.as_deref()),
-        other => (other.to_string(), None),
+    use std::borrow::Cow;
+    use std::fmt::Write as _;
+    let (recipient, identifier): (Cow<'_, str>, Option<&str>) = match &request.recipient {
+        Recipient::Email { address } if address.bytes().any(|b| b.is_ascii_uppercase()) => {
+            (Cow::Owned(address.to_ascii_lowercase()), None)
+        }
+        Recipient::Email { address } => (Cow::Borrowed(address), None),
+        Recipient::Phone { msisdn } => (Cow::Borrowed(msisdn), None),
+        Recipient::Device { token } => (Cow::Borrowed(token), None),
+        Recipient::Subscriber { id, identifier } => (Cow::Borrowed(id), identifier.as_deref()),
+        other => (Cow::Owned(other.to_string()), None),
     };
-    let topics = match (&request.topics, all) {
+    // Written straight into one string (no `serde_json::Value` tree per row); each value
+    // is a JSON string, so nothing in it can be taken for a separator.
+    let mut key = String::with_capacity(32 + recipient.len());
+    let quoted = |key: &mut String, value: &str| {
+        // A `&str` always serializes.
+        key.push_str(&serde_json::to_string(value).unwrap_or_default());
+    };
+    let _ = write!(key, "[\"{provider}\",");
+    quoted(&mut key, &recipient);
+    key.push(',');
+    match identifier {
+        Some(identifier) => quoted(&mut key, identifier),
+        None => key.push_str("null"),
+    }
+    key.push(',');
+    match (&request.topics, all) {
         (Topics::Only(topics), false) => {
             let mut topics: Vec<&str> = topics.iter().map(String::as_str).collect();
             topics.sort_unstable();
             topics.dedup();
-            serde_json::json!(topics)
+            key.push('[');
+            for (i, topic) in topics.iter().enumerate() {
+                if i > 0 {
+                    key.push(',');
+                }
+                quoted(&mut key, topic);
+            }
+            key.push(']');
         }
-        _ => serde_json::json!("*"),
-    };
-    serde_json::json!([provider.to_string(), recipient, identifier, topics]).to_string()
+        _ => key.push_str("\"*\""),
+    }
+    key.push(']');
+    key
 }
 
 /// Where a journal's rows were sent: its first line, so that a journal from a trial against

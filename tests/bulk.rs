@@ -1,0 +1,264 @@
+//! `optout bulk` as a process: exit codes, pipes, signals and the journal, the real binary
+//! against an in-process sandbox.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use optout_sandbox::{Api, Faults, Sandbox};
+use optout_tests::{optout_binary, run_with_env, ProcessOutput};
+
+const TOKEN: &str = "pat-na1-bulk-0000";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("optout-bulk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A CSV of `rows` good HubSpot rows, written to `dir/rows.csv`.
+fn rows_csv(dir: &Path, rows: usize) -> PathBuf {
+    let mut out = b"recipient\n".to_vec();
+    for i in 0..rows {
+        writeln!(out, "user{i}@example.com").unwrap();
+    }
+    let path = dir.join("rows.csv");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn bulk(base: &str, input: &Path, extra: &[&str]) -> ProcessOutput {
+    let mut args = vec!["bulk", "hubspot", "--input", input.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run_with_env(
+        &optout_binary(),
+        &args,
+        &[("HUBSPOT_ACCESS_TOKEN", TOKEN), ("HUBSPOT_BASE_URL", base)],
+        Duration::from_secs(60),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_is_the_input_is_refused_with_exit_2() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = temp_dir("same");
+    let input = rows_csv(&dir, 3);
+    let out = bulk(
+        &sandbox.base_url(),
+        &input,
+        &["--topic", "1", "--journal", input.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.all_text());
+    assert!(
+        out.stderr.contains("is the input file itself"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(sandbox.stats().hubspot, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_topic_anywhere_exits_2_and_sends_nothing() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = temp_dir("notopic");
+    let input = rows_csv(&dir, 3);
+    let out = bulk(&sandbox.base_url(), &input, &[]);
+    assert_eq!(out.code, Some(2), "{}", out.all_text());
+    assert!(out.stderr.contains("--topic"), "{}", out.stderr);
+    assert_eq!(sandbox.stats().hubspot, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_from_another_server_is_refused_with_exit_2() {
+    let trial = Sandbox::start().await.unwrap();
+    let real = Sandbox::start().await.unwrap();
+    let dir = temp_dir("dest");
+    let input = rows_csv(&dir, 3);
+    let journal = dir.join("run.journal");
+    let j = journal.to_str().unwrap();
+    let out = bulk(&trial.base_url(), &input, &["--topic", "1", "--journal", j]);
+    assert_eq!(out.code, Some(0), "{}", out.all_text());
+    let out = bulk(&real.base_url(), &input, &["--topic", "1", "--journal", j]);
+    assert_eq!(out.code, Some(2), "{}", out.all_text());
+    assert!(
+        out.stderr.contains("give a new --journal file"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(real.stats().hubspot, 0, "nothing sent to the real server");
+    assert!(!out.all_text().contains(TOKEN));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stderr_never_stops_the_sending() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = temp_dir("epipe");
+    let mut text = b"recipient\n".to_vec();
+    for i in 0..200 {
+        writeln!(text, "bad-{i}").unwrap(); // each one a message on stderr
+        writeln!(text, "user{i}@example.com").unwrap();
+    }
+    let input = dir.join("rows.csv");
+    std::fs::write(&input, text).unwrap();
+    let base = sandbox.base_url();
+    let mut child = std::process::Command::new(optout_binary())
+        .args([
+            "bulk",
+            "hubspot",
+            "--input",
+            input.to_str().unwrap(),
+            "--topic",
+            "1",
+        ])
+        .env_clear()
+        .envs([
+            ("HUBSPOT_ACCESS_TOKEN", TOKEN),
+            ("HUBSPOT_BASE_URL", base.as_str()),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // `2>&1 | head -1`: the reader is gone
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "rows failed, no panic (101): {stdout}"
+    );
+    assert_eq!(stdout.trim(), "200 unsubscribed, 0 already, 200 failed");
+    assert_eq!(sandbox.stats().hubspot, 200);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_stops_the_run_after_a_few_rows() {
+    let sandbox = Sandbox::builder()
+        .key(Api::HubSpot, "the-right-token")
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("401");
+    let input = rows_csv(&dir, 500);
+    let out = bulk(
+        &sandbox.base_url(),
+        &input,
+        &["--topic", "1", "--concurrency", "1"],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.all_text());
+    assert!(
+        out.stderr.contains("refused the credentials 3 times"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("not sent"), "{}", out.stdout);
+    assert_eq!(sandbox.stats().hubspot, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_that_never_closes_stops_the_run_naming_its_line() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = temp_dir("quote");
+    let mut text = b"recipient,note\n".to_vec();
+    for i in 0..6 {
+        writeln!(text, "user{i}@example.com,ok").unwrap();
+    }
+    text.extend_from_slice(b"late@example.com,\"oops\n");
+    for i in 0..3_000 {
+        writeln!(text, "after{i}@example.com,fine").unwrap();
+    }
+    let input = dir.join("rows.csv");
+    std::fs::write(&input, text).unwrap();
+    let out = bulk(&sandbox.base_url(), &input, &["--topic", "1"]);
+    assert_eq!(out.code, Some(1), "{}", out.all_text());
+    assert!(
+        out.stderr.contains("line 8: a quoted field opened here"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.starts_with("6 unsubscribed"), "{}", out.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_prints_the_partial_summary_and_a_rerun_continues() {
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            latency: Duration::from_millis(20),
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("sigint");
+    let input = rows_csv(&dir, 2_000);
+    let journal = dir.join("run.journal");
+    let base = sandbox.base_url();
+    let args = [
+        "bulk",
+        "hubspot",
+        "--input",
+        input.to_str().unwrap(),
+        "--topic",
+        "1",
+        "--concurrency",
+        "2",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let env = [
+        ("HUBSPOT_ACCESS_TOKEN", TOKEN),
+        ("HUBSPOT_BASE_URL", base.as_str()),
+    ];
+    let child = std::process::Command::new(optout_binary())
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::read(&journal).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count()) < 10 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("unsubscribed, 0 already, 0 failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not sent (the run stopped)"), "{stdout}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    assert!(
+        !journal.with_extension("journal.lock").exists(),
+        "the lock is released"
+    );
+    // Every journal line is whole; the rerun sends only what is not done.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.ends_with('\n'));
+    let done = text.lines().count() - 1; // the header
+    sandbox.set_faults(Faults::NONE);
+    let before = sandbox.stats().hubspot;
+    let again = run_with_env(&optout_binary(), &args, &env, Duration::from_secs(60));
+    assert_eq!(again.code, Some(0), "{}", again.all_text());
+    assert_eq!((sandbox.stats().hubspot - before) as usize, 2_000 - done);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
