@@ -4,6 +4,7 @@
 //! (`optout::from_env`, `optout::bulk`, `optout::fanout`) and `optout-sandbox`.
 
 mod demo;
+mod outbox;
 mod print;
 
 use std::io::IsTerminal;
@@ -62,6 +63,14 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Show optout working end to end against a built-in sandbox; needs no account.
     Demo,
+    /// Accept opt-outs durably into the outbox (a worker sends them); prints each id.
+    Enqueue(outbox::EnqueueArgs),
+    /// Send what the outbox holds, retrying until every provider confirms.
+    Worker(outbox::WorkerArgs),
+    /// Outbox task counts by provider and state (pending, in flight, done, needs attention, overdue).
+    Status(outbox::StatusArgs),
+    /// List, export or verify the outbox's hash-chained receipts.
+    Receipts(outbox::ReceiptsArgs),
 }
 
 /// The provider to talk to.
@@ -242,6 +251,10 @@ async fn main() -> ExitCode {
         Command::Bulk(args) => bulk(args).await,
         Command::Sandbox(args) => demo::sandbox(args).await,
         Command::Demo => demo::demo().await,
+        Command::Enqueue(args) => outbox::enqueue(args).await,
+        Command::Worker(args) => outbox::worker(args).await,
+        Command::Status(args) => outbox::status(args).await,
+        Command::Receipts(args) => outbox::receipts(args).await,
     }
 }
 
