@@ -543,4 +543,54 @@ mod cli {
         sandbox.shutdown().await.unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_stopped_mid_run_then_started_loses_nothing() {
+        const ROWS: usize = 300;
+        if optout_testkit::pg::bin_dir().is_none() {
+            // shared() prints the loud skip line (or fails with CI=true).
+            assert!(optout_testkit::pg::shared().is_none());
+            return;
+        }
+        let cluster = optout_testkit::pg::PgCluster::start();
+        let store = cluster.create_database("outage");
+        let sandbox = Sandbox::builder()
+            .faults(Faults {
+                // 300 rows, 4 at a time, 50 ms each: about 4 s of sending, so the server
+                // stops while most of it is still to do.
+                latency: Duration::from_millis(50),
+                ..Faults::default()
+            })
+            .start()
+            .await
+            .unwrap();
+        let dir = temp_dir("outage");
+        let input = csv_file(&dir, ROWS);
+        let e = optout(
+            &[
+                "enqueue", "hubspot", "--input", &input, "--topic", SUB, "--store", &store,
+            ],
+            &[],
+        );
+        assert_eq!(e.code, Some(0), "{}", e.all_text());
+        let worker = spawn_worker(&store, &env(&sandbox.base_url()), true);
+        let started = Instant::now();
+        while sandbox.stats().hubspot < 20 {
+            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cluster.stop_server();
+        assert!(sandbox.stats().hubspot < ROWS as u64, "stopped mid-run");
+        // Longer than the store's 3 s acquire timeout, so the worker notices.
+        std::thread::sleep(Duration::from_secs(6));
+        cluster.start_server();
+        let (code, err) = wait(worker, Duration::from_secs(180));
+        assert_eq!(code, Some(0), "{err}");
+        let outage_lines = err.lines().filter(|l| l.contains("waiting for it")).count();
+        assert_eq!(outage_lines, 1, "one clear line per outage:\n{err}");
+        assert!(err.contains("reachable again"), "{err}");
+        assert_each_once(&store, ROWS, &sandbox);
+        sandbox.shutdown().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

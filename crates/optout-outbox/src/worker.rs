@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,6 +125,8 @@ pub struct Worker {
     store: Arc<dyn Store>,
     clients: BTreeMap<Provider, Arc<dyn Unsubscriber>>,
     config: WorkerConfig,
+    /// Whether the store's absence has been announced (one line per outage).
+    store_down: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -139,6 +142,7 @@ impl Worker {
             store,
             clients,
             config,
+            store_down: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -294,9 +298,13 @@ impl Worker {
         let mut spent = Duration::ZERO;
         loop {
             match f().await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    self.store_up();
+                    return Ok(v);
+                }
                 Err(e) if spent + wait >= self.config.lease => return Err(e),
-                Err(_) => {
+                Err(e) => {
+                    self.store_down(&e);
                     tokio::time::sleep(wait).await;
                     spent += wait;
                     wait = (wait * 2).min(Duration::from_secs(2));
@@ -334,7 +342,7 @@ impl Worker {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut stopped = false;
         let mut summary = RunSummary::default();
-        let mut outage: Option<Duration> = None;
+        let mut backoff = Duration::from_millis(250);
         let providers = self.providers();
         loop {
             if !stopped && shutdown.as_mut().now_or_never().is_some() {
@@ -346,9 +354,8 @@ impl Worker {
             let mut sleep_for = Duration::ZERO;
             match self.tick(&mut summary).await {
                 Ok(n) => {
-                    if outage.take().is_some() {
-                        self.say("store reachable again; resuming");
-                    }
+                    self.store_up();
+                    backoff = Duration::from_millis(250);
                     if n == 0 {
                         match self.store.next_due(&providers).await {
                             Ok(None) if until_idle => break,
@@ -362,17 +369,17 @@ impl Worker {
                                     .max(Duration::from_millis(20));
                             }
                             Err(e) => {
-                                let d = self.down(outage, &e);
-                                outage = Some(d);
-                                sleep_for = d;
+                                self.store_down(&e);
+                                sleep_for = backoff;
+                                backoff = (backoff * 2).min(Duration::from_secs(5));
                             }
                         }
                     }
                 }
                 Err(e @ Error::Store { .. }) => {
-                    let d = self.down(outage, &e);
-                    outage = Some(d);
-                    sleep_for = d;
+                    self.store_down(&e);
+                    sleep_for = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(e),
             }
@@ -386,13 +393,17 @@ impl Worker {
         self.finish(summary).await
     }
 
-    fn down(&self, outage: Option<Duration>, e: &Error) -> Duration {
-        match outage {
-            None => {
-                self.say(&format!("{e}; waiting for it (nothing is lost)"));
-                Duration::from_millis(250)
-            }
-            Some(d) => (d * 2).min(Duration::from_secs(5)),
+    /// Says once per outage that the store is away.
+    fn store_down(&self, e: &Error) {
+        if !self.store_down.swap(true, Ordering::SeqCst) {
+            self.say(&format!("{e}; waiting for it (nothing is lost)"));
+        }
+    }
+
+    /// Says that the store is back, if it had been away.
+    fn store_up(&self) {
+        if self.store_down.swap(false, Ordering::SeqCst) {
+            self.say("store reachable again; resuming");
         }
     }
 
