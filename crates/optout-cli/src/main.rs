@@ -5,6 +5,7 @@
 
 mod bulk_guard;
 mod demo;
+mod outbox;
 mod print;
 mod serve;
 
@@ -79,6 +80,14 @@ enum Command {
     Link(serve::LinkArgs),
     /// Take opt-outs over HTTP (one-click links, JSON API) into the outbox, and send them.
     Serve(serve::ServeArgs),
+    /// Accept opt-outs durably into the outbox (a worker sends them); prints each id.
+    Enqueue(outbox::EnqueueArgs),
+    /// Send what the outbox holds, retrying until every provider confirms.
+    Worker(outbox::WorkerArgs),
+    /// Outbox task counts by provider and state (pending, in flight, done, needs attention, overdue).
+    Status(outbox::StatusArgs),
+    /// List, export or verify the outbox's hash-chained receipts.
+    Receipts(outbox::ReceiptsArgs),
 }
 
 /// The provider to talk to; its name is taken in any case (`hubspot`, `HubSpot`).
@@ -341,6 +350,10 @@ async fn main() -> ExitCode {
         Command::Demo => demo::demo().await,
         Command::Link(args) => serve::link(args),
         Command::Serve(args) => serve::serve(args).await,
+        Command::Enqueue(args) => outbox::enqueue(args).await,
+        Command::Worker(args) => outbox::worker(args).await,
+        Command::Status(args) => outbox::status(args).await,
+        Command::Receipts(args) => outbox::receipts(args).await,
     }
 }
 

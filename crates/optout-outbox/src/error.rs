@@ -26,9 +26,15 @@ pub enum Error {
 impl Error {
     /// A store error from sqlx, without the URL's password.
     pub(crate) fn store(store: &str, e: impl std::fmt::Display) -> Error {
+        let mut message = e.to_string();
+        if message.contains("pool timed out") {
+            message = "cannot reach the database (no connection within the acquire timeout; \
+                       is it running?)"
+                .to_string();
+        }
         Error::Store {
             store: store.to_string(),
-            message: e.to_string(),
+            message,
         }
     }
 }

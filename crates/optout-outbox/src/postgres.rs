@@ -15,7 +15,9 @@ pub(crate) async fn open(url: &str) -> Result<SqlStore, Error> {
     let label = redact(url);
     let pool = AnyPoolOptions::new()
         .max_connections(8)
-        .acquire_timeout(Duration::from_secs(10))
+        // A statement waits this long for a connection; past it the worker says the store is
+        // away (one line) and keeps retrying.
+        .acquire_timeout(Duration::from_secs(3))
         .connect(url)
         .await
         .map_err(|e| Error::store(&label, e))?;

@@ -2,16 +2,18 @@
 //! records each result (receipt + close in one transaction, or a rescheduled or parked task).
 //! No database transaction is open while a provider is called.
 //!
-//! Sending is one function ([`Worker::send`]): a chunk of tasks of one provider goes out as
-//! one `unsubscribe_many` call when the provider batches, else one `unsubscribe`.
+//! Sending goes through the same engine as `optout bulk` ([`optout_core::engine`]): per
+//! provider, bounded concurrency and the provider's batches (`unsubscribe_many`,
+//! `batch_size`).
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
-use optout_core::{Error as CoreError, Provider, Receipt, Unsubscribe, Unsubscriber};
+use futures_util::FutureExt;
+use optout_core::{engine, Error as CoreError, Provider, Receipt, Unsubscribe, Unsubscriber};
 
 use crate::model::{Failure, Lease, Task};
 use crate::retry::{next_attempt, Backoff};
@@ -123,6 +125,8 @@ pub struct Worker {
     store: Arc<dyn Store>,
     clients: BTreeMap<Provider, Arc<dyn Unsubscriber>>,
     config: WorkerConfig,
+    /// Whether the store's absence has been announced (one line per outage).
+    store_down: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -138,6 +142,7 @@ impl Worker {
             store,
             clients,
             config,
+            store_down: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -168,23 +173,16 @@ impl Worker {
                 }
             })
         };
-        let mut chunks: Vec<Vec<Task>> = Vec::new();
         let mut by_provider: BTreeMap<Provider, Vec<Task>> = BTreeMap::new();
         for t in tasks {
             by_provider.entry(t.provider).or_default().push(t);
         }
-        for (provider, tasks) in by_provider {
-            let size = self.clients[&provider].batch_size().max(1);
-            let mut tasks = tasks.into_iter().peekable();
-            while tasks.peek().is_some() {
-                chunks.push(tasks.by_ref().take(size).collect());
-            }
-        }
-        let results: Vec<Result<RunSummary, Error>> = futures_util::stream::iter(chunks)
-            .map(|chunk| self.send_and_record(chunk))
-            .buffer_unordered(c.concurrency.max(1))
-            .collect()
-            .await;
+        let results = futures_util::future::join_all(
+            by_provider
+                .into_iter()
+                .map(|(provider, tasks)| self.send(self.clients[&provider].clone(), tasks)),
+        )
+        .await;
         heartbeat.abort();
         let mut first_err = None;
         for r in results {
@@ -204,75 +202,90 @@ impl Worker {
         }
     }
 
-    /// Sends a chunk of tasks of one provider: one `unsubscribe_many` call when there are
-    /// several, one `unsubscribe` otherwise. One result per task, in order.
-    pub async fn send(
-        client: &dyn Unsubscriber,
-        tasks: &[Task],
-    ) -> Vec<Result<Receipt, CoreError>> {
-        let requests: Vec<Unsubscribe> = tasks
-            .iter()
-            .map(|t| {
-                let mut r = Unsubscribe::new(t.recipient.clone(), t.topics.clone());
-                if let Some((basis, text)) = &t.legal_basis {
-                    r = r.legal_basis(*basis, text.clone());
-                }
-                r
+    /// Sends one provider's tasks through the engine and records each answer as it comes.
+    async fn send(
+        &self,
+        client: Arc<dyn Unsubscriber>,
+        tasks: Vec<Task>,
+    ) -> Result<RunSummary, Error> {
+        let options = engine::Options::new()
+            .concurrency(self.config.concurrency)
+            // A refused credential parks each task on its own; the engine need not stop.
+            .stop_after_refusals(0);
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let mut engine = engine::Engine::start(client, &options, rx);
+        let items = tasks
+            .into_iter()
+            .map(|t| engine::Item {
+                request: Some(request(&t)),
+                tag: t,
             })
             .collect();
-        match requests.as_slice() {
-            [one] => vec![client.unsubscribe(one).await],
-            many => client.unsubscribe_many(many).await,
+        // The engine holds the receiver, so the one chunk always fits.
+        let _ = tx.send(items).await;
+        drop(tx);
+        let mut summary = RunSummary::default();
+        let mut failed = None;
+        while let Some(answers) = engine.recv().await {
+            for sent in answers {
+                if failed.is_some() {
+                    continue; // the store is away: these leases run out and are claimed again
+                }
+                if let Err(e) = self.record(&sent.tag, sent.answer, &mut summary).await {
+                    failed = Some(e);
+                }
+            }
+        }
+        engine.finish().await;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(summary),
         }
     }
 
-    async fn send_and_record(&self, chunk: Vec<Task>) -> Result<RunSummary, Error> {
-        let client = self.clients[&chunk[0].provider].clone();
-        let results = Self::send(client.as_ref(), &chunk).await;
-        let mut summary = RunSummary::default();
-        let mut results = results.into_iter();
-        for task in &chunk {
-            let lease = task.lease;
-            let outcome = match results.next() {
-                Some(r) => r,
-                None => {
-                    // The client answered nothing for this one: unconfirmed, so due again.
-                    self.store.release(lease).await?;
-                    continue;
-                }
-            };
-            let recorded = match &outcome {
-                Ok(receipt) => {
-                    let r = self
-                        .with_store_retries(|| self.store.complete(lease, receipt))
-                        .await?;
-                    summary.done += u64::from(r.is_some());
-                    r.is_some()
-                }
-                Err(e) => {
-                    let what = next_attempt(
-                        e,
-                        lease.attempt.clamp(1, i64::from(u32::MAX)) as u32,
-                        self.store.now(),
-                        &self.config.backoff,
-                        fastrand::f64(),
-                    );
-                    let text = e.to_string();
-                    let r = self
-                        .with_store_retries(|| self.store.fail(lease, &text, what))
-                        .await?;
-                    if r {
-                        match what {
-                            Failure::Park => summary.parked += 1,
-                            Failure::RetryAt(_) => summary.retried += 1,
-                        }
+    async fn record(
+        &self,
+        task: &Task,
+        answer: Option<Result<Receipt, CoreError>>,
+        summary: &mut RunSummary,
+    ) -> Result<(), Error> {
+        let lease = task.lease;
+        let recorded = match &answer {
+            None => {
+                // Nothing was sent for this one: due again now.
+                self.store.release(lease).await?;
+                return Ok(());
+            }
+            Some(Ok(receipt)) => {
+                let r = self
+                    .with_store_retries(|| self.store.complete(lease, receipt))
+                    .await?;
+                summary.done += u64::from(r.is_some());
+                r.is_some()
+            }
+            Some(Err(e)) => {
+                let what = next_attempt(
+                    e,
+                    lease.attempt.clamp(1, i64::from(u32::MAX)) as u32,
+                    self.store.now(),
+                    &self.config.backoff,
+                    fastrand::f64(),
+                );
+                let text = e.to_string();
+                let r = self
+                    .with_store_retries(|| self.store.fail(lease, &text, what))
+                    .await?;
+                if r {
+                    match what {
+                        Failure::Park => summary.parked += 1,
+                        Failure::RetryAt(_) => summary.retried += 1,
                     }
-                    r
                 }
-            };
-            summary.fenced += u64::from(!recorded);
-        }
-        Ok(summary)
+                r
+            }
+        };
+        summary.fenced += u64::from(!recorded);
+        Ok(())
     }
 
     /// Records a result the provider already gave: worth a few tries while the lease lasts.
@@ -285,9 +298,13 @@ impl Worker {
         let mut spent = Duration::ZERO;
         loop {
             match f().await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    self.store_up();
+                    return Ok(v);
+                }
                 Err(e) if spent + wait >= self.config.lease => return Err(e),
-                Err(_) => {
+                Err(e) => {
+                    self.store_down(&e);
                     tokio::time::sleep(wait).await;
                     spent += wait;
                     wait = (wait * 2).min(Duration::from_secs(2));
@@ -300,6 +317,15 @@ impl Worker {
     /// retries that are due later), then answers what it did.
     pub async fn run_until_idle(&self) -> Result<RunSummary, Error> {
         self.run_loop(true, std::future::pending::<()>()).await
+    }
+
+    /// [`run_until_idle`](Self::run_until_idle), or until `shutdown` completes (the batch in
+    /// flight then finishes).
+    pub async fn run_until_idle_or(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<RunSummary, Error> {
+        self.run_loop(true, shutdown).await
     }
 
     /// Sends until `shutdown` completes; the batch in flight then finishes and nothing more
@@ -316,7 +342,7 @@ impl Worker {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut stopped = false;
         let mut summary = RunSummary::default();
-        let mut outage: Option<Duration> = None;
+        let mut backoff = Duration::from_millis(250);
         let providers = self.providers();
         loop {
             if !stopped && shutdown.as_mut().now_or_never().is_some() {
@@ -328,9 +354,8 @@ impl Worker {
             let mut sleep_for = Duration::ZERO;
             match self.tick(&mut summary).await {
                 Ok(n) => {
-                    if outage.take().is_some() {
-                        self.say("store reachable again; resuming");
-                    }
+                    self.store_up();
+                    backoff = Duration::from_millis(250);
                     if n == 0 {
                         match self.store.next_due(&providers).await {
                             Ok(None) if until_idle => break,
@@ -344,17 +369,17 @@ impl Worker {
                                     .max(Duration::from_millis(20));
                             }
                             Err(e) => {
-                                let d = self.down(outage, &e);
-                                outage = Some(d);
-                                sleep_for = d;
+                                self.store_down(&e);
+                                sleep_for = backoff;
+                                backoff = (backoff * 2).min(Duration::from_secs(5));
                             }
                         }
                     }
                 }
                 Err(e @ Error::Store { .. }) => {
-                    let d = self.down(outage, &e);
-                    outage = Some(d);
-                    sleep_for = d;
+                    self.store_down(&e);
+                    sleep_for = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(e),
             }
@@ -368,13 +393,17 @@ impl Worker {
         self.finish(summary).await
     }
 
-    fn down(&self, outage: Option<Duration>, e: &Error) -> Duration {
-        match outage {
-            None => {
-                self.say(&format!("{e}; waiting for it (nothing is lost)"));
-                Duration::from_millis(250)
-            }
-            Some(d) => (d * 2).min(Duration::from_secs(5)),
+    /// Says once per outage that the store is away.
+    fn store_down(&self, e: &Error) {
+        if !self.store_down.swap(true, Ordering::SeqCst) {
+            self.say(&format!("{e}; waiting for it (nothing is lost)"));
+        }
+    }
+
+    /// Says that the store is back, if it had been away.
+    fn store_up(&self) {
+        if self.store_down.swap(false, Ordering::SeqCst) {
+            self.say("store reachable again; resuming");
         }
     }
 
@@ -395,5 +424,14 @@ impl Worker {
             .map(|(_, c)| c.pending + c.in_flight)
             .sum();
         Ok(summary)
+    }
+}
+
+/// The request a task stands for.
+fn request(t: &Task) -> Unsubscribe {
+    let r = Unsubscribe::new(t.recipient.clone(), t.topics.clone());
+    match &t.legal_basis {
+        Some((basis, text)) => r.legal_basis(*basis, text.clone()),
+        None => r,
     }
 }
