@@ -8,7 +8,9 @@
 //!   cargo run -p optout --features hubspot,bulk --example bulk
 //! ```
 //!
-//! Run it twice: the second run finds every row in the journal and sends nothing.
+//! The last row is malformed on purpose: it is reported with its line number, the others
+//! are sent, and the run exits 1 (not every row is done). Run it again: the rows the journal
+//! records as done are skipped, and only the malformed one is tried (and refused) again.
 
 use std::io::Cursor;
 use std::sync::Arc;
