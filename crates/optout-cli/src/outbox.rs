@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use optout::outbox::{self, OptOut, Outbox, ReceiptQuery, ReceiptRecord, StatusCounts, Worker};
 use optout::{LegalBasis, Overrides, Provider, Recipient, Unsubscriber};
 
-use crate::{parse_legal_basis, parse_secs, topics, ProviderArg, TopicArgs};
+use crate::{parse_legal_basis, parse_timeout, topics, ProviderArg, TopicArgs};
 
 /// Where the outbox lives.
 #[derive(Debug, Args)]
@@ -78,10 +78,10 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
     /// Seconds allowed for one attempt [default: 30].
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
     /// The lease on a claimed task, renewed while it is in flight (tests shorten it).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "30", hide = true)]
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout, default_value = "30", hide = true)]
     lease: Duration,
 }
 
