@@ -465,6 +465,10 @@ impl SandboxBuilder {
     }
 }
 
+/// How long [`Sandbox::shutdown`] lets requests in flight finish before it closes their
+/// connections (Ctrl-C must stop `optout sandbox` even while a client holds a request).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A running sandbox. Dropping it stops the server (in-flight requests finish).
 pub struct Sandbox {
     addr: SocketAddr,
@@ -536,9 +540,15 @@ impl Sandbox {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => match task.await {
-                Ok(result) => result.map_err(Error::Io),
-                Err(e) => Err(Error::Io(std::io::Error::other(e))),
+            // Requests in flight get SHUTDOWN_GRACE to finish; a client that holds a request
+            // half sent (or a connection open) does not keep the server up past it.
+            Some(mut task) => match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(Ok(result)) => result.map_err(Error::Io),
+                Ok(Err(e)) => Err(Error::Io(std::io::Error::other(e))),
+                Err(_) => {
+                    task.abort();
+                    Ok(())
+                }
             },
             None => Ok(()),
         }

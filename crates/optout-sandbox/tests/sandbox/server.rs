@@ -164,3 +164,23 @@ fn names_parse_and_keys_stay_secret() {
     assert!(!debug.contains("super-secret-token"), "{debug}");
     assert!(debug.contains("REDACTED"));
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_half_sent_request() {
+    use std::io::Write;
+    let sandbox = Sandbox::start().await.unwrap();
+    let mut tcp = std::net::TcpStream::connect(sandbox.addr()).unwrap();
+    tcp.write_all(
+        b"POST /topics/unsubscribe?api_key=k HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    // Let the server read the head and wait for the body.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Only a shutdown that waits for the client forever reaches this bound.
+    let stopped = tokio::time::timeout(Duration::from_secs(60), sandbox.shutdown()).await;
+    assert!(
+        stopped.is_ok(),
+        "the sandbox waited for the half-sent request"
+    );
+    drop(tcp);
+}
