@@ -34,7 +34,12 @@ fn bulk(base: &str, input: &Path, extra: &[&str]) -> ProcessOutput {
     run_with_env(
         &optout_binary(),
         &args,
-        &[("HUBSPOT_ACCESS_TOKEN", TOKEN), ("HUBSPOT_BASE_URL", base)],
+        &[
+            ("HUBSPOT_ACCESS_TOKEN", TOKEN),
+            ("HUBSPOT_BASE_URL", base),
+            // One call per row, so that the sandbox's request count is the row count.
+            ("HUBSPOT_BATCH_SIZE", "1"),
+        ],
         Duration::from_secs(60),
     )
 }
@@ -118,6 +123,7 @@ async fn a_closed_stderr_never_stops_the_sending() {
         .envs([
             ("HUBSPOT_ACCESS_TOKEN", TOKEN),
             ("HUBSPOT_BASE_URL", base.as_str()),
+            ("HUBSPOT_BATCH_SIZE", "1"),
         ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -217,6 +223,7 @@ async fn ctrl_c_prints_the_partial_summary_and_a_rerun_continues() {
     let env = [
         ("HUBSPOT_ACCESS_TOKEN", TOKEN),
         ("HUBSPOT_BASE_URL", base.as_str()),
+        ("HUBSPOT_BATCH_SIZE", "1"),
     ];
     let child = std::process::Command::new(optout_binary())
         .args(args)

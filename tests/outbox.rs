@@ -240,6 +240,8 @@ mod cli {
         vec![
             ("HUBSPOT_ACCESS_TOKEN", TOKEN.to_string()),
             ("HUBSPOT_BASE_URL", base.to_string()),
+            // One call per task, so that the sandbox's request count is the task count.
+            ("HUBSPOT_BATCH_SIZE", "1".to_string()),
         ]
     }
 

@@ -11,9 +11,10 @@
 //! out short when no more items are ready, so no item waits for others to fill its batch.
 //!
 //! ```no_run
-//! # async fn run(client: std::sync::Arc<dyn optout_core::Unsubscriber>,
-//! #              requests: Vec<optout_core::Unsubscribe>) {
-//! use optout_core::engine::{Engine, Item, Options};
+//! # mod optout { pub use optout_core::*; pub mod provider_kit { pub use optout_core::engine; } }
+//! # async fn run(client: std::sync::Arc<dyn optout::Unsubscriber>,
+//! #              requests: Vec<optout::Unsubscribe>) {
+//! use optout::provider_kit::engine::{Engine, Item, Options};
 //! use tokio::sync::mpsc;
 //!
 //! let (tx, rx) = mpsc::channel(4);

@@ -316,7 +316,8 @@ impl Error {
     /// are scrubbed from it first.
     ///
     /// ```
-    /// use optout_core::{Error, Provider};
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::{Error, Provider};
     /// let e = Error::api(Provider::Novu, 400).with_message("bad\n1 unsubscribed\x1b[2K");
     /// assert_eq!(e.message(), Some("bad\\n1 unsubscribed\\u{1b}[2K"));
     /// ```

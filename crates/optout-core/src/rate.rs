@@ -29,7 +29,8 @@ use crate::{Error, Provider};
 ///
 /// ```
 /// use std::time::Duration;
-/// use optout_core::RateLimit;
+/// # mod optout { pub use optout_core::*; }
+/// use optout::RateLimit;
 /// let limit: RateLimit = "190/10s".parse().unwrap();
 /// assert_eq!(limit, RateLimit::per(190, Duration::from_secs(10)));
 /// assert_eq!("800/min".parse::<RateLimit>().unwrap(), RateLimit::per(800, Duration::from_secs(60)));

@@ -145,7 +145,8 @@ impl Recipient {
     /// [`validate::phone`] for the rules.
     ///
     /// ```
-    /// use optout_core::Recipient;
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::Recipient;
     /// assert_eq!(Recipient::phone("+44 (0)20 7946 0000")?.to_string(), "442079460000");
     /// assert!(Recipient::phone("0700 000000").is_err());
     /// # Ok::<(), optout_core::Error>(())
@@ -158,7 +159,8 @@ impl Recipient {
     /// code such as `KE` (international forms ignore it).
     ///
     /// ```
-    /// use optout_core::Recipient;
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::Recipient;
     /// let r = Recipient::phone_in_region("0700 000000", "KE")?;
     /// assert_eq!(r, Recipient::Phone { msisdn: "254700000000".into() });
     /// # Ok::<(), optout_core::Error>(())
@@ -517,7 +519,8 @@ impl Outcome {
     /// [`Response::earlier_attempt_may_have_applied`](crate::Response).
     ///
     /// ```
-    /// use optout_core::Outcome;
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::Outcome;
     /// assert_eq!(Outcome::already(false), Outcome::AlreadyUnsubscribed);
     /// assert_eq!(Outcome::already(true), Outcome::Unsubscribed);
     /// ```

@@ -117,7 +117,8 @@ const PHONE_EXAMPLE: &str = "+254 700 000000";
 /// ambiguous. Every error names `field`, says what was wrong and what is allowed.
 ///
 /// ```
-/// use optout_core::validate::phone;
+/// # mod optout { pub mod provider_kit { pub use optout_core::validate; } }
+/// use optout::provider_kit::validate::phone;
 /// assert_eq!(phone("recipient", "+44 (0)20 7946 0000", None)?, "442079460000");
 /// assert_eq!(phone("recipient", "00254700000000", None)?, "254700000000");
 /// assert_eq!(phone("recipient", "0700 000000", Some("KE"))?, "254700000000");

@@ -323,8 +323,9 @@ impl Mobivate {
     /// [`default_region`](MobivateBuilder::default_region) (refused when none is set).
     ///
     /// ```
-    /// use optout_core::Recipient;
-    /// use optout_mobivate::Mobivate;
+    /// # mod optout { pub use optout_core::*; pub mod providers { pub mod mobivate { pub use optout_mobivate::*; } } }
+    /// use optout::Recipient;
+    /// use optout::providers::mobivate::Mobivate;
     /// let mobivate = Mobivate::builder().account_id("acc").default_region("KE").build()?;
     /// assert_eq!(
     ///     mobivate.phone("0700 000000")?,

@@ -87,7 +87,7 @@ pub use optout_core::{http, per_topic, validate, Decision, HttpClient, HttpConfi
 /// ```
 pub mod provider_kit {
     #[doc(inline)]
-    pub use optout_core::{http, validate};
+    pub use optout_core::{engine, http, validate};
     pub use optout_core::{
         per_topic, snippet, wait_from_headers, Decision, HttpClient, HttpConfig, Request, Response,
         TOPIC_CONCURRENCY,

@@ -26,7 +26,8 @@ pub struct Latency {
 ///
 /// ```
 /// use std::time::Duration;
-/// use optout_core::engine::Histogram;
+/// # mod optout { pub mod provider_kit { pub use optout_core::engine; } }
+/// use optout::provider_kit::engine::Histogram;
 ///
 /// let mut h = Histogram::new();
 /// for ms in 1..=100 {
