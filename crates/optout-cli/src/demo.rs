@@ -93,7 +93,7 @@ async fn run_demo() -> Result<bool, Error> {
     println!("   (Novu and HubSpot say \"already\"; Migma, Pushy and Mobivate have no such answer and simply confirm again):\n");
     let second = fanout.unsubscribe(&opt_out).await;
     println!("{}\n", table(&second));
-    let ok = first.iter().chain(&second).all(ProviderResult::is_done);
+    let mut ok = first.iter().chain(&second).all(ProviderResult::is_done);
 
     println!(
         "3. Mistakes, and the one line each gets (what `optout unsubscribe` prints on stderr):\n"
@@ -117,6 +117,7 @@ async fn run_demo() -> Result<bool, Error> {
         Ok(recipient) => println!("   unexpected: {recipient} was accepted\n"),
     }
 
+    ok &= outbox_demo(&sandbox, &base).await?;
     let served = sandbox.stats();
     println!(
         "{} requests served over {} connection(s). Everything above ran on 127.0.0.1: point any client at a sandbox with <PROVIDER>_BASE_URL.\n",
@@ -136,6 +137,122 @@ Next: start a sandbox and send one opt-out yourself (from a clone, `optout` is `
   HUBSPOT_BASE_URL=http://127.0.0.1:8025 HUBSPOT_ACCESS_TOKEN=any optout unsubscribe hubspot --recipient alice@example.com --topic 12345
 or with curl, as HubSpot's own API:
   curl -s http://127.0.0.1:8025/communication-preferences/v3/unsubscribe -H 'Authorization: Bearer any' -H 'Content-Type: application/json' -d '{\"emailAddress\":\"bob@example.com\",\"subscriptionId\":\"12345\"}'";
+
+/// Part 3: an opt-out accepted while HubSpot fails, a worker catching up, the receipt.
+async fn outbox_demo(sandbox: &Sandbox, base: &str) -> Result<bool, Error> {
+    use optout::outbox::{Backoff, OptOut, Outbox, ReceiptQuery, RunSummary, Worker, WorkerConfig};
+    let fail = |e: optout::outbox::Error| Error::config(e.to_string());
+    let at = |t| humantime::format_rfc3339_seconds(t).to_string();
+    let dir = std::env::temp_dir().join(format!("optout-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::config(format!("cannot create {}: {e}", dir.display())))?;
+    let store = format!("sqlite:{}", dir.join("outbox.db").display());
+    let outbox = Outbox::open(&store).await.map_err(fail)?;
+    sandbox.set_faults(Faults {
+        rate_5xx: 1.0,
+        retry_after_secs: 0,
+        ..Faults::NONE
+    });
+    sandbox.subscribe(Api::HubSpot, "bob@example.com", "12345");
+    println!("4. The outbox ({store}). HubSpot is down (every request answers 503) when an opt-out arrives:\n");
+    let accepted = outbox
+        .accept(
+            &OptOut::default()
+                .email("bob@example.com")
+                .topics(Provider::HubSpot, Topics::one("12345"))
+                .legal_basis(LegalBasis::ConsentWithNotice, "Replied STOP")
+                .source("optout demo"),
+        )
+        .await
+        .map_err(fail)?;
+    println!(
+        "   accepted {} (committed before this line), HubSpot deadline {}",
+        accepted.id,
+        at(accepted.deadlines[0].deadline)
+    );
+    let hubspot: std::sync::Arc<dyn optout::Unsubscriber> = std::sync::Arc::new(
+        HubSpot::builder()
+            .access_token("demo-token")
+            .base_url(base)
+            .retry_policy(optout::RetryPolicy::none())
+            .build()?,
+    );
+    let config = WorkerConfig::default()
+        .poll(Duration::from_millis(50))
+        .backoff(Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+            max_retry_after: Duration::from_millis(400),
+        });
+    let worker = Worker::new(outbox.store(), [hubspot], config);
+    worker
+        .tick(&mut RunSummary::default())
+        .await
+        .map_err(fail)?;
+    if let Some(status) = outbox.status(&accepted.id).await.map_err(fail)? {
+        for t in &status.tasks {
+            println!(
+                "   a worker tried: {} is {} after {} attempt(s): {}",
+                t.provider,
+                t.state,
+                t.attempts,
+                t.last_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    sandbox.set_faults(Faults::NONE);
+    println!("   HubSpot is back; the worker catches up:\n");
+    let summary = worker.run_until_idle().await.map_err(fail)?;
+    let receipts = outbox
+        .receipts(&ReceiptQuery::default())
+        .await
+        .map_err(fail)?;
+    let rows: Vec<Vec<String>> = receipts
+        .iter()
+        .map(|r| {
+            vec![
+                r.provider.to_string(),
+                r.recipient.to_string(),
+                r.outcome.to_string(),
+                at(r.received_at),
+                at(r.completed_at),
+                at(r.deadline),
+                if r.deadline_met { "met" } else { "LATE" }.to_string(),
+                r.attempts.to_string(),
+                r.hash[..16].to_string(),
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        print::table(
+            &[
+                "provider",
+                "recipient",
+                "outcome",
+                "received",
+                "completed",
+                "deadline",
+                "",
+                "attempts",
+                "hash"
+            ],
+            &rows
+        )
+    );
+    let verified = outbox.verify().await.map_err(fail)?;
+    println!(
+        "   receipt chain: {} record(s), {}\n",
+        verified.records,
+        if verified.first_bad.is_none() {
+            "verified"
+        } else {
+            "BROKEN"
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(summary.done == 1 && verified.first_bad.is_none())
+}
 
 /// The five clients, pointed at the sandbox, sharing one connection pool.
 fn clients(base: &str) -> Result<FanOut, Error> {
