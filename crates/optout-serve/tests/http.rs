@@ -1,5 +1,8 @@
 //! The HTTP API on a real listener (port 0), in front of an in-memory intake.
 
+#[allow(dead_code)]
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,96 +11,7 @@ use optout_serve::link::{LinkKeys, Scope};
 use optout_serve::memory::MemoryIntake;
 use optout_serve::{server, ApiTokens, Config, Intake, Metrics};
 use serde_json::Value;
-use tokio::sync::oneshot;
-
-const API_TOKEN: &str = "test-api-token-0123456789";
-const KEYS: &str = "k1:0123456789abcdef0123456789abcdef";
-
-struct Server {
-    base: String,
-    intake: Arc<MemoryIntake>,
-    http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let intake = Arc::new(MemoryIntake::new());
-        let config = Config::new(
-            ApiTokens::parse(API_TOKEN).unwrap(),
-            LinkKeys::parse(KEYS).unwrap(),
-        );
-        let router = server::router(
-            intake.clone() as Arc<dyn Intake>,
-            config,
-            Arc::new(Metrics::new()),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(server::serve(
-            listener,
-            router,
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Server {
-            base,
-            intake,
-            http,
-            stop: Some(stop),
-            done,
-        }
-    }
-
-    fn link(&self, scope: &Scope) -> String {
-        LinkKeys::parse(KEYS)
-            .unwrap()
-            .link(&self.base, scope)
-            .unwrap()
-            .url
-    }
-
-    async fn post_json(&self, body: &str, key: Option<&str>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/v1/opt-outs", self.base))
-            .bearer_auth(API_TOKEN)
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        if let Some(key) = key {
-            req = req.header("idempotency-key", key);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.done.await.unwrap().unwrap();
-    }
-}
-
-fn alice() -> Scope {
-    Scope::new(
-        Provider::HubSpot,
-        Recipient::email("alice@example.com").unwrap(),
-        Topics::one("12345"),
-    )
-    .unwrap()
-}
-
-const BODY: &str = r#"{"identities":{"email":"alice@example.com"},"scope":{"hubspot":{"topics":["12345"]}},
-  "legal_basis":{"basis":"CONSENT_WITH_NOTICE","explanation":"asked"},"source":"preference-centre"}"#;
+use support::*;
 
 #[tokio::test]
 async fn the_api_refuses_requests_without_a_valid_bearer_token() {
@@ -546,68 +460,4 @@ async fn a_client_that_sends_no_headers_is_disconnected() {
     let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the connection was still open after 30 s");
     server.abort();
-}
-
-/// Collects log lines written by the `tracing` subscriber of one test.
-#[derive(Clone, Default)]
-struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn no_link_token_api_token_or_link_key_appears_in_the_logs() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    // A current-thread runtime: the server's tasks run on this thread, under this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let s = Server::start().await;
-    let url = s.link(&alice());
-    let token = url.rsplit('/').next().unwrap().to_string();
-    s.http.get(&url).send().await.unwrap();
-    s.http
-        .post(&url)
-        .form(&[("List-Unsubscribe", "One-Click")])
-        .send()
-        .await
-        .unwrap();
-    s.http
-        .post(format!("{url}x"))
-        .form(&[("List-Unsubscribe", "One-Click")])
-        .send()
-        .await
-        .unwrap();
-    s.post_json(BODY, Some("key-1")).await;
-    s.intake.set_failing(true);
-    s.post_json(BODY, Some("key-2")).await;
-    s.stop().await;
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        text.contains("opt-out committed"),
-        "the test saw no logs: {text}"
-    );
-    assert!(text.contains("/u/{token}"), "{text}");
-    let mac = token.rsplit('.').next().unwrap();
-    let payload = token.split('.').nth(2).unwrap();
-    for secret in [
-        &token[..],
-        mac,
-        payload,
-        API_TOKEN,
-        &KEYS[3..],
-        "alice@example.com",
-    ] {
-        assert!(!text.contains(secret), "{secret:?} in the logs:\n{text}");
-    }
 }
