@@ -269,3 +269,48 @@ async fn ctrl_c_prints_the_partial_summary_and_a_rerun_continues() {
     assert_eq!((sandbox.stats().hubspot - before) as usize, 2_000 - done);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbled_200_is_retried_in_the_run_and_reported_retryable() {
+    // Was sent once and reported "not retryable", though every such row succeeded on a rerun:
+    // a 200 that cannot be read went out with an unknown effect, and repeating it is harmless.
+    let sandbox = Sandbox::builder()
+        .faults(Faults {
+            rate_malformed: 1.0,
+            ..Faults::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("garbled");
+    let input = rows_csv(&dir, 1);
+    let base = sandbox.base_url();
+    let out = bulk(&base, &input, &["--topic", "1", "--retries", "2"]);
+    assert_eq!(out.code, Some(1), "{}", out.all_text());
+    assert_eq!(
+        out.stdout.trim(),
+        "0 unsubscribed, 0 already, 1 failed",
+        "{}",
+        out.all_text()
+    );
+    assert_eq!(
+        sandbox.stats().hubspot,
+        3,
+        "the row sent three times, its attempt and two retries: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("could not decode the response (HTTP 200"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("; retryable"), "{}", out.stderr);
+    assert!(!out.stderr.contains("not retryable"), "{}", out.stderr);
+    // The rerun the message invites, once the answers are readable, confirms it.
+    sandbox.set_faults(Faults::NONE);
+    let again = bulk(&base, &input, &["--topic", "1"]);
+    assert_eq!(again.code, Some(0), "{}", again.all_text());
+    assert_eq!(again.stdout.trim(), "1 unsubscribed, 0 already, 0 failed");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

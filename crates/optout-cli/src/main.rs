@@ -173,7 +173,7 @@ struct Connection {
     /// at most 1h [default: 30s].
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
-    /// Retries after a retryable failure (429, 5xx, timeouts) [default: 3].
+    /// Retries after a retryable failure (429, 5xx, timeouts, an unreadable 2xx) [default: 3].
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
 }

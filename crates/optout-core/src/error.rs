@@ -224,14 +224,26 @@ impl Error {
     /// An answer that could not be decoded. `body` is quoted in a short snippet (the first 160
     /// characters, control characters escaped); `reason`, like every provider text, is cleaned
     /// as [`with_message`](Self::with_message) says.
+    ///
+    /// It is retryable when the status is 2xx (the request went out and its effect is not
+    /// known; repeating an unsubscribe is harmless, and a garbled success is usually a passing
+    /// fault) or when the status itself is ([`ErrorKind::status_is_retryable`]: a garbled 5xx is
+    /// still a 5xx). A garbled 4xx stays not retryable, as its status says.
+    ///
+    /// ```
+    /// # mod optout { pub use optout_core::*; }
+    /// use optout::{Error, Provider};
+    /// assert!(Error::decode(Provider::HubSpot, 200, "the body is not JSON", b"<html>").is_retryable());
+    /// assert!(Error::decode(Provider::HubSpot, 503, "the body is not JSON", b"<html>").is_retryable());
+    /// assert!(!Error::decode(Provider::HubSpot, 400, "the body is not JSON", b"<html>").is_retryable());
+    /// ```
     pub fn decode(provider: Provider, status: u16, reason: impl Into<String>, body: &[u8]) -> Self {
         let mut e = Error::new(ErrorKind::Decode, Some(provider));
         e.details.status = Some(status);
         e.details.message = Some(clean(&reason.into()));
         e.details.snippet = Some(snippet(body));
-        // A garbled 5xx is still a 5xx; a garbled 2xx may have been applied, and a retry of
-        // an unsubscribe is harmless, so let the status decide.
-        e.details.retryable = ErrorKind::status_is_retryable(status);
+        e.details.retryable =
+            (200..300).contains(&status) || ErrorKind::status_is_retryable(status);
         e
     }
 
@@ -663,8 +675,30 @@ mod tests {
         assert!(text.contains(r#"body: "<html>\nxxx"#), "{text}");
         assert!(text.len() < 300, "{text}");
         assert_eq!(e.kind(), ErrorKind::Decode);
-        assert!(!e.is_retryable());
         assert_eq!(snippet(b""), "(empty)");
+    }
+
+    #[test]
+    fn a_garbled_2xx_is_retryable_and_a_garbled_4xx_is_not() {
+        // A 2xx that cannot be read went out with an unknown effect; sending the unsubscribe
+        // again is harmless and, as every rerun showed, usually confirms it.
+        for status in [200, 201, 202, 204, 299] {
+            let e = Error::decode(Provider::HubSpot, status, "the body is not JSON", b"<html>");
+            assert!(e.is_retryable() && e.was_sent(), "{status}: {e}");
+            assert!(e.to_string().ends_with("; retryable"), "{status}: {e}");
+        }
+        for status in [500, 502, 503, 408, 429] {
+            assert!(
+                Error::decode(Provider::Novu, status, "x", b"").is_retryable(),
+                "{status}"
+            );
+        }
+        for status in [400, 401, 403, 404, 422, 301] {
+            assert!(
+                !Error::decode(Provider::Novu, status, "x", b"").is_retryable(),
+                "{status}"
+            );
+        }
     }
 
     #[test]

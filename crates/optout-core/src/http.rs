@@ -811,6 +811,75 @@ mod tests {
         assert!(!format!("{err} {err:?}").contains(SECRET));
     }
 
+    /// `POST {base}/x` through `c`, decoded as JSON with a required `ok` field.
+    async fn post_x_json(c: &HttpClient) -> Result<bool, Error> {
+        #[derive(Deserialize)]
+        struct Answer {
+            ok: bool,
+        }
+        c.send(Request::new(Method::POST, c.endpoint(&["x"])), |r| {
+            r.json::<Answer>(Provider::Pushy).map(|a| a.ok)
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_garbled_200_is_retried_within_the_run() {
+        // Was sent once and reported "not retryable", though every such row succeeded on a
+        // rerun: the request went out, its effect is unknown, and repeating it is harmless.
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<html>oops"))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"other":1}"#))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::default().max_retries(3));
+        assert!(post_x_json(&c).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_garbled_200_that_stays_garbled_gives_up_retryable() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"other":1}"#))
+            .expect(3)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::default().max_retries(2));
+        let err = post_x_json(&c).await.unwrap_err();
+        assert_eq!((err.kind(), err.status()), (ErrorKind::Decode, Some(200)));
+        assert!(err.is_retryable() && err.was_sent(), "{err}");
+        assert_eq!(err.attempts(), 3);
+        assert!(err.to_string().contains("missing field `ok`"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_garbled_4xx_error_body_is_not_retried() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_string("<html>"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = client(&server.uri(), RetryPolicy::default().max_retries(3));
+        let err = post_x_json(&c).await.unwrap_err();
+        assert_eq!((err.kind(), err.status()), (ErrorKind::Decode, Some(400)));
+        assert!(!err.is_retryable(), "{err}");
+        assert_eq!(err.attempts(), 1);
+    }
+
     #[tokio::test]
     async fn a_redirect_is_an_error_and_is_not_followed() {
         let server = MockServer::start().await;

@@ -11,7 +11,8 @@ use crate::Error;
 /// How often and how long to retry a failed request.
 ///
 /// Retries happen only for errors that say [`Error::is_retryable`]: 408, 429 (except HubSpot's
-/// daily limit), 5xx, timeouts and connection failures; never 400, 401, 403, 404 or 422.
+/// daily limit), 5xx, timeouts, connection failures and a 2xx whose body cannot be read (it
+/// went out with an unknown effect); never 400, 401, 403, 404 or 422.
 ///
 /// ```
 /// # mod optout { pub use optout_core::*; }

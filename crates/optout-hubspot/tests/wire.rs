@@ -9,7 +9,7 @@ use optout_core::{
 use optout_hubspot::{
     HubSpot, SourceOfStatus, SubscriptionState, UnsubscribeOutcome, UnsubscribeRequest,
 };
-use optout_testkit::{mount_first, renderings};
+use optout_testkit::{fast_retry, mount_first, renderings};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -170,12 +170,22 @@ async fn unknown_enum_values_and_fields_do_not_undo_a_confirmed_opt_out() {
 
 #[tokio::test]
 async fn a_missing_required_field_is_a_decode_error() {
+    // A 200 that cannot be read went out with an unknown effect: it is retried (an unsubscribe
+    // is safe to repeat), and once the retries are spent it still says retryable (it was "not
+    // retryable", though every such row succeeded on a rerun).
     let mut body = docs_v3_answer();
     body.as_object_mut().unwrap().remove("sourceOfStatus");
-    let response = ok(body);
-    let err = sub_answered_with(response).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Decode);
+    let server = MockServer::start().await;
+    let attempts = fast_retry().retries() + 1;
+    mount(&server, ok(body), u64::from(attempts)).await;
+    let err = client(&server)
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one(SUB)))
+        .await
+        .unwrap_err();
+    assert_eq!((err.kind(), err.status()), (ErrorKind::Decode, Some(200)));
     assert!(err.to_string().contains("sourceOfStatus"), "{err}");
+    assert!(err.is_retryable() && err.was_sent(), "{err}");
+    assert_eq!(err.attempts(), attempts, "{err}");
 }
 
 /// Alice's unsubscribe from [`SUB`], through the unified and the typed call, each sent once

@@ -371,16 +371,24 @@ async fn python_notation_confirms_only_what_json_would() {
 
 #[tokio::test]
 async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
+    // Sent once: this test is about the message. A garbled 200 is retryable (its effect is
+    // unknown, an unsubscribe is safe to repeat), so a client with retries would resend it.
     // Not JSON, and not the docs' Python notation either (an unknown bare word).
     let response = ResponseTemplate::new(200)
         .set_body_string(r#"{"authenticated" : Yes, "state" : "unsubscribed", "error" : Null}"#);
-    let err = campaign_answered_with(response, client).await.unwrap_err();
+    let err = campaign_answered_with(response, client_without_retries)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
     assert!(err.to_string().contains("Yes"), "{err}");
+    assert!(err.is_retryable() && err.was_sent(), "{err}");
     for body in ["", "<html>ok</html>", "{\"state\": \"unsubscribed\""] {
         let response = ResponseTemplate::new(200).set_body_string(body);
-        let err = campaign_answered_with(response, client).await.unwrap_err();
+        let err = campaign_answered_with(response, client_without_retries)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{body:?}: {err}");
+        assert!(err.is_retryable(), "{body:?}: {err}");
     }
 }
 

@@ -35,10 +35,10 @@ impl Default for Backoff {
 /// What to do after attempt `attempt` (1 for the first) failed with `error` at `now`;
 /// `jitter` in `[0, 1)` spreads the backoff.
 ///
-/// Retryable errors (408, 429, 5xx, timeouts, connection failures) wait for the provider's
-/// `Retry-After` or an exponential backoff with jitter; a rate limit that is not retryable
-/// (HubSpot's DAILY policy) waits until [`hubspot_daily_reset`]; anything else (401, 403, 404,
-/// invalid input, unsupported) parks the task for a person.
+/// Retryable errors (408, 429, 5xx, timeouts, connection failures, an unreadable 2xx) wait
+/// for the provider's `Retry-After` or an exponential backoff with jitter; a rate limit that
+/// is not retryable (HubSpot's DAILY policy) waits until [`hubspot_daily_reset`]; anything
+/// else (401, 403, 404, invalid input, unsupported) parks the task for a person.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};

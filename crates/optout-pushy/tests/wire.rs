@@ -270,10 +270,21 @@ async fn rate_limits_and_proxy_errors_are_retried() {
 
 #[tokio::test]
 async fn a_garbled_success_is_a_decode_error_with_a_snippet() {
-    let err = news_answered_with(ResponseTemplate::new(200).set_body_string("<html>oops"))
+    // Sent once: this test is about the message. A garbled 200 is retryable (its effect is
+    // unknown, an unsubscribe is safe to repeat), so a client with retries would resend it.
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        ResponseTemplate::new(200).set_body_string("<html>oops"),
+        1,
+    )
+    .await;
+    let err = without_retries(&server.uri())
+        .unsubscribe(&news())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.is_retryable() && err.was_sent(), "{err}");
     assert!(err.to_string().contains("<html>oops"), "{err}");
 }
 

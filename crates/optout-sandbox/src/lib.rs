@@ -36,8 +36,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::serve::ListenerExt;
 use axum::{middleware, Router};
+use std::time::Duration;
+
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -49,6 +50,7 @@ mod mobivate;
 mod novu;
 mod pushy;
 mod rate;
+mod server;
 mod util;
 pub mod world;
 
@@ -373,11 +375,23 @@ fn router(shared: &Arc<Shared>) -> Router {
         .with_state(Arc::clone(shared))
 }
 
+/// How long a client has to send a request's headers, from the first byte of the request (or
+/// from when a kept-alive connection falls idle), before its connection is closed; see
+/// [`SandboxBuilder::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client has to send a request's whole body, from when the sandbox starts to read
+/// it, before the request fails and its connection is closed; see
+/// [`SandboxBuilder::body_read_timeout`].
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Configures and starts a [`Sandbox`]; from [`Sandbox::builder`].
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
     addr: SocketAddr,
     config: Config,
+    header_read_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 impl Default for SandboxBuilder {
@@ -385,6 +399,8 @@ impl Default for SandboxBuilder {
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             config: Config::default(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 }
@@ -434,6 +450,24 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long a client may take to send a request's headers (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`]): a connection that sends half a request line, or never
+    /// ends its headers, is closed after this long, and so is a kept-alive connection that
+    /// stays idle this long. Zero is taken as a millisecond.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a client may take to send a request's whole body, counted from when the
+    /// sandbox starts to read it (default [`DEFAULT_BODY_READ_TIMEOUT`]): a total deadline,
+    /// not a per-read one, so a client that dribbles its body is cut too. A body still
+    /// incomplete then is answered 400 and its connection closed.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
     /// Binds and starts serving in the background (on the current Tokio runtime).
     pub async fn start(self) -> Result<Sandbox, Error> {
         if !self.addr.ip().is_loopback() {
@@ -442,20 +476,18 @@ impl SandboxBuilder {
         let listener = TcpListener::bind(self.addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(self.config));
-        let app = router(&shared);
-        let counter = Arc::clone(&shared);
-        let listener = listener.tap_io(move |tcp| {
-            counter.connections.fetch_add(1, Relaxed);
-            let _ = tcp.set_nodelay(true);
-        });
+        let app = router(&shared).layer(middleware::from_fn_with_state(
+            self.body_read_timeout,
+            server::body_deadline,
+        ));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(server::serve(
+            listener,
+            app,
+            Arc::clone(&shared),
+            self.header_read_timeout,
+            stopped,
+        ));
         Ok(Sandbox {
             addr,
             shared,
@@ -467,9 +499,10 @@ impl SandboxBuilder {
 
 /// How long [`Sandbox::shutdown`] lets requests in flight finish before it closes their
 /// connections (Ctrl-C must stop `optout sandbox` even while a client holds a request).
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// A running sandbox. Dropping it stops the server (in-flight requests finish).
+/// A running sandbox. Dropping it stops the server (in-flight requests finish, within the
+/// read timeouts of [`SandboxBuilder`]).
 pub struct Sandbox {
     addr: SocketAddr,
     shared: Arc<Shared>,

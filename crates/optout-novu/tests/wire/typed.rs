@@ -64,9 +64,17 @@ async fn the_typed_call_decodes_the_docs_example_whole() {
 
 #[tokio::test]
 async fn a_body_without_data_or_meta_is_a_decode_error() {
+    // Sent once: this test is about the message. A garbled 200 is retryable (its effect is
+    // unknown, an unsubscribe is safe to repeat), so a client with retries would resend it.
+    let server = MockServer::start().await;
     let response = ResponseTemplate::new(200).set_body_json(json!({"meta": {"totalCount": 1}}));
-    let err = topic_answered_with(response).await.unwrap_err();
+    mount(&server, response, 1).await;
+    let err = without_retries(&server.uri())
+        .unsubscribe(&request(Topics::one(TOPIC)))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.is_retryable() && err.was_sent(), "{err}");
     assert!(err.to_string().contains("data"), "{err}");
 }
 

@@ -184,3 +184,114 @@ async fn shutdown_does_not_wait_for_a_half_sent_request() {
     );
     drop(tcp);
 }
+
+/// Far beyond any read timeout these tests set: a connection still open this long is held.
+const HELD: Duration = Duration::from_secs(30);
+
+/// Reads `tcp` until the sandbox closes it, and returns what it answered (if anything).
+/// Panics if the connection is still open after [`HELD`].
+fn read_until_closed(tcp: &mut std::net::TcpStream) -> String {
+    use std::io::{ErrorKind, Read};
+    tcp.set_read_timeout(Some(HELD)).unwrap();
+    let mut got = Vec::new();
+    match tcp.read_to_end(&mut got) {
+        Ok(_) => {}
+        // Closed with data of ours unread: a reset, still a close.
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe) => {}
+        Err(e) => panic!(
+            "the sandbox held the connection ({e}); it answered {:?}",
+            String::from_utf8_lossy(&got)
+        ),
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Opens a connection to `addr`, writes `sent` and waits for the sandbox to close it.
+async fn send_and_wait_for_close(addr: SocketAddr, sent: &'static [u8]) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.write_all(sent).unwrap();
+        read_until_closed(&mut tcp)
+    })
+    .await
+    .unwrap()
+}
+
+/// A normal request still gets its answer.
+async fn assert_serves(sandbox: &Sandbox) {
+    let url = format!("{}/topics/unsubscribe?api_key=k", sandbox.base_url());
+    let reply = send(&Client::new(), Method::POST, &url, &[], Some(PUSHY_BODY)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    // Was held forever: a connection and a task per slow client.
+    let sandbox = Sandbox::builder()
+        .header_read_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    for sent in [
+        &b"POST /topics/unsub"[..],
+        b"POST /topics/unsubscribe?api_key=k HTTP/1.1\r\nhost: x\r\ncontent-le",
+        b"",
+    ] {
+        let answer = send_and_wait_for_close(sandbox.addr(), sent).await;
+        assert_eq!(answer, "", "{:?}", String::from_utf8_lossy(sent));
+    }
+    assert_serves(&sandbox).await;
+    let stats = sandbox.stats();
+    assert_eq!((stats.pushy, stats.total_requests()), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_body_is_answered_400_and_disconnected() {
+    let sandbox = Sandbox::builder()
+        .body_read_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let answer = send_and_wait_for_close(
+        sandbox.addr(),
+        b"POST /topics/unsubscribe?api_key=k HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_serves(&sandbox).await;
+}
+
+#[tokio::test]
+async fn a_dribbled_body_is_cut_by_a_total_deadline_not_a_per_read_one() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let sandbox = Sandbox::builder()
+        .body_read_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let mut tcp = std::net::TcpStream::connect(sandbox.addr()).unwrap();
+    tcp.write_all(
+        b"POST /topics/unsubscribe?api_key=k HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n",
+    )
+    .unwrap();
+    // A byte every 20 ms, far more often than the deadline: a per-read timeout never fires,
+    // and the body would take hours to complete.
+    let done = Arc::new(AtomicBool::new(false));
+    let mut writer = tcp.try_clone().unwrap();
+    let writing = Arc::clone(&done);
+    let dribble = std::thread::spawn(move || {
+        while !writing.load(Ordering::Relaxed) && writer.write_all(b" ").is_ok() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let answer = tokio::task::spawn_blocking(move || read_until_closed(&mut tcp))
+        .await
+        .unwrap();
+    done.store(true, Ordering::Relaxed);
+    dribble.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_serves(&sandbox).await;
+}
