@@ -1027,7 +1027,11 @@ async fn bulk_rate_spaces_the_requests_so_the_provider_never_answers_429() {
             "--base-url",
             &sandbox.base_url(),
         ]),
-        vec![("HUBSPOT_ACCESS_TOKEN".into(), HUBSPOT_TOKEN.into())],
+        // One row per call (no v4 batch), so that the 4 rows are 4 requests to space.
+        vec![
+            ("HUBSPOT_ACCESS_TOKEN".into(), HUBSPOT_TOKEN.into()),
+            ("HUBSPOT_BATCH_SIZE".into(), "1".into()),
+        ],
     )
     .await;
     let _ = std::fs::remove_dir_all(&dir);
