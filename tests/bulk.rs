@@ -314,3 +314,43 @@ async fn a_garbled_200_is_retried_in_the_run_and_reported_retryable() {
     assert_eq!(again.stdout.trim(), "1 unsubscribed, 0 already, 0 failed");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_rows_against_20_per_second_draw_no_429_and_fail_nothing() {
+    // Issue 17's "done means", small: HubSpot's v4 batch writes carry 100 rows each, so 2,000
+    // rows are 20 calls, which a sandbox allowing 20 requests per second serves without one
+    // 429 (one call per row would need 100 s of that limit). Behaviour only, no timing.
+    let sandbox = Sandbox::builder()
+        .rate_limit(Api::HubSpot, "20/1s".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let dir = temp_dir("rate-20");
+    let input = rows_csv(&dir, 2_000);
+    let base = sandbox.base_url();
+    // Not `bulk()`: that one sends one row per call; this run uses HubSpot's batches.
+    let out = run_with_env(
+        &optout_binary(),
+        &[
+            "bulk",
+            "hubspot",
+            "--input",
+            input.to_str().unwrap(),
+            "--topic",
+            "12345",
+        ],
+        &[("HUBSPOT_ACCESS_TOKEN", TOKEN), ("HUBSPOT_BASE_URL", &base)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.all_text());
+    assert!(
+        out.stdout
+            .contains("2000 unsubscribed, 0 already, 0 failed"),
+        "{}",
+        out.all_text()
+    );
+    let stats = sandbox.stats();
+    assert_eq!(stats.rate_limited, 0, "no request drew a 429");
+    assert_eq!(stats.hubspot, 20, "20 full batches, none sent twice");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

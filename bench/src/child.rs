@@ -17,7 +17,8 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
     let v = rt.block_on(async {
         match kind.as_str() {
             "lib" => lib(prov, &base, concurrency, &arg(4)?).await,
-            "floor" => floor(prov, &base, concurrency, arg(4)?.parse()?).await,
+            "floor" => floor(prov, &base, concurrency, arg(4)?.parse()?, false).await,
+            "floor-read" => floor(prov, &base, concurrency, arg(4)?.parse()?, true).await,
             "load" => load(prov, &base, concurrency, arg(4)?.parse()?).await,
             other => Err(format!("unknown child {other:?}").into()),
         }
@@ -95,9 +96,80 @@ async fn lib(prov: Prov, base: &str, concurrency: usize, csv: &str) -> Result<Va
     ))
 }
 
+/// Novu's answer to a DELETE of subscriptions, as a plain client confirming each row decodes
+/// it with serde: each item's id, topic and subscriber, and each error's subscriber and code.
+#[derive(serde::Deserialize)]
+struct NovuAnswer {
+    #[serde(default)]
+    data: Vec<NovuItem>,
+    #[serde(default)]
+    errors: Vec<NovuError>,
+}
+
+#[derive(serde::Deserialize)]
+struct NovuItem {
+    #[serde(rename = "_id")]
+    id: String,
+    topic: NovuTopic,
+    subscriber: NovuSubscriber,
+}
+
+#[derive(serde::Deserialize)]
+struct NovuTopic {
+    key: String,
+}
+
+#[derive(serde::Deserialize)]
+struct NovuSubscriber {
+    #[serde(rename = "subscriberId")]
+    subscriber_id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct NovuError {
+    #[serde(rename = "subscriberId")]
+    subscriber_id: String,
+    code: String,
+}
+
+/// How many of the rows `first..last` Novu's answer `body` confirms: each row is done when
+/// an item with an id names its subscriber on the topic, and not done when an error names it
+/// (or nothing does). What a plain loop must do to confirm each opt-out.
+fn novu_confirmed(prov: Prov, body: &[u8], first: u64, last: u64) -> u64 {
+    let Ok(answer) = serde_json::from_slice::<NovuAnswer>(body) else {
+        return 0;
+    };
+    let done: std::collections::HashSet<&str> = answer
+        .data
+        .iter()
+        .filter(|d| !d.id.is_empty() && d.topic.key == NOVU_TOPIC)
+        .map(|d| d.subscriber.subscriber_id.as_str())
+        .collect();
+    let failed: std::collections::HashSet<&str> = answer
+        .errors
+        .iter()
+        .filter(|e| !e.code.is_empty())
+        .map(|e| e.subscriber_id.as_str())
+        .collect();
+    (first..last)
+        .filter(|i| {
+            let id = prov.recipient(*i);
+            done.contains(id.as_str()) && !failed.contains(id.as_str())
+        })
+        .count() as u64
+}
+
 /// The floor: reqwest, the same requests (method, path, headers, body), the whole answer
-/// read, and nothing else.
-async fn floor(prov: Prov, base: &str, concurrency: usize, rows: u64) -> Result<Value, BoxError> {
+/// read, and nothing else. With `read` (the `floor-read` client), Novu's answer is also
+/// decoded and each row confirmed from it ([`novu_confirmed`]), as a client that reports
+/// each opt-out must; for the other providers `read` changes nothing.
+async fn floor(
+    prov: Prov,
+    base: &str,
+    concurrency: usize,
+    rows: u64,
+    read: bool,
+) -> Result<Value, BoxError> {
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let next = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
@@ -127,9 +199,16 @@ async fn floor(prov: Prov, base: &str, concurrency: usize, rows: u64) -> Result<
                 }
                 if let Ok(res) = req.body(body).send().await {
                     let good = res.status().is_success();
-                    if res.bytes().await.is_ok() && good {
-                        let first = i * prov.batch();
-                        ok.fetch_add((first + prov.batch()).min(rows) - first, Relaxed);
+                    let first = i * prov.batch();
+                    let last = (first + prov.batch()).min(rows);
+                    match res.bytes().await {
+                        Ok(bytes) if good && read && prov == Prov::Novu => {
+                            ok.fetch_add(novu_confirmed(prov, &bytes, first, last), Relaxed);
+                        }
+                        Ok(_) if good => {
+                            ok.fetch_add(last - first, Relaxed);
+                        }
+                        _ => {}
                     }
                 }
                 latency.record(t.elapsed());

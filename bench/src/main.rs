@@ -39,14 +39,28 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --concurrency LIST  comma-separated (default 1,32)
   --providers LIST    hubspot,novu (default both)
   --servers LIST      minimal,sandbox (default both)
-  --clients LIST      floor,lib,cli (default all three)
+  --clients LIST      floor,floor-read,lib,cli (default all four; floor-read runs for Novu only:
+                      the floor that also decodes each item and error and confirms each row)
   --repeat N          runs of each client per cell, interleaved; the median is kept, and the
                       ratio to the floor is the median of the round-by-round ratios (default 3)
   --capacity-secs S   how long each server-capacity probe runs (default 3)
   --million           also: peak memory of `optout bulk` over 1,000,000 rows (minimal server)
   --build-times       also: build time of optout with one provider vs all (fresh target dirs)
   --out FILE          where the JSON goes (default <target>/bench/results.json)
-  --cli FILE          the optout binary (default: next to this one)";
+  --cli FILE          the optout binary (default: next to this one)
+
+  --provider-limited  run only the provider-limited scenario instead: `optout bulk` over --rows
+                      rows (default 100000) of HubSpot (v4 batch writes, 100 rows per call) and
+                      Pushy (one call per row) against the sandbox enforcing a limit; prints
+                      rows/s against the limit's ceiling, 429s drawn, calls, failed rows and a
+                      1,000,000-row projection at HubSpot's Professional limit
+                      (<target>/bench/limited.json)
+  --limited-providers LIST  hubspot,pushy (default both)
+  --hubspot-limit N/PERIOD  the sandbox's HubSpot limit (default 190/10s, HubSpot's own)
+  --pushy-limit N/PERIOD    the sandbox's Pushy limit (default 800/480ms: 800/min scaled 125x)
+  --client-rate R     what `optout bulk --rate` is given: limit (the sandbox's, the default),
+                      none, or an N/PERIOD
+  --limited-concurrency N   `optout bulk --concurrency` (default 8, the CLI's default)";
 
 const HUBSPOT_TOPIC: &str = "12345";
 const NOVU_TOPIC: &str = "product-updates";
@@ -210,6 +224,7 @@ fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
 }
 
 mod child;
+mod limited;
 mod report;
 mod scenarios;
 mod servers;

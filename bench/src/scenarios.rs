@@ -15,6 +15,9 @@ pub(crate) struct Opts {
     pub(crate) build_times: bool,
     pub(crate) out: Option<PathBuf>,
     pub(crate) cli: Option<PathBuf>,
+    /// Run the provider-limited scenario (only it).
+    pub(crate) provider_limited: bool,
+    pub(crate) limited: limited::LimitedOpts,
 }
 
 pub(crate) fn parse_opts(args: &[String]) -> Result<Opts, BoxError> {
@@ -23,13 +26,20 @@ pub(crate) fn parse_opts(args: &[String]) -> Result<Opts, BoxError> {
         concurrency: vec![1, 32],
         providers: vec![Prov::HubSpot, Prov::Novu],
         servers: vec!["minimal".into(), "sandbox".into()],
-        clients: vec!["floor".into(), "lib".into(), "cli".into()],
+        clients: vec![
+            "floor".into(),
+            "floor-read".into(),
+            "lib".into(),
+            "cli".into(),
+        ],
         repeat: 3,
         capacity_secs: 3.0,
         million: false,
         build_times: false,
         out: None,
         cli: None,
+        provider_limited: false,
+        limited: limited::LimitedOpts::default(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -61,6 +71,12 @@ pub(crate) fn parse_opts(args: &[String]) -> Result<Opts, BoxError> {
             "--build-times" => o.build_times = true,
             "--out" => o.out = Some(val()?.into()),
             "--cli" => o.cli = Some(val()?.into()),
+            "--provider-limited" => o.provider_limited = true,
+            "--limited-providers" => o.limited.providers = list(val()?),
+            "--hubspot-limit" => o.limited.hubspot_limit = val()?,
+            "--pushy-limit" => o.limited.pushy_limit = val()?,
+            "--client-rate" => o.limited.client_rate = val()?,
+            "--limited-concurrency" => o.limited.concurrency = val()?.parse::<usize>()?.max(1),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}").into()),
         }
     }
@@ -162,7 +178,7 @@ pub(crate) async fn measure(
                 .args(["--base-url", &base, "--json"]);
             cmd
         }
-        "lib" | "floor" => {
+        "lib" | "floor" | "floor-read" => {
             let mut cmd = Command::new(&ctx.me);
             cmd.args(["child", client, prov.name(), &base, &c])
                 .arg(if client == "lib" {
@@ -309,6 +325,25 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if opts.provider_limited {
+        return rt.block_on(async {
+            let machine = machine();
+            eprintln!("optout-bench --provider-limited: {} rows per provider, {}", opts.rows, machine["summary"]);
+            let mut table = String::new();
+            let v = limited::run(&ctx, opts.rows, &opts.limited, &mut table).await?;
+            println!("{table}");
+            let results = json!({
+                "version": 1,
+                "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+                "machine": machine,
+                "provider_limited": v,
+            });
+            let out = opts.out.clone().unwrap_or_else(|| ctx.dir.join("limited.json"));
+            std::fs::write(&out, serde_json::to_string_pretty(&results)? + "\n")?;
+            println!("results written to {}", out.display());
+            Ok(())
+        });
+    }
     rt.block_on(async {
         let machine = machine();
         eprintln!("optout-bench: {} rows per run, {}", opts.rows, machine["summary"]);
@@ -335,6 +370,10 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                             eprintln!("  round {} of {}", round + 1, opts.repeat);
                         }
                         for (client, samples) in opts.clients.iter().zip(&mut cell) {
+                            // The read floor differs from the floor only for Novu.
+                            if client == "floor-read" && *p != Prov::Novu {
+                                continue;
+                            }
                             samples.push(measure(&ctx, s, *p, client, c, opts.rows, &csv).await?);
                         }
                     }
@@ -385,6 +424,16 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                         && f.rows == r.rows
                 })
         };
+        // The floor that decodes Novu's answer and confirms each row from it.
+        let read_floor_of = |r: &Run| {
+            runs.iter().find(|f| {
+                f.client == "floor-read"
+                    && f.server == r.server
+                    && f.provider == r.provider
+                    && f.concurrency == r.concurrency
+                    && f.rows == r.rows
+            })
+        };
         let mut table = String::new();
         let _ = writeln!(table, "\nserver capacity (32 connections):");
         for c in &capacities {
@@ -398,9 +447,11 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
         }
         let _ = writeln!(
             table,
-            "\n{:<8} {:<8} {:<6} {:>4} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>7} {:>6} {:>6}",
+            "\n{:<8} {:<8} {:<10} {:>4} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>7} {:>6} {:>6}",
             "server", "provider", "client", "conc", "rows", "calls/s", "p50", "p99", "mean", "peakMiB", "requests", "conns", "cpu/row", "floor%", "cpu%"
         );
+        let _ = table.pop();
+        let _ = writeln!(table, " {:>6}", "read%");
         for r in &runs {
             let (ratio, cpu_ratio) = floor_of(r)
                 .map(|f| {
@@ -410,9 +461,12 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                     )
                 })
                 .unwrap_or_else(|| ("-".into(), "-".into()));
+            let read_ratio = read_floor_of(r)
+                .filter(|f| f.client != r.client)
+                .map_or_else(|| "-".into(), |f| format!("{:.0}%", 100.0 * r.ratio(f)));
             let _ = writeln!(
                 table,
-                "{:<8} {:<8} {:<6} {:>4} {:>8} {:>9.0} {:>8} {:>8} {:>8} {:>8.1} {:>9} {:>6} {:>7} {:>6} {:>6}{}",
+                "{:<8} {:<8} {:<10} {:>4} {:>8} {:>9.0} {:>8} {:>8} {:>8} {:>8.1} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6}{}",
                 r.server,
                 r.provider.name(),
                 r.client,
@@ -428,6 +482,7 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 format!("{:.1}us", r.cpu_us_per_row()),
                 ratio,
                 cpu_ratio,
+                read_ratio,
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
@@ -451,7 +506,7 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 );
             }
         }
-        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: speed over the floor's, the median of the round-by-round ratios; cpu/row: the client process's CPU time (user + system, all threads) per row; cpu%: the floor's CPU per row over this client's, paired the same way (100% = costs what the plain loop costs); p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
+        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: speed over the floor's, the median of the round-by-round ratios; cpu/row: the client process's CPU time (user + system, all threads) per row; cpu%: the floor's CPU per row over this client's, paired the same way (100% = costs what the plain loop costs); read%: speed over the floor-read's (Novu: the plain loop that also decodes each item's id, topic and subscriber and the errors, and confirms each row from them), paired the same way; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
                 table,
@@ -483,7 +538,13 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
             "machine": machine,
             "rows": opts.rows,
             "capacity": capacities,
-            "runs": runs.iter().map(|r| r.json(floor_of(r))).collect::<Vec<_>>(),
+            "runs": runs.iter().map(|r| {
+                let mut v = r.json(floor_of(r));
+                if let (Value::Object(m), Some(f)) = (&mut v, read_floor_of(r).filter(|f| f.client != r.client)) {
+                    m.insert("ratio_to_read_floor".into(), json!(r.ratio(f)));
+                }
+                v
+            }).collect::<Vec<_>>(),
             "pooled": pooled,
             "million": million,
             "build_times": builds,

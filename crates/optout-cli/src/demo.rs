@@ -410,9 +410,10 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), String> {
     let stats = sandbox.stats();
     sandbox.shutdown().await.map_err(|e| e.to_string())?;
     println!(
-        "served {} requests over {} connections",
+        "served {} requests over {} connections ({} refused by a --rate-limit with a 429)",
         stats.total_requests(),
-        stats.connections
+        stats.connections,
+        stats.rate_limited
     );
     Ok(())
 }

@@ -84,6 +84,7 @@ pub(crate) async fn guard(State(guard): State<Guard>, req: Request, next: Next) 
     };
     match window.check(std::time::Instant::now()) {
         rate::Verdict::Limited { retry_after } => {
+            guard.shared.rate_limited.fetch_add(1, Relaxed);
             let mut res = fault(guard.api, StatusCode::TOO_MANY_REQUESTS, req.uri().path());
             rate::limited_headers(guard.api, window.limit, retry_after, res.headers_mut());
             res

@@ -249,6 +249,10 @@ pub struct Stats {
     pub unrouted: u64,
     /// TCP connections accepted: far fewer than requests when clients reuse connections.
     pub connections: u64,
+    /// Requests refused with a 429 by a configured rate limit
+    /// ([`SandboxBuilder::rate_limit`]), all providers together; they are counted in the
+    /// per-provider requests too. Injected 429s ([`Faults`]) are not counted here.
+    pub rate_limited: u64,
 }
 
 impl Stats {
@@ -280,6 +284,8 @@ pub(crate) struct Shared {
     requests: [AtomicU64; 5],
     unrouted: AtomicU64,
     connections: AtomicU64,
+    /// Requests refused by a rate window.
+    pub(crate) rate_limited: AtomicU64,
     pub(crate) novu_replays: Mutex<novu::Replays>,
     /// The rate window of each provider that has a limit.
     pub(crate) rate: [Option<rate::Window>; 5],
@@ -299,6 +305,7 @@ impl Shared {
             requests: Default::default(),
             unrouted: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             novu_replays: Mutex::default(),
             rate,
         }
@@ -340,6 +347,7 @@ impl Shared {
             hubspot: n(Api::HubSpot),
             unrouted: self.unrouted.load(Relaxed),
             connections: self.connections.load(Relaxed),
+            rate_limited: self.rate_limited.load(Relaxed),
         }
     }
 }
