@@ -81,4 +81,7 @@ every_backend!(
     an_edited_receipt_breaks_the_chain_there,
     a_deleted_receipt_is_named,
     a_deleted_last_receipt_is_named,
+    a_chunk_is_committed_whole_in_order,
+    a_repeated_key_in_or_across_chunks_gives_the_first_id,
+    a_chunk_with_one_invalid_opt_out_commits_nothing,
 );
