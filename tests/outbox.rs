@@ -474,6 +474,56 @@ mod cli {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    #[test]
+    fn enqueue_input_commits_in_chunks_and_bad_input_commits_nothing() {
+        let dir = temp_dir("chunks");
+        let store = format!("sqlite:{}", dir.join("o.db").display());
+        let input = csv_file(&dir, 5);
+        let args = |key: &'static str| {
+            [
+                "enqueue",
+                "hubspot",
+                "--input",
+                input.as_str(),
+                "--topic",
+                SUB,
+                "--store",
+                store.as_str(),
+                "--chunk",
+                "2",
+                "--idempotency-key",
+                key,
+            ]
+        };
+        let first = optout(&args("batch"), &[]);
+        assert_eq!(first.code, Some(0), "{}", first.all_text());
+        assert_eq!(first.stdout.lines().count(), 5);
+        // The same keys again (chunks of 2, the last of 1): the first ids, nothing new.
+        let again = optout(&args("batch"), &[]);
+        assert_eq!(again.code, Some(0), "{}", again.all_text());
+        assert_eq!(again.stdout, first.stdout);
+        let bad = dir.join("bad.csv");
+        std::fs::write(&bad, "recipient\nd1@example.com\nnope\n").unwrap();
+        let rejected = optout(
+            &[
+                "enqueue",
+                "hubspot",
+                "--input",
+                bad.to_str().unwrap(),
+                "--topic",
+                SUB,
+                "--store",
+                &store,
+            ],
+            &[],
+        );
+        assert_eq!(rejected.code, Some(2), "{}", rejected.all_text());
+        assert!(rejected.stdout.is_empty());
+        let status = optout(&["status", "--store", &store, "--json"], &[]);
+        let counts: Value = serde_json::from_str(status.stdout.trim()).unwrap();
+        assert_eq!(counts["total"]["pending"], 5, "{counts}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_worker_killed_again_and_again_under_faults_loses_nothing() {
         const ROWS: usize = 300;

@@ -2,6 +2,7 @@
 //! (ARCHITECTURE.md §8) from a shell. Argument structs and printing; the work is done by
 //! `optout::outbox`.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -62,6 +63,9 @@ pub struct EnqueueArgs {
     /// Print JSON (one object per opt-out) on stdout.
     #[arg(long)]
     json: bool,
+    /// Opt-outs committed per transaction with --input (ids are printed after each commit).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..), hide = true)]
+    chunk: u32,
 }
 
 #[derive(Debug, Args)]
@@ -138,11 +142,25 @@ pub async fn enqueue(args: EnqueueArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
-    for o in &opt_outs {
-        match outbox.accept(o).await {
-            Ok(a) if args.json => println!("{}", json(&a)),
-            Ok(a) => println!("{}", a.id),
+    // One transaction per chunk: the ids of a chunk are printed only once it is committed,
+    // so every id on stdout is durable; a failed chunk stores nothing of itself.
+    let mut out = std::io::stdout();
+    for chunk in opt_outs.chunks(args.chunk as usize) {
+        let accepted = match outbox.accept_many(chunk).await {
+            Ok(a) => a,
             Err(e) => return fail(&e),
+        };
+        let mut text = String::new();
+        for a in &accepted {
+            text.push_str(&if args.json { json(a) } else { a.id.clone() });
+            text.push('\n');
+        }
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return ExitCode::from(1);
         }
     }
     ExitCode::SUCCESS

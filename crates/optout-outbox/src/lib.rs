@@ -132,6 +132,12 @@ impl Outbox {
         self.store.accept(opt_out, &self.deadlines).await
     }
 
+    /// Commits a chunk of opt-outs in one transaction (all or nothing) and answers one
+    /// [`Accepted`] per opt-out, in order; see [`Store::accept_many`].
+    pub async fn accept_many(&self, opt_outs: &[OptOut]) -> Result<Vec<Accepted>, Error> {
+        self.store.accept_many(opt_outs, &self.deadlines).await
+    }
+
     /// One opt-out's state per provider and its receipts; `None` for an unknown id.
     pub async fn status(&self, id: &str) -> Result<Option<OptOutStatus>, Error> {
         self.store.status(id).await

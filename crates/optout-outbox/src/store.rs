@@ -29,7 +29,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores the opt-out and one task per provider and recipient, in one committed
     /// transaction, and answers its id. With an idempotency key seen before, answers the first
     /// id (`created: false`) and stores nothing.
-    async fn accept(&self, opt_out: &OptOut, deadlines: &Deadlines) -> Result<Accepted, Error>;
+    async fn accept(&self, opt_out: &OptOut, deadlines: &Deadlines) -> Result<Accepted, Error> {
+        let mut one = self
+            .accept_many(std::slice::from_ref(opt_out), deadlines)
+            .await?;
+        one.pop()
+            .ok_or_else(|| Error::store("accept", "the store answered no opt-out"))
+    }
+
+    /// Stores a chunk of opt-outs in ONE committed transaction, all or nothing, and answers
+    /// one [`Accepted`] per opt-out, in order. Every opt-out is checked first: one invalid
+    /// opt-out stores nothing. An idempotency key seen before, in an earlier chunk or earlier
+    /// in this one, answers the first id (`created: false`) and stores nothing for that entry.
+    async fn accept_many(
+        &self,
+        opt_outs: &[OptOut],
+        deadlines: &Deadlines,
+    ) -> Result<Vec<Accepted>, Error>;
 
     /// Claims up to `limit` due tasks of `providers` (pending and due, or in flight with an
     /// expired lease), nearest deadline first, each under a lease of `lease` owned by `owner`;

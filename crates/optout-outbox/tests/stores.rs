@@ -81,4 +81,31 @@ every_backend!(
     an_edited_receipt_breaks_the_chain_there,
     a_deleted_receipt_is_named,
     a_deleted_last_receipt_is_named,
+    a_chunk_is_committed_whole_in_order,
+    a_repeated_key_in_or_across_chunks_gives_the_first_id,
+    a_chunk_with_one_invalid_opt_out_commits_nothing,
 );
+
+/// The one-at-a-time accept rate on SQLite (issue 15: at least 1,000/s). Prints, asserts
+/// nothing: `cargo test -p optout-outbox --all-features --release --test stores -- --ignored
+/// --nocapture accept_rate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn sqlite_accept_rate_one_at_a_time() {
+    use optout_core::{Provider, Topics};
+    use optout_outbox::{Deadlines, OptOut};
+    let Some(b) = sqlite().await else { return };
+    let n = 2_000;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        let o = OptOut::default()
+            .email(format!("p{i}@example.com"))
+            .topics(Provider::HubSpot, Topics::one("123"));
+        b.store.accept(&o, &Deadlines::default()).await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "sqlite: {n} accepts one at a time in {secs:.2}s: {:.0}/s",
+        f64::from(n) / secs
+    );
+}

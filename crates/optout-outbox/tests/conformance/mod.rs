@@ -516,3 +516,99 @@ pub async fn a_deleted_last_receipt_is_named(b: &Backend) {
     let bad = b.store.verify().await.unwrap().first_bad.unwrap();
     assert_eq!(bad.seq, 3, "{bad:?}");
 }
+
+pub async fn a_chunk_is_committed_whole_in_order(b: &Backend) {
+    let chunk: Vec<OptOut> = (0..50)
+        .map(|i| hubspot(&format!("p{i}@example.com")))
+        .chain([alice()])
+        .collect();
+    let accepted = b
+        .store
+        .accept_many(&chunk, &Deadlines::default())
+        .await
+        .unwrap();
+    assert_eq!(accepted.len(), 51);
+    assert!(accepted.iter().all(|a| a.created));
+    let ids: HashSet<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids.len(), 51);
+    assert_eq!(accepted[0].deadlines.len(), 1);
+    assert_eq!(accepted[50].deadlines.len(), 2);
+    for a in &accepted {
+        let status = b.store.status(&a.id).await.unwrap().unwrap();
+        assert_eq!(status.tasks.len(), a.deadlines.len());
+    }
+    assert_eq!(b.store.counts().await.unwrap().total.pending, 52);
+    assert!(b
+        .store
+        .accept_many(&[], &Deadlines::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn a_repeated_key_in_or_across_chunks_gives_the_first_id(b: &Backend) {
+    let chunk = [
+        hubspot("a@example.com").idempotency_key("k-1"),
+        hubspot("b@example.com"),
+        hubspot("a@example.com").idempotency_key("k-1"),
+    ];
+    let first = b
+        .store
+        .accept_many(&chunk, &Deadlines::default())
+        .await
+        .unwrap();
+    assert!(first[0].created && first[1].created && !first[2].created);
+    assert_eq!(first[0].id, first[2].id);
+    assert_eq!(first[2].deadlines, first[0].deadlines);
+    assert_eq!(b.store.counts().await.unwrap().total.pending, 2);
+    let again = b
+        .store
+        .accept_many(
+            &[
+                hubspot("c@example.com").idempotency_key("k-2"),
+                hubspot("a@example.com").idempotency_key("k-1"),
+            ],
+            &Deadlines::default(),
+        )
+        .await
+        .unwrap();
+    assert!(again[0].created && !again[1].created);
+    assert_eq!(again[1].id, first[0].id);
+    assert_eq!(again[1].deadlines.len(), 1);
+    // The single accept answers the same first ids.
+    let one = b
+        .store
+        .accept(
+            &hubspot("c@example.com").idempotency_key("k-2"),
+            &Deadlines::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(one.id, again[0].id);
+    assert!(!one.created);
+    assert_eq!(b.store.counts().await.unwrap().total.pending, 3);
+}
+
+pub async fn a_chunk_with_one_invalid_opt_out_commits_nothing(b: &Backend) {
+    let chunk = [
+        hubspot("a@example.com").idempotency_key("k-1"),
+        OptOut::default().email("no-topics@example.com"),
+        hubspot("b@example.com"),
+    ];
+    assert!(b
+        .store
+        .accept_many(&chunk, &Deadlines::default())
+        .await
+        .is_err());
+    assert_eq!(b.store.counts().await.unwrap().total.pending, 0);
+    // Nothing of the failed chunk was kept: its key is still new.
+    let a = b
+        .store
+        .accept(
+            &hubspot("a@example.com").idempotency_key("k-1"),
+            &Deadlines::default(),
+        )
+        .await
+        .unwrap();
+    assert!(a.created);
+}
