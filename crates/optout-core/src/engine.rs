@@ -244,9 +244,10 @@ impl<T: Send + 'static> Engine<T> {
     }
 }
 
-/// A spawned task: aborted when dropped (so dropping the engine stops everything); a panic
-/// inside is resumed in the caller; `None` only when the runtime shuts down under it.
-struct Spawned<T>(tokio::task::JoinHandle<T>);
+/// A spawned task: aborted when dropped (so dropping the engine, or whatever holds it, stops
+/// everything); a panic inside is resumed in the caller; `None` only when the runtime shuts
+/// down under it. The engine's senders are held this way, and so is bulk's driver.
+pub struct Spawned<T>(pub tokio::task::JoinHandle<T>);
 
 impl<T> Drop for Spawned<T> {
     fn drop(&mut self) {

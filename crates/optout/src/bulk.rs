@@ -29,9 +29,10 @@ use tokio::sync::mpsc;
 mod drive;
 mod journal;
 mod read;
-use drive::{drive, Spawned};
+use drive::drive;
 pub use journal::Destination;
 use journal::{load_journal, open_journal, Lock};
+use optout_core::engine::Spawned;
 /// The latency of a run's calls: the [engine](optout_core::engine)'s, which bulk runs on.
 pub use optout_core::engine::{Histogram, Latency};
 

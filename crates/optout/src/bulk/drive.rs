@@ -172,30 +172,3 @@ pub(super) async fn drive<R: Read + Send + 'static>(
     };
     (summary, result)
 }
-
-/// A spawned task: aborted when dropped (so dropping `run` stops everything); a panic inside is
-/// resumed in the caller; `None` only when the runtime shuts down under it.
-pub(super) struct Spawned<T>(pub(super) tokio::task::JoinHandle<T>);
-
-impl<T> Drop for Spawned<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for Spawned<T> {
-    type Output = Option<T>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|joined| match joined {
-                Ok(output) => Some(output),
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => None,
-            })
-    }
-}
