@@ -42,6 +42,12 @@ fn account_vars(provider: Provider) -> &'static [&'static str] {
         Provider::Novu => &["NOVU_SECRET_KEY"],
         Provider::Pushy => &["PUSHY_SECRET_API_KEY"],
         Provider::Mobivate => &["MOBIVATE_ACCOUNT_ID"],
+        // A public app's OAuth: the install's refresh token tells the accounts apart.
+        _ if std::env::var_os("HUBSPOT_ACCESS_TOKEN").is_none()
+            && std::env::var_os("HUBSPOT_REFRESH_TOKEN").is_some() =>
+        {
+            &["HUBSPOT_CLIENT_ID", "HUBSPOT_REFRESH_TOKEN"]
+        }
         _ => &["HUBSPOT_ACCESS_TOKEN"],
     }
 }

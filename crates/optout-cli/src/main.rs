@@ -5,6 +5,7 @@
 
 mod bulk_guard;
 mod demo;
+mod dry_run;
 mod outbox;
 mod print;
 mod serve;
@@ -37,6 +38,7 @@ Examples (credentials come from the environment; see --help of each command):
   PUSHY_SECRET_API_KEY=... optout unsubscribe pushy --recipient a6345d0278adc55d3474f5 --topic news --topic media
   MOBIVATE_ACCOUNT_ID=... optout unsubscribe mobivate --recipient 254700000000 --topic c71e2c2ee68b410a82d6c5f910c2d428
   optout bulk hubspot --input optouts.csv --topic 12345 --journal optouts.journal
+  optout bulk hubspot --input optouts.csv --topic 12345 --dry-run   # print the requests, send nothing
   optout sandbox --addr 127.0.0.1:8025      # then: HUBSPOT_BASE_URL=http://127.0.0.1:8025 ...
   optout demo
 
@@ -224,6 +226,10 @@ struct UnsubscribeArgs {
     /// Print the receipt or the error as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Print the requests that would be sent (secrets redacted), one per line, and send
+    /// nothing. With --json, the plan as JSON.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +262,11 @@ struct BulkArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Print the requests the run would send, batch by batch (secrets redacted), and send
+    /// nothing; the journal is neither read nor written. With --json, one JSON object per
+    /// request and the summary.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +370,9 @@ async fn main() -> ExitCode {
 
 async fn unsubscribe(args: UnsubscribeArgs) -> ExitCode {
     let json = args.json;
+    if args.dry_run {
+        return dry_run::unsubscribe(build_request(&args), &args.connection, json).await;
+    }
     match run_unsubscribe(args).await {
         Ok(receipt) => {
             print::receipt(&receipt, json);
@@ -372,17 +386,23 @@ async fn unsubscribe(args: UnsubscribeArgs) -> ExitCode {
 }
 
 async fn run_unsubscribe(args: UnsubscribeArgs) -> Result<optout::Receipt, Error> {
+    let (provider, request) = build_request(&args)?;
+    let client = optout::from_env(provider, &args.connection.overrides())?;
+    client.unsubscribe(&request).await
+}
+
+/// The provider and the request the arguments name.
+fn build_request(args: &UnsubscribeArgs) -> Result<(Provider, Unsubscribe), Error> {
     let provider = Provider::from(args.provider);
     let recipient = Recipient::for_provider(provider, &args.recipient, args.identifier.as_deref())?;
     let mut request = Unsubscribe::new(recipient, topics(&args.topics)?);
-    if let (Some(basis), Some(why)) = (args.legal_basis, args.legal_basis_explanation) {
-        request = request.legal_basis(basis, why);
+    if let (Some(basis), Some(why)) = (args.legal_basis, &args.legal_basis_explanation) {
+        request = request.legal_basis(basis, why.clone());
     }
-    if let Some(key) = args.idempotency_key {
-        request = request.idempotency_key(key);
+    if let Some(key) = &args.idempotency_key {
+        request = request.idempotency_key(key.clone());
     }
-    let client = optout::from_env(provider, &args.connection.overrides())?;
-    client.unsubscribe(&request).await
+    Ok((provider, request))
 }
 
 fn topics(args: &TopicArgs) -> Result<Topics, Error> {
@@ -400,6 +420,12 @@ fn topics(args: &TopicArgs) -> Result<Topics, Error> {
 
 async fn bulk(args: BulkArgs) -> ExitCode {
     let json = args.json;
+    if args.dry_run {
+        let provider = Provider::from(args.provider);
+        let job = bulk_job(&args);
+        let input = open_input(&args.input);
+        return dry_run::bulk(provider, &args.connection, job, input, json).await;
+    }
     let journal = args.journal.clone();
     let (summary, ended) = match run_bulk(args).await {
         Ok(ran) => ran,
@@ -445,10 +471,7 @@ async fn run_bulk(args: BulkArgs) -> Result<(optout::bulk::Summary, Result<(), E
     let mut overrides = args.connection.overrides();
     overrides.rate_limit = args.rate;
     let client = optout::from_env(provider, &overrides)?;
-    let mut job = BulkJob::new()
-        .all_topics(args.topics.all_topics)
-        .concurrency(args.concurrency as usize);
-    job.topics = args.topics.topics;
+    let mut job = bulk_job(&args);
     if let Some(path) = args.journal {
         bulk_guard::journal_is_not_input(&args.input, &path)?;
         job = job.journal(path).destination(bulk_guard::destination(
@@ -456,17 +479,7 @@ async fn run_bulk(args: BulkArgs) -> Result<(optout::bulk::Summary, Result<(), E
             args.connection.base_url.as_deref(),
         ));
     }
-    if let (Some(basis), Some(why)) = (args.legal_basis, args.legal_basis_explanation) {
-        job = job.legal_basis(basis, why);
-    }
-    let input: Box<dyn std::io::Read + Send> = if args.input == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        let file = std::fs::File::open(&args.input).map_err(|e| {
-            Error::invalid_input("input", format!("cannot open {:?}: {e}", args.input))
-        })?;
-        Box::new(std::io::BufReader::with_capacity(1 << 16, file))
-    };
+    let input = open_input(&args.input)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -508,4 +521,26 @@ async fn run_bulk(args: BulkArgs) -> Result<(optout::bulk::Summary, Result<(), E
         bar.finish_and_clear();
     }
     Ok(ran)
+}
+
+/// The job the arguments describe (without the journal).
+fn bulk_job(args: &BulkArgs) -> BulkJob {
+    let mut job = BulkJob::new()
+        .all_topics(args.topics.all_topics)
+        .concurrency(args.concurrency as usize);
+    job.topics = args.topics.topics.clone();
+    if let (Some(basis), Some(why)) = (args.legal_basis, &args.legal_basis_explanation) {
+        job = job.legal_basis(basis, why.clone());
+    }
+    job
+}
+
+/// The input file, or standard input for `-`.
+fn open_input(path: &str) -> Result<Box<dyn std::io::Read + Send>, Error> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdin()));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::invalid_input("input", format!("cannot open {path:?}: {e}")))?;
+    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
 }

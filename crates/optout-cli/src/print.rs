@@ -52,7 +52,8 @@ pub fn summary(summary: &Summary, json: bool) {
     }
 }
 
-fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+/// `value` as one line of JSON.
+pub fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value)
         .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode JSON: {e}\"}}"))
 }

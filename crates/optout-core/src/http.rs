@@ -423,6 +423,12 @@ impl HttpClient {
         request: Request,
         decode: impl Fn(Response<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        // A dry run: the request this call would send, recorded instead of sent.
+        if let Some(not_sent) =
+            crate::plan::intercept(self.provider, || self.outgoing(&request), &self.scrubber)
+        {
+            return Err(not_sent);
+        }
         let started = Instant::now();
         let mut attempt = 0;
         let mut may_have_applied = false;
@@ -458,14 +464,9 @@ impl HttpClient {
         }
     }
 
-    /// One attempt. A failure comes with whether this attempt may have applied the change.
-    async fn attempt<T>(
-        &self,
-        request: &Request,
-        decode: &impl Fn(Response<'_>) -> Result<T, Error>,
-        earlier_attempt_may_have_applied: bool,
-    ) -> Result<T, (Error, bool)> {
-        self.governor.acquire().await;
+    /// What goes on the wire for `request`: the one place a request is built, for a real
+    /// send and for a dry run's plan alike.
+    fn outgoing(&self, request: &Request) -> reqwest::Request {
         // Built directly rather than through `RequestBuilder`: the shared headers are copied
         // as one prepared map instead of being parsed and inserted one by one every time.
         let mut outgoing = reqwest::Request::new(request.method.clone(), request.url.clone());
@@ -480,6 +481,18 @@ impl HttpClient {
             headers.insert(name, value.clone());
         }
         *outgoing.body_mut() = request.body.clone().map(reqwest::Body::from);
+        outgoing
+    }
+
+    /// One attempt. A failure comes with whether this attempt may have applied the change.
+    async fn attempt<T>(
+        &self,
+        request: &Request,
+        decode: &impl Fn(Response<'_>) -> Result<T, Error>,
+        earlier_attempt_may_have_applied: bool,
+    ) -> Result<T, (Error, bool)> {
+        self.governor.acquire().await;
+        let outgoing = self.outgoing(request);
         // A connection that never opened carried nothing; any other failure may have come
         // after the request reached the provider.
         let network = |e: reqwest::Error| {

@@ -12,11 +12,13 @@
 //! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
 //! - `rate`: [`RateLimit`] and the rate governor each client shares with its clones;
 //! - [`scrub`]: what keeps credentials and control characters out of error text;
-//! - [`validate`]: the input checks every provider applies before sending.
+//! - [`validate`]: the input checks every provider applies before sending;
+//! - [`plan`]: dry runs, the requests a call would send, recorded instead of sent.
 
 pub mod engine;
 mod error;
 pub mod http;
+pub mod plan;
 mod rate;
 mod retry;
 pub mod scrub;
@@ -27,12 +29,16 @@ pub mod validate;
 pub use async_trait::async_trait;
 pub use error::{snippet, Error, ErrorKind, Partial};
 pub use http::{HttpClient, HttpConfig, Request, Response};
+pub use plan::{Plan, PlannedRequest};
 pub use rate::RateLimit;
 pub use retry::{wait_from_headers, Decision, RetryPolicy};
 pub use types::{
     LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe, PHONE_REGION_VAR,
 };
-pub use unsubscriber::{per_topic, TopicOutcome, Unsubscriber, UnsubscriberExt, TOPIC_CONCURRENCY};
+pub use unsubscriber::{
+    per_topic, plan_by_capture, plan_many_by_capture, TopicOutcome, Unsubscriber, UnsubscriberExt,
+    TOPIC_CONCURRENCY,
+};
 
 /// Re-exported so that provider crates and users name the same versions.
 pub use {reqwest, secrecy};

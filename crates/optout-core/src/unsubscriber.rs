@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_util::stream::{self, StreamExt};
 
-use crate::{Error, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe};
+use crate::{Error, Outcome, Plan, Provider, Receipt, Recipient, Topics, Unsubscribe};
 
 /// Honours an opt-out at one provider.
 ///
@@ -68,6 +68,63 @@ pub trait Unsubscriber: Send + Sync + std::fmt::Debug {
         }
         results
     }
+
+    /// A dry run of [`unsubscribe`](Self::unsubscribe): the requests it would send (secrets
+    /// redacted), with nothing sent. Bad input is refused with the same error `unsubscribe`
+    /// gives. When later requests depend on the answers, the plan holds the first ones and
+    /// [`Plan::then`] says what may follow.
+    ///
+    /// Every provider of optout implements it with [`plan::capture`](crate::plan::capture):
+    /// its own request building, recorded instead of sent. The default refuses with
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) and sends nothing, since an
+    /// implementation that does not send through [`HttpClient`](crate::HttpClient) cannot be
+    /// run without sending.
+    async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
+        let _ = request;
+        Err(cannot_plan(self.provider()))
+    }
+
+    /// A dry run of [`unsubscribe_many`](Self::unsubscribe_many): the requests it would send
+    /// for all of `requests` (a provider's batch calls included), and for each request `Ok`
+    /// or the error that refuses it before sending. The default refuses every request, as
+    /// [`plan`](Self::plan) does.
+    async fn plan_many(&self, requests: &[Unsubscribe]) -> (Plan, Vec<Result<(), Error>>) {
+        let refused = requests
+            .iter()
+            .map(|_| Err(cannot_plan(self.provider())))
+            .collect();
+        (Plan::default(), refused)
+    }
+}
+
+fn cannot_plan(provider: Provider) -> Error {
+    Error::unsupported(
+        provider,
+        "plan a dry run with this client: it does not implement `Unsubscriber::plan`",
+    )
+}
+
+/// [`Unsubscriber::plan`] for a client that sends through [`HttpClient`](crate::HttpClient):
+/// its `unsubscribe`, recorded instead of sent.
+pub async fn plan_by_capture<U: Unsubscriber + ?Sized>(
+    client: &U,
+    request: &Unsubscribe,
+) -> Result<Plan, Error> {
+    let (result, plan) = crate::plan::capture(client.unsubscribe(request)).await;
+    crate::plan::checked(result).map(|()| plan)
+}
+
+/// [`Unsubscriber::plan_many`] for a client that sends through
+/// [`HttpClient`](crate::HttpClient): its `unsubscribe_many`, recorded instead of sent.
+pub async fn plan_many_by_capture<U: Unsubscriber + ?Sized>(
+    client: &U,
+    requests: &[Unsubscribe],
+) -> (Plan, Vec<Result<(), Error>>) {
+    let (results, plan) = crate::plan::capture(client.unsubscribe_many(requests)).await;
+    (
+        plan,
+        results.into_iter().map(crate::plan::checked).collect(),
+    )
 }
 
 #[async_trait]
@@ -83,6 +140,12 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for Box<T> {
     }
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         (**self).unsubscribe_many(requests).await
+    }
+    async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
+        (**self).plan(request).await
+    }
+    async fn plan_many(&self, requests: &[Unsubscribe]) -> (Plan, Vec<Result<(), Error>>) {
+        (**self).plan_many(requests).await
     }
 }
 
@@ -100,6 +163,12 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for Arc<T> {
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         (**self).unsubscribe_many(requests).await
     }
+    async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
+        (**self).plan(request).await
+    }
+    async fn plan_many(&self, requests: &[Unsubscribe]) -> (Plan, Vec<Result<(), Error>>) {
+        (**self).plan_many(requests).await
+    }
 }
 
 #[async_trait]
@@ -115,6 +184,12 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for &T {
     }
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         (**self).unsubscribe_many(requests).await
+    }
+    async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
+        (**self).plan(request).await
+    }
+    async fn plan_many(&self, requests: &[Unsubscribe]) -> (Plan, Vec<Result<(), Error>>) {
+        (**self).plan_many(requests).await
     }
 }
 

@@ -119,13 +119,25 @@ impl TokenSource {
                 return Ok(header);
             }
         }
+        // A dry run: the refresh is recorded (once per plan, as concurrent calls share one
+        // refresh), not sent, and the calls carry a placeholder for the token it answers.
+        if optout_core::plan::is_capturing() {
+            let note = "the calls after the token refresh carry the access token it answers";
+            if optout_core::plan::then(note) {
+                let scrubber = optout_core::scrub::Scrubber::new(&self.secrets());
+                let _ =
+                    optout_core::plan::intercept(PROVIDER, || self.refresh_request(), &scrubber);
+            }
+            return bearer(&SecretString::from("the-refreshed-access-token"));
+        }
         let refreshed = self.refresh().await?;
         let header = bearer(&refreshed.token)?;
         *current = Some(refreshed);
         Ok(header)
     }
 
-    async fn refresh(&self) -> Result<Current, Error> {
+    /// The refresh, as it goes on the wire.
+    fn refresh_request(&self) -> reqwest::Request {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "refresh_token")
             .append_pair("client_id", &self.credentials.client_id)
@@ -138,19 +150,24 @@ impl TokenSource {
                 self.credentials.refresh_token.expose_secret(),
             )
             .finish();
+        let mut request = reqwest::Request::new(reqwest::Method::POST, self.token_url.clone());
+        *request.timeout_mut() = Some(self.timeout);
+        let headers = request.headers_mut();
+        headers.insert(USER_AGENT, HeaderValue::from_static(self.user_agent));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded;charset=UTF-8"),
+        );
+        *request.body_mut() = Some(body.into());
+        request
+    }
+
+    async fn refresh(&self) -> Result<Current, Error> {
         let started = Instant::now();
         let response = self
             .client
-            .post(self.token_url.clone())
-            .timeout(self.timeout)
-            .header(USER_AGENT, self.user_agent)
-            .header(ACCEPT, "application/json")
-            .header(
-                CONTENT_TYPE,
-                "application/x-www-form-urlencoded;charset=UTF-8",
-            )
-            .body(body)
-            .send()
+            .execute(self.refresh_request())
             .await
             .map_err(|e| Error::network(PROVIDER, e))?;
         let status = response.status();

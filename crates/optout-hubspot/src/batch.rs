@@ -131,6 +131,10 @@ impl HubSpot {
         if self.batch_refused.load(Ordering::Relaxed) {
             return chunk.iter().map(|_| PairResult::ViaV3).collect();
         }
+        optout_core::plan::then(
+            "a batch write refused as a whole (403 without the batch scope; 400, 404, 405, \
+             409, 413, 422) is followed by one v3 unsubscribe per pair it holds",
+        );
         let request = BatchWriteRequest {
             inputs: chunk.to_vec(),
         };

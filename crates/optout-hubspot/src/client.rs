@@ -16,7 +16,8 @@ use crate::wire::{
     UnsubscribeRequest,
 };
 use crate::{
-    ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, PROVIDER, USER_AGENT,
+    ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, DEFAULT_BASE_URL,
+    DEFAULT_BATCH_SIZE, PROVIDER, REFRESH_TOKEN_VAR, USER_AGENT,
 };
 
 /// What the v3 unsubscribe said. `S` is the decoded status: the whole [`SubscriptionStatus`]
@@ -116,10 +117,16 @@ impl HubSpotBuilder {
     /// A builder with the token from `HUBSPOT_ACCESS_TOKEN`, the base URL from
     /// `HUBSPOT_BASE_URL` and the batch size from `HUBSPOT_BATCH_SIZE` (see
     /// [`batch_size`](Self::batch_size)) if set; further settings can follow.
+    ///
+    /// A public app's OAuth credentials come from `HUBSPOT_CLIENT_ID`,
+    /// `HUBSPOT_CLIENT_SECRET` and `HUBSPOT_REFRESH_TOKEN` instead (see
+    /// [`oauth`](Self::oauth)): all three, and without `HUBSPOT_ACCESS_TOKEN`. Both kinds set,
+    /// or only some of the three, is a configuration error naming the variables.
     pub fn from_env() -> Result<Self, Error> {
+        let (access_token, oauth) = credentials_from_env()?;
         Ok(HubSpotBuilder {
-            access_token: Some(required_env(ACCESS_TOKEN_VAR)?),
-            oauth: None,
+            access_token,
+            oauth,
             http: HttpConfig::from_env(PROVIDER),
             business_unit_id: None,
             batch_size: batch_size_from_env()?,
@@ -266,7 +273,8 @@ impl HubSpot {
         HubSpotBuilder::default()
     }
 
-    /// A client from `HUBSPOT_ACCESS_TOKEN`, with the base URL from `HUBSPOT_BASE_URL` if set.
+    /// A client from `HUBSPOT_ACCESS_TOKEN` (or the OAuth variables: see
+    /// [`HubSpotBuilder::from_env`]), with the base URL from `HUBSPOT_BASE_URL` if set.
     pub fn from_env() -> Result<HubSpot, Error> {
         HubSpotBuilder::from_env()?.build()
     }
@@ -282,6 +290,9 @@ impl HubSpot {
         let Some(tokens) = &self.tokens else {
             return self.http.send(request, decode).await;
         };
+        optout_core::plan::then(
+            "a call answered 401 refreshes the access token once and is sent again",
+        );
         let authorization = tokens.authorization(None).await?;
         let first = request
             .clone()
@@ -404,6 +415,52 @@ fn encode_segment(text: &str) -> String {
         }
     }
     out
+}
+
+/// The static token, or the OAuth credentials, from the environment: exactly one kind.
+fn credentials_from_env() -> Result<(Option<SecretString>, Option<OAuthCredentials>), Error> {
+    use optout_core::http::optional_env;
+    let oauth_vars = [CLIENT_ID_VAR, CLIENT_SECRET_VAR, REFRESH_TOKEN_VAR];
+    let [client_id, client_secret, refresh_token] = oauth_vars.map(optional_env);
+    let any_oauth = client_id.is_some() || client_secret.is_some() || refresh_token.is_some();
+    let token_set = optional_env(ACCESS_TOKEN_VAR).is_some();
+    match (token_set, any_oauth, client_id, client_secret, refresh_token) {
+        (true, true, ..) => Err(Error::config(format!(
+            "both {ACCESS_TOKEN_VAR} (a private app's token) and HubSpot OAuth credentials ({}) are set; unset one: {ACCESS_TOKEN_VAR}, or {CLIENT_ID_VAR}, {CLIENT_SECRET_VAR} and {REFRESH_TOKEN_VAR}",
+            oauth_vars
+                .iter()
+                .filter(|v| optional_env(v).is_some())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        (true, false, ..) => Ok((Some(required_env(ACCESS_TOKEN_VAR)?), None)),
+        (false, true, Some(client_id), Some(client_secret), Some(refresh_token)) => Ok((
+            None,
+            Some(OAuthCredentials {
+                client_id: client_id.trim().to_owned(),
+                client_secret: SecretString::from(client_secret),
+                refresh_token: SecretString::from(refresh_token),
+            }),
+        )),
+        (false, true, ..) => {
+            let missing: Vec<&str> = oauth_vars
+                .iter()
+                .filter(|v| optional_env(v).is_none())
+                .copied()
+                .collect();
+            Err(Error::config(format!(
+                "HubSpot OAuth needs {CLIENT_ID_VAR}, {CLIENT_SECRET_VAR} and {REFRESH_TOKEN_VAR}: {} not set",
+                match missing.as_slice() {
+                    [one] => format!("{one} is"),
+                    more => format!("{} are", more.join(" and ")),
+                }
+            )))
+        }
+        (false, false, ..) => Err(Error::config(format!(
+            "{ACCESS_TOKEN_VAR} is not set (or, for a public app's OAuth, set {CLIENT_ID_VAR}, {CLIENT_SECRET_VAR} and {REFRESH_TOKEN_VAR})"
+        ))),
+    }
 }
 
 /// `HUBSPOT_BATCH_SIZE`, if set: a whole number of at least 1.

@@ -59,6 +59,13 @@ pub use wire::{
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 /// The variable [`HubSpot::from_env`] reads the access token from.
 pub const ACCESS_TOKEN_VAR: &str = "HUBSPOT_ACCESS_TOKEN";
+/// With OAuth ([`HubSpotBuilder::oauth`]): the variable [`HubSpot::from_env`] reads the
+/// public app's client id from.
+pub const CLIENT_ID_VAR: &str = "HUBSPOT_CLIENT_ID";
+/// With OAuth: the variable the app's client secret is read from.
+pub const CLIENT_SECRET_VAR: &str = "HUBSPOT_CLIENT_SECRET";
+/// With OAuth: the variable the install's refresh token is read from.
+pub const REFRESH_TOKEN_VAR: &str = "HUBSPOT_REFRESH_TOKEN";
 /// The optional variable [`HubSpot::from_env`] reads the batch size from
 /// ([`HubSpotBuilder::batch_size`]; `1` turns batch writes off).
 pub const BATCH_SIZE_VAR: &str = "HUBSPOT_BATCH_SIZE";

@@ -378,4 +378,19 @@ impl Unsubscriber for Migma {
         });
         optout_core::per_topic(PROVIDER, request, &topics, calls).await
     }
+
+    /// The requests [`unsubscribe`](Unsubscriber::unsubscribe) would send, built by the same
+    /// code and recorded instead of sent ([`optout_core::plan`]).
+    async fn plan(&self, request: &Unsubscribe) -> Result<optout_core::Plan, Error> {
+        optout_core::plan_by_capture(self, request).await
+    }
+
+    /// The requests [`unsubscribe_many`](Unsubscriber::unsubscribe_many) would send,
+    /// recorded instead of sent.
+    async fn plan_many(
+        &self,
+        requests: &[Unsubscribe],
+    ) -> (optout_core::Plan, Vec<Result<(), Error>>) {
+        optout_core::plan_many_by_capture(self, requests).await
+    }
 }

@@ -197,6 +197,11 @@ impl Novu {
             requests.push(self.request(topic_key, chunk, key.as_deref())?);
         }
         let total = requests.len();
+        if total > 1 {
+            optout_core::plan::then(format!(
+                "chunks 2 to {total} follow one after another, each once the one before succeeded"
+            ));
+        }
         let mut merged = DeleteSubscriptionsResponse {
             data: Vec::new(),
             meta: Meta::default(),

@@ -195,6 +195,21 @@ impl Unsubscriber for Novu {
             .map(|r| r.unwrap_or_else(|| Err(Error::config("no call was made for this request"))))
             .collect()
     }
+
+    /// The requests [`unsubscribe`](Unsubscriber::unsubscribe) would send, built by the same
+    /// code and recorded instead of sent ([`optout_core::plan`]).
+    async fn plan(&self, request: &Unsubscribe) -> Result<optout_core::Plan, Error> {
+        optout_core::plan_by_capture(self, request).await
+    }
+
+    /// The requests [`unsubscribe_many`](Unsubscriber::unsubscribe_many) would send,
+    /// recorded instead of sent.
+    async fn plan_many(
+        &self,
+        requests: &[Unsubscribe],
+    ) -> (optout_core::Plan, Vec<Result<(), Error>>) {
+        optout_core::plan_many_by_capture(self, requests).await
+    }
 }
 
 /// The requests of one batch for one topic key: each distinct item (sent as they are, in

@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 
 mod drive;
 mod journal;
+mod plan;
 mod read;
 use drive::drive;
 pub use journal::Destination;
@@ -35,6 +36,7 @@ use journal::{load_journal, open_journal, Lock};
 use optout_core::engine::Spawned;
 /// The latency of a run's calls: the [engine](optout_core::engine)'s, which bulk runs on.
 pub use optout_core::engine::{Histogram, Latency};
+pub use plan::{plan, BatchPlan, PlanSummary};
 
 /// What to do with every row.
 #[derive(Debug, Clone)]

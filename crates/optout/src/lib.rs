@@ -62,8 +62,9 @@ pub use connect::{from_env, Overrides};
 pub use optout_core::{reqwest, secrecy};
 
 pub use optout_core::{
-    async_trait, Error, ErrorKind, LegalBasis, Outcome, Partial, Provider, RateLimit, Receipt,
-    Recipient, RetryPolicy, TopicOutcome, Topics, Unsubscribe, Unsubscriber, UnsubscriberExt,
+    async_trait, Error, ErrorKind, LegalBasis, Outcome, Partial, Plan, PlannedRequest, Provider,
+    RateLimit, Receipt, Recipient, RetryPolicy, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
+    UnsubscriberExt,
 };
 
 // The plumbing's old paths, kept so that nothing written against them breaks; new code uses
@@ -87,10 +88,10 @@ pub use optout_core::{http, per_topic, validate, Decision, HttpClient, HttpConfi
 /// ```
 pub mod provider_kit {
     #[doc(inline)]
-    pub use optout_core::{engine, http, validate};
+    pub use optout_core::{engine, http, plan, validate};
     pub use optout_core::{
-        per_topic, snippet, wait_from_headers, Decision, HttpClient, HttpConfig, Request, Response,
-        TOPIC_CONCURRENCY,
+        per_topic, plan_by_capture, plan_many_by_capture, snippet, wait_from_headers, Decision,
+        HttpClient, HttpConfig, Request, Response, TOPIC_CONCURRENCY,
     };
 }
 
