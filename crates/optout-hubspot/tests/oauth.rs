@@ -226,3 +226,75 @@ fn oauth_and_an_access_token_are_exclusive_and_checked() {
         assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_plan_shows_the_refresh_and_the_call_and_sends_nothing() {
+    let server = MockServer::start().await;
+    let hubspot = oauth_client(&server);
+    let two = Unsubscribe::new(alice(), Topics::only(["1", "2"]));
+    let plan = hubspot.plan(&two).await.unwrap();
+    assert!(received(&server).await.is_empty(), "a plan sends nothing");
+    // One refresh, shared by both calls, as a real run shares it.
+    let paths: Vec<&str> = plan
+        .requests
+        .iter()
+        .map(|r| r.url.trim_start_matches(&server.uri()))
+        .collect();
+    assert_eq!(paths, [TOKEN_PATH, V3_PATH, V3_PATH], "{plan}");
+    assert!(plan.then.iter().any(|t| t.contains("401")), "{plan}");
+
+    mount_token(&server, "at-1-0123456789", 1800).await;
+    mount_v3_with(&server, "at-1-0123456789", v3_done(), 1).await;
+    hubspot
+        .unsubscribe(&Unsubscribe::new(alice(), Topics::one("1")))
+        .await
+        .unwrap();
+    let sent = received(&server).await;
+    let secrets = [CLIENT_SECRET, REFRESH_TOKEN, "at-1-0123456789"];
+    optout_testkit::assert_planned_as_received(&plan.requests[0], &sent[0], &secrets);
+    optout_testkit::assert_planned_as_received(&plan.requests[1], &sent[1], &secrets);
+}
+
+/// `from_env` with the three OAuth variables: a refreshing client, against a loopback token
+/// endpoint at `HUBSPOT_BASE_URL`. One test: the environment is the whole process's.
+#[tokio::test]
+async fn from_env_reads_the_oauth_variables() {
+    let server = MockServer::start().await;
+    mount_token(&server, "at-env", 1800).await;
+    mount_v3_with(&server, "at-env", v3_done(), 1).await;
+    std::env::remove_var("HUBSPOT_ACCESS_TOKEN");
+    std::env::set_var("HUBSPOT_BASE_URL", server.uri());
+    std::env::set_var("HUBSPOT_CLIENT_ID", "client-id-1");
+    std::env::set_var("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET);
+    let partial = HubSpot::from_env().unwrap_err();
+    assert_eq!(partial.kind(), ErrorKind::Config);
+    assert!(
+        partial
+            .to_string()
+            .contains("HUBSPOT_REFRESH_TOKEN is not set"),
+        "{partial}"
+    );
+    std::env::set_var("HUBSPOT_REFRESH_TOKEN", REFRESH_TOKEN);
+    let hubspot = HubSpot::from_env().unwrap();
+    let receipt = hubspot.unsubscribe(&request()).await.unwrap();
+    assert_eq!(receipt.outcome, Outcome::Unsubscribed);
+    assert_eq!(received(&server).await[0].url.path(), TOKEN_PATH);
+
+    std::env::set_var("HUBSPOT_ACCESS_TOKEN", "pat-na1-static");
+    let both = HubSpot::from_env().unwrap_err();
+    let text = renderings(&both);
+    assert!(text.contains("HUBSPOT_ACCESS_TOKEN") && text.contains("HUBSPOT_CLIENT_SECRET"));
+    assert!(
+        !text.contains(CLIENT_SECRET) && !text.contains("pat-na1-static"),
+        "{text}"
+    );
+    for var in [
+        "HUBSPOT_ACCESS_TOKEN",
+        "HUBSPOT_BASE_URL",
+        "HUBSPOT_CLIENT_ID",
+        "HUBSPOT_CLIENT_SECRET",
+        "HUBSPOT_REFRESH_TOKEN",
+    ] {
+        std::env::remove_var(var);
+    }
+}

@@ -151,3 +151,109 @@ pub fn renderings(e: &optout_core::Error) -> String {
     let json = serde_json::to_string(e).expect("an error serializes");
     format!("{e} {e:?} {json}")
 }
+
+/// Asserts that `planned` (a dry run's request) is `received` (what the real call sent):
+/// method, URL, headers and body equal, except where the plan shows `<redacted>` (a query
+/// value, a header value, a JSON or form field), and for the headers the HTTP library adds
+/// (`host`, `content-length` unless the client set it). Then asserts none of `secrets`
+/// shows in the plan's `Display`, `Debug` or JSON.
+pub fn assert_planned_as_received(
+    planned: &optout_core::PlannedRequest,
+    received: &Request,
+    secrets: &[&str],
+) {
+    use optout_core::plan::REDACTED_VALUE;
+    let same = |shown: &str, sent: &str| shown == REDACTED_VALUE || shown == sent;
+    assert_eq!(planned.method, received.method.as_str(), "method");
+    // The URL: up to the query as it is, then each query pair.
+    let (shown_base, shown_query) = planned
+        .url
+        .split_once('?')
+        .map_or((planned.url.as_str(), None), |(b, q)| (b, Some(q)));
+    // wiremock names every server `localhost`: the path is compared, as sent.
+    let after_scheme = shown_base.find("://").map_or(0, |i| i + 3);
+    let shown_path = shown_base[after_scheme..]
+        .find('/')
+        .map_or("/", |i| &shown_base[after_scheme + i..]);
+    assert_eq!(shown_path, received.url.path(), "URL path");
+    let pairs = |q: &str| -> Vec<(String, String)> {
+        q.split('&')
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
+    match (shown_query, received.url.query()) {
+        (None, None) => {}
+        (Some(shown), Some(sent)) => {
+            let (shown, sent) = (pairs(shown), pairs(sent));
+            assert_eq!(shown.len(), sent.len(), "query {shown:?} vs {sent:?}");
+            for ((sk, sv), (rk, rv)) in shown.iter().zip(&sent) {
+                assert_eq!(sk, rk, "query key");
+                assert!(same(sv, rv), "query {sk}: {sv} vs {rv}");
+            }
+        }
+        (shown, sent) => panic!("query: planned {shown:?}, sent {sent:?}"),
+    }
+    // The headers.
+    for (name, value) in &planned.headers {
+        let sent = header(received, name).unwrap_or_else(|| panic!("{name} was not sent"));
+        assert!(same(value, &sent), "header {name}: {value} vs {sent}");
+    }
+    let added = ["host", "content-length"];
+    for name in received.headers.keys() {
+        assert!(
+            planned.header(name.as_str()).is_some() || added.contains(&name.as_str()),
+            "{name} was sent but is not in the plan"
+        );
+    }
+    // The body.
+    let sent_body = String::from_utf8(received.body.clone()).unwrap();
+    match (&planned.body, sent_body.is_empty()) {
+        (None, true) => {}
+        (None, false) => panic!("a body was sent but none planned: {sent_body}"),
+        (Some(shown), _) if !shown.contains(REDACTED_VALUE) => {
+            assert_eq!(shown, &sent_body, "body")
+        }
+        (Some(shown), _) => match (
+            serde_json::from_str(shown),
+            serde_json::from_str(&sent_body),
+        ) {
+            (Ok(shown), Ok(sent)) => assert_json_redacted(&shown, &sent),
+            _ => {
+                let (shown, sent) = (pairs(shown), pairs(&sent_body));
+                assert_eq!(shown.len(), sent.len(), "form {shown:?} vs {sent:?}");
+                for ((sk, sv), (rk, rv)) in shown.iter().zip(&sent) {
+                    assert_eq!(sk, rk);
+                    assert!(same(sv, rv), "form {sk}");
+                }
+            }
+        },
+    }
+    let all = format!(
+        "{planned} {planned:?} {}",
+        serde_json::to_string(planned).unwrap()
+    );
+    for secret in secrets {
+        assert!(!all.contains(secret), "{secret} shows in the plan: {all}");
+    }
+}
+
+/// `shown` is `sent` with some string values `<redacted>`.
+fn assert_json_redacted(shown: &Value, sent: &Value) {
+    match (shown, sent) {
+        (Value::String(s), Value::String(_)) if s == optout_core::plan::REDACTED_VALUE => {}
+        (Value::Object(a), Value::Object(b)) => {
+            assert_eq!(a.len(), b.len(), "{shown} vs {sent}");
+            for (k, v) in a {
+                assert_json_redacted(v, b.get(k).unwrap_or_else(|| panic!("{k} not sent")));
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len());
+            a.iter()
+                .zip(b)
+                .for_each(|(a, b)| assert_json_redacted(a, b));
+        }
+        _ => assert_eq!(shown, sent),
+    }
+}
