@@ -397,3 +397,91 @@ pub fn checked<T>(result: Result<T, Error>) -> Result<(), Error> {
         Err(error) => Err(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+    use secrecy::SecretString;
+
+    const KEY: &str = "s3cr3t-0123456789abcdefg";
+
+    fn request(url: &str, body: &str, sensitive: bool) -> reqwest::Request {
+        let mut r = reqwest::Request::new(reqwest::Method::POST, url.parse().unwrap());
+        let mut auth = HeaderValue::from_str(&format!("Bearer {KEY}")).unwrap();
+        auth.set_sensitive(sensitive);
+        r.headers_mut().insert("authorization", auth);
+        r.headers_mut().insert(
+            "x-note",
+            HeaderValue::from_str(&format!("k {KEY}")).unwrap(),
+        );
+        *r.body_mut() = Some(body.to_owned().into());
+        r
+    }
+
+    fn planned(url: &str, body: &str) -> PlannedRequest {
+        let scrubber = Scrubber::new(&[SecretString::from(KEY)]);
+        PlannedRequest::redacted(Provider::Pushy, &request(url, body, false), &scrubber)
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_url_headers_and_body_and_every_rendering() {
+        let body = format!(r#"{{"msisdn":"254700000000","signature":"abc123","note":"{KEY}"}}"#);
+        let p = planned(&format!("http://h/x?api_key={KEY}&b=1"), &body);
+        assert_eq!(p.url, "http://h/x?api_key=<redacted>&b=1");
+        assert_eq!(p.header("authorization"), Some(REDACTED_VALUE));
+        assert_eq!(p.header("x-note"), Some("k [REDACTED]"));
+        assert_eq!(
+            p.body.as_deref(),
+            Some(r#"{"msisdn":"254700000000","signature":"<redacted>","note":"[REDACTED]"}"#)
+        );
+        let all = format!("{p} {p:?} {}", serde_json::to_string(&p).unwrap());
+        assert!(!all.contains(KEY) && !all.contains("abc123"), "{all}");
+    }
+
+    #[test]
+    fn a_form_body_keeps_its_order_with_credentials_redacted() {
+        let p = planned(
+            "http://h/oauth/v1/token",
+            "grant_type=refresh_token&client_id=c1&client_secret=cs-1&refresh_token=rt-1",
+        );
+        assert_eq!(
+            p.body.as_deref(),
+            Some("grant_type=refresh_token&client_id=c1&client_secret=<redacted>&refresh_token=<redacted>")
+        );
+    }
+
+    #[test]
+    fn display_is_one_line_per_request_and_json_has_the_body_as_json() {
+        let p = planned("http://h/x", r#"{"a":"line\nbreak"}"#);
+        let plan = Plan {
+            requests: vec![p.clone(), p],
+            then: vec!["more may follow".into()],
+        };
+        let text = plan.to_string();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.ends_with("\n  then: more may follow"));
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["requests"][0]["body"]["a"], "line\nbreak");
+        assert_eq!(
+            json["requests"][0]["headers"]["authorization"],
+            REDACTED_VALUE
+        );
+    }
+
+    #[tokio::test]
+    async fn outside_a_capture_nothing_is_intercepted() {
+        let scrubber = Scrubber::default();
+        let build = || request("http://h/x", "", true);
+        assert!(intercept(Provider::Pushy, build, &scrubber).is_none());
+        assert!(!is_capturing());
+        let ((), plan) = capture(async {
+            let error = intercept(Provider::Pushy, build, &scrubber).unwrap();
+            assert!(is_not_sent(&error) && !error.was_sent());
+            assert!(then("x") && !then("x"));
+        })
+        .await;
+        assert_eq!(plan.requests.len(), 1);
+        assert_eq!(plan.then, ["x"]);
+    }
+}
