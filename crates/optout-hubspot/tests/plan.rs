@@ -56,3 +56,23 @@ async fn bad_input_is_refused_by_the_plan_as_by_the_call() {
     assert_eq!(planned.kind(), called.kind());
     assert!(received(&server).await.is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn the_plan_of_a_batch_is_the_batch_write_sent() {
+    let server = MockServer::start().await;
+    let client = client(&server);
+    let rows: Vec<Unsubscribe> = ["a@example.com", "b@example.com", "c@example.com"]
+        .iter()
+        .map(|a| Unsubscribe::new(Recipient::email(*a).unwrap(), Topics::one("289137114")))
+        .collect();
+    let (plan, checked) = client.plan_many(&rows).await;
+    assert!(checked.iter().all(Result::is_ok));
+    assert!(received(&server).await.is_empty(), "a plan sends nothing");
+    assert_eq!(plan.requests.len(), 1, "{plan}");
+    assert!(plan.requests[0].url.ends_with("/batch/write"));
+    assert!(plan.then[0].contains("v3"), "{plan}");
+    let _ = client.unsubscribe_many(&rows).await;
+    let sent = received(&server).await;
+    // The batch write is answered 404: its pairs then go one by one (not in the plan).
+    assert_planned_as_received(&plan.requests[0], &sent[0], &[SECRET]);
+}

@@ -56,3 +56,21 @@ async fn bad_input_is_refused_by_the_plan_as_by_the_call() {
     assert_eq!(planned.kind(), called.kind());
     assert!(received(&server).await.is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn the_plan_of_a_batch_is_the_delete_sent() {
+    let server = MockServer::start().await;
+    let client = client(&server);
+    let rows: Vec<Unsubscribe> = ["user-1", "user-2", "user-3"]
+        .iter()
+        .map(|s| Unsubscribe::new(Recipient::subscriber(*s).unwrap(), Topics::one("news")))
+        .collect();
+    let (plan, checked) = client.plan_many(&rows).await;
+    assert!(checked.iter().all(Result::is_ok));
+    assert!(received(&server).await.is_empty(), "a plan sends nothing");
+    assert_eq!(plan.requests.len(), 1, "{plan}");
+    let _ = client.unsubscribe_many(&rows).await;
+    let sent = received(&server).await;
+    assert_eq!(sent.len(), 1);
+    assert_planned_as_received(&plan.requests[0], &sent[0], &[SECRET]);
+}
