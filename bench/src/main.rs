@@ -60,7 +60,19 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --pushy-limit N/PERIOD    the sandbox's Pushy limit (default 800/480ms: 800/min scaled 125x)
   --client-rate R     what `optout bulk --rate` is given: limit (the sandbox's, the default),
                       none, or an N/PERIOD
-  --limited-concurrency N   `optout bulk --concurrency` (default 8, the CLI's default)";
+  --limited-concurrency N   `optout bulk --concurrency` (default 8, the CLI's default)
+
+  --outbox            run only the outbox scenario instead (bench/src/outbox.rs): accept one at
+                      a time and `optout enqueue --input` of --rows; drain --rows HubSpot tasks
+                      with `optout worker` (SQLite 1 worker, PostgreSQL 1 and 4) against
+                      `optout sandbox`, beside `optout bulk`; worker peak memory by queue length
+                      (<target>/bench/outbox.json)
+  --outbox-million    also: one worker draining a 1,000,000-task queue (peak memory)
+  --outbox-stores LIST      sqlite,postgres (default both)
+  --outbox-pg-workers LIST  worker processes on PostgreSQL (default 1,4)
+  --outbox-accept-one N     opt-outs accepted one at a time (default 5000)
+  --outbox-small N          the small queue of the memory comparison (default 10000)
+  --outbox-concurrency N    `optout worker --concurrency` (default: the worker's)";
 
 const HUBSPOT_TOPIC: &str = "12345";
 const NOVU_TOPIC: &str = "product-updates";
@@ -73,6 +85,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("child") => child::main(&args[1..]),
         Some("serve") => serve(args.get(1).map_or("minimal", String::as_str)),
+        _ if args.iter().any(|a| a == "--outbox") => outbox::main(&args),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -225,6 +238,8 @@ fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
 
 mod child;
 mod limited;
+mod outbox;
+mod outbox_procs;
 mod report;
 mod scenarios;
 mod servers;

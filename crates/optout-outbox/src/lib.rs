@@ -51,6 +51,7 @@ mod model;
 mod postgres;
 mod retry;
 mod sql;
+mod sql_complete;
 mod sqlite;
 mod store;
 mod worker;

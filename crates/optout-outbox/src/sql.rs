@@ -12,7 +12,7 @@ use optout_core::{LegalBasis, Outcome, Provider, Receipt, Recipient, Topics};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use crate::chain::{self, Checker};
+use crate::chain::Checker;
 use crate::deadline::{from_ms, to_ms};
 use crate::model::{
     Accepted, Counts, Failure, Lease, OptOut, OptOutStatus, ReceiptQuery, ReceiptRecord,
@@ -38,35 +38,53 @@ pub(crate) struct SqlStore {
 
 const TASK_COLS: &str = "id, opt_out_id, provider, recipient, topics, legal_basis, \
     legal_basis_explanation, deadline, attempt";
-const RECEIPT_COLS: &str = "seq, opt_out_id, task_id, provider, recipient, topics, outcome, \
+pub(crate) const RECEIPT_COLS: &str =
+    "seq, opt_out_id, task_id, provider, recipient, topics, outcome, \
     reference, received_at, completed_at, deadline, deadline_met, attempts, legal_basis, \
     legal_basis_explanation, source, prev_hash, hash";
 
 impl SqlStore {
-    fn err(&self, e: impl std::fmt::Display) -> Error {
+    pub(crate) fn err(&self, e: impl std::fmt::Display) -> Error {
         Error::store(&self.label, e)
     }
 
+    /// The claim: the due pending tasks and the in-flight tasks whose lease ran out, nearest
+    /// deadline first. Each state is read from its own slice of the `tasks_due` index
+    /// (state, deadline, next_attempt_at), in order, up to the limit, and the two short lists
+    /// are merged: a claim reads about `limit` rows whatever the queue's length (one query
+    /// with `state = ... OR state = ...` read and sorted every pending task on every claim).
     fn claim_sql(&self, providers: usize) -> String {
         let list = (0..providers)
             .map(|i| format!("${}", i + 5))
             .collect::<Vec<_>>()
             .join(", ");
-        let due = format!(
-            "provider IN ({list}) AND ((state = 'pending' AND next_attempt_at <= $3) \
-             OR (state = 'in_flight' AND lease_until <= $3)) \
-             ORDER BY deadline, next_attempt_at, id LIMIT $4"
-        );
+        let lock = match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let branch = |due: &str| {
+            format!(
+                "SELECT id, deadline, next_attempt_at FROM tasks WHERE {due} \
+                 AND provider IN ({list}) ORDER BY deadline, next_attempt_at, id LIMIT $4{lock}"
+            )
+        };
+        let pending = branch("state = 'pending' AND next_attempt_at <= $3");
+        let expired = branch("state = 'in_flight' AND lease_until <= $3");
         match self.dialect {
             Dialect::Sqlite => format!(
                 "UPDATE tasks SET state = 'in_flight', attempt = attempt + 1, lease_owner = $1, \
                  lease_until = $2, updated_at = $3 \
-                 WHERE id IN (SELECT id FROM tasks WHERE {due}) RETURNING {TASK_COLS}"
+                 WHERE id IN (SELECT id FROM (SELECT * FROM ({pending}) \
+                 UNION ALL SELECT * FROM ({expired})) \
+                 ORDER BY deadline, next_attempt_at, id LIMIT $4) RETURNING {TASK_COLS}"
             ),
-            // The CTE is an optimisation fence: the planner cannot re-run the LIMIT subquery
-            // per row and lock more than asked (Oban's note on the same query).
+            // CTEs are optimisation fences: the planner cannot re-run a LIMIT subquery per
+            // row and lock more than asked (Oban's note on the same query). Rows a branch
+            // locked but the merge left out are free again when the statement commits.
             Dialect::Postgres => format!(
-                "WITH c AS (SELECT id FROM tasks WHERE {due} FOR UPDATE SKIP LOCKED) \
+                "WITH p AS ({pending}), e AS ({expired}), \
+                 c AS (SELECT id FROM (SELECT * FROM p UNION ALL SELECT * FROM e) u \
+                 ORDER BY deadline, next_attempt_at, id LIMIT $4) \
                  UPDATE tasks t SET state = 'in_flight', attempt = t.attempt + 1, \
                  lease_owner = $1, lease_until = $2, updated_at = $3 FROM c WHERE t.id = c.id \
                  RETURNING t.id, t.opt_out_id, t.provider, t.recipient, t.topics, \
@@ -276,95 +294,18 @@ impl Store for SqlStore {
         lease: Lease,
         receipt: &Receipt,
     ) -> Result<Option<ReceiptRecord>, Error> {
-        let now = self.now();
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        // The fenced write comes first: it takes the write lock (SQLite) or the row lock
-        // (PostgreSQL) before anything is read.
-        let closed = sqlx::query(
-            "UPDATE tasks SET state = 'done', lease_owner = NULL, lease_until = NULL, \
-             last_error = NULL, updated_at = $1 \
-             WHERE id = $2 AND attempt = $3 AND state = 'in_flight' \
-             RETURNING opt_out_id, provider, recipient, topics, legal_basis, \
-             legal_basis_explanation, source, received_at, deadline",
-        )
-        .bind(to_ms(now))
-        .bind(lease.task_id)
-        .bind(lease.attempt)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
-        let Some(t) = closed else {
-            tx.rollback().await.map_err(|e| self.err(e))?;
-            return Ok(None);
-        };
-        // The chain head row serialises receipt writers.
-        let head =
-            sqlx::query("UPDATE chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-        let record = (|| -> Result<ReceiptRecord, sqlx::Error> {
-            let deadline = from_ms(t.try_get("deadline")?);
-            let mut r = ReceiptRecord {
-                seq: head.try_get("seq")?,
-                opt_out_id: t.try_get("opt_out_id")?,
-                task_id: lease.task_id,
-                provider: provider(t.try_get("provider")?)?,
-                recipient: json(t.try_get("recipient")?)?,
-                topics: json(t.try_get("topics")?)?,
-                outcome: receipt.outcome,
-                reference: receipt.reference.clone(),
-                received_at: from_ms(t.try_get("received_at")?),
-                completed_at: now,
-                deadline,
-                deadline_met: now <= deadline,
-                attempts: lease.attempt,
-                legal_basis: legal_basis(t.try_get("legal_basis")?)?,
-                legal_basis_explanation: t.try_get("legal_basis_explanation")?,
-                source: t.try_get("source")?,
-                prev_hash: head.try_get("hash")?,
-                hash: String::new(),
-            };
-            r.hash = chain::hash(&r.prev_hash, &r);
-            Ok(r)
-        })()
-        .map_err(|e| self.err(e))?;
-        sqlx::query(&format!(
-            "INSERT INTO receipts ({RECEIPT_COLS}, recipient_text) VALUES ($1, $2, $3, $4, $5, \
-             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        ))
-        .bind(record.seq)
-        .bind(&record.opt_out_id)
-        .bind(record.task_id)
-        .bind(record.provider.as_str())
-        .bind(serde_json::to_string(&record.recipient).map_err(|e| self.err(e))?)
-        .bind(serde_json::to_string(&record.topics).map_err(|e| self.err(e))?)
-        .bind(outcome_str(record.outcome))
-        .bind(record.reference.clone())
-        .bind(to_ms(record.received_at))
-        .bind(to_ms(record.completed_at))
-        .bind(to_ms(record.deadline))
-        .bind(i64::from(record.deadline_met))
-        .bind(record.attempts)
-        .bind(record.legal_basis.map(|b| b.as_str().to_string()))
-        .bind(record.legal_basis_explanation.clone())
-        .bind(record.source.clone())
-        .bind(&record.prev_hash)
-        .bind(&record.hash)
-        .bind(record.recipient.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err(e))?;
-        sqlx::query("UPDATE chain_head SET hash = $1 WHERE id = 1")
-            .bind(&record.hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?;
-        record_attempt(&mut tx, lease, now, "done", None)
-            .await
-            .map_err(|e| self.err(e))?;
-        tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(Some(record))
+        Ok(self
+            .close_with_receipts(&[(lease, receipt.clone())])
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    async fn complete_many(
+        &self,
+        done: &[(Lease, Receipt)],
+    ) -> Result<Vec<Option<ReceiptRecord>>, Error> {
+        self.close_with_receipts(done).await
     }
 
     async fn fail(&self, lease: Lease, error: &str, what: Failure) -> Result<bool, Error> {
@@ -636,7 +577,7 @@ fn decode_err(what: &str, e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(format!("{what}: {e}").into())
 }
 
-fn provider(s: String) -> Result<Provider, sqlx::Error> {
+pub(crate) fn provider(s: String) -> Result<Provider, sqlx::Error> {
     Provider::from_str(&s).map_err(|e| decode_err("provider", e))
 }
 
@@ -644,16 +585,16 @@ fn state(s: String) -> Result<TaskState, sqlx::Error> {
     TaskState::parse(&s).ok_or_else(|| decode_err("state", s))
 }
 
-fn json<T: serde::de::DeserializeOwned>(s: String) -> Result<T, sqlx::Error> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(s: String) -> Result<T, sqlx::Error> {
     serde_json::from_str(&s).map_err(|e| decode_err("stored JSON", e))
 }
 
-fn legal_basis(s: Option<String>) -> Result<Option<LegalBasis>, sqlx::Error> {
+pub(crate) fn legal_basis(s: Option<String>) -> Result<Option<LegalBasis>, sqlx::Error> {
     s.map(|s| LegalBasis::from_str(&s).map_err(|e| decode_err("legal basis", e)))
         .transpose()
 }
 
-fn outcome_str(o: Outcome) -> String {
+pub(crate) fn outcome_str(o: Outcome) -> String {
     serde_json::to_value(o)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -68,6 +68,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         receipt: &Receipt,
     ) -> Result<Option<ReceiptRecord>, Error>;
 
+    /// Writes the receipts and closes the tasks of `done` (confirmed answers, e.g. one
+    /// provider batch's), in order: one answer per entry, `None` where fenced. The SQL stores
+    /// do it in ONE transaction, all or nothing (on an error nothing of the batch is closed:
+    /// the leases run out and the tasks are claimed again); this default closes them one
+    /// [`complete`](Self::complete) at a time.
+    async fn complete_many(
+        &self,
+        done: &[(Lease, Receipt)],
+    ) -> Result<Vec<Option<ReceiptRecord>>, Error> {
+        let mut out = Vec::with_capacity(done.len());
+        for (lease, receipt) in done {
+            out.push(self.complete(*lease, receipt).await?);
+        }
+        Ok(out)
+    }
+
     /// Records a failed attempt and reschedules or parks the task. `false` when fenced.
     async fn fail(&self, lease: Lease, error: &str, what: Failure) -> Result<bool, Error>;
 

@@ -28,7 +28,8 @@ pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct WorkerConfig {
     /// Provider calls in flight at once.
     pub concurrency: usize,
-    /// Tasks claimed at once.
+    /// Tasks claimed at once; a worker claims at least enough to give every call in flight a
+    /// full batch (`concurrency` times the largest `batch_size` of its clients).
     pub claim: usize,
     /// The lease on a claimed task; renewed every third of it while the task is in flight.
     pub lease: Duration,
@@ -146,6 +147,20 @@ impl Worker {
         }
     }
 
+    /// Tasks per claim: the configured number, or enough for `concurrency` full batches of
+    /// the client with the largest batch.
+    fn claim_size(&self) -> usize {
+        let batch = self
+            .clients
+            .values()
+            .map(|c| c.batch_size())
+            .max()
+            .unwrap_or(1);
+        self.config
+            .claim
+            .max(self.config.concurrency.saturating_mul(batch))
+    }
+
     fn providers(&self) -> Vec<Provider> {
         self.clients.keys().copied().collect()
     }
@@ -155,7 +170,7 @@ impl Worker {
         let c = &self.config;
         let tasks = self
             .store
-            .claim(&self.providers(), c.claim, &c.owner, c.lease)
+            .claim(&self.providers(), self.claim_size(), &c.owner, c.lease)
             .await?;
         if tasks.is_empty() {
             return Ok(0);
@@ -227,12 +242,34 @@ impl Worker {
         let mut summary = RunSummary::default();
         let mut failed = None;
         while let Some(answers) = engine.recv().await {
+            if failed.is_some() {
+                continue; // the store is away: these leases run out and are claimed again
+            }
+            // The confirmed answers of one call (a whole batch) are closed in one
+            // transaction; failures and unsent items one by one.
+            let mut confirmed = Vec::with_capacity(answers.len());
             for sent in answers {
-                if failed.is_some() {
-                    continue; // the store is away: these leases run out and are claimed again
+                match sent.answer {
+                    Some(Ok(receipt)) => confirmed.push((sent.tag.lease, receipt)),
+                    answer => {
+                        if let Err(e) = self.record(&sent.tag, answer, &mut summary).await {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
                 }
-                if let Err(e) = self.record(&sent.tag, sent.answer, &mut summary).await {
-                    failed = Some(e);
+            }
+            if failed.is_none() && !confirmed.is_empty() {
+                match self
+                    .with_store_retries(|| self.store.complete_many(&confirmed))
+                    .await
+                {
+                    Ok(closed) => {
+                        let done = closed.iter().filter(|r| r.is_some()).count() as u64;
+                        summary.done += done;
+                        summary.fenced += closed.len() as u64 - done;
+                    }
+                    Err(e) => failed = Some(e),
                 }
             }
         }
