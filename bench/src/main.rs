@@ -60,7 +60,17 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --pushy-limit N/PERIOD    the sandbox's Pushy limit (default 800/480ms: 800/min scaled 125x)
   --client-rate R     what `optout bulk --rate` is given: limit (the sandbox's, the default),
                       none, or an N/PERIOD
-  --limited-concurrency N   `optout bulk --concurrency` (default 8, the CLI's default)";
+  --limited-concurrency N   `optout bulk --concurrency` (default 8, the CLI's default)
+
+  --intake            run only the intake scenario instead: the release `optout serve --store
+                      sqlite:FILE --no-workers` taking distinct opt-outs from concurrent keep-alive
+                      clients, each answered after its commit; accepted/s, p50/p90/p99/max, non-2xx
+                      and the stored count checked (<target>/bench/intake.json). With it:
+    --endpoints LIST    oneclick,rest (default both: POST /u/TOKEN, POST /v1/opt-outs)
+    --concurrency LIST  clients (default 32,1)
+    --max-batch LIST    `optout serve --max-batch` (default 1,128: without and with group commit)
+    --count N           timed requests per row (default 20000); --count-1 N at concurrency 1
+                        (default 2000); --warmup N untimed first (default 1000)";
 
 const HUBSPOT_TOPIC: &str = "12345";
 const NOVU_TOPIC: &str = "product-updates";
@@ -77,6 +87,7 @@ fn main() {
             println!("{USAGE}");
             Ok(())
         }
+        _ if args.iter().any(|a| a == "--intake") => intake::main(&args),
         _ => orchestrate(&args),
     };
     if let Err(e) = result {
@@ -224,6 +235,7 @@ fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
 }
 
 mod child;
+mod intake;
 mod limited;
 mod report;
 mod scenarios;
