@@ -1,35 +1,4 @@
-//! Group commit: many concurrent [`accept`](GroupCommit::accept)s committed together in one
-//! transaction, each caller answered only once that transaction has committed.
-//!
-//! A durable store pays for every commit with a flush to disk (SQLite's `synchronous=FULL`
-//! costs one `fsync` per commit; PostgreSQL one WAL flush). One opt-out per transaction caps
-//! the accept rate at the disk's flush rate, however many callers wait. [`GroupCommit`] puts a
-//! queue in front of [`Store::accept_many`]: callers hand their opt-out over with a reply
-//! channel, and one task takes whatever has queued (up to a maximum batch), commits it in one
-//! transaction, and then answers each caller. Nothing changes for the caller except the rate:
-//! `accept` still returns only once its opt-out is committed, and an error still means it was
-//! not.
-//!
-//! * Each opt-out is checked before it joins a batch, so an invalid one is refused to its own
-//!   caller and never fails the others.
-//! * Idempotency keys behave as with [`Store::accept`]: a key seen before, in an earlier
-//!   transaction or earlier in the same batch, answers the first id (`created: false`).
-//! * A store error fails the whole batch: every caller of that batch gets the error and none is
-//!   told "accepted" (the transaction rolled back, nothing of it was stored). The next batch is
-//!   tried afresh.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), optout_outbox::Error> {
-//! use optout_core::{Provider, Topics};
-//! use optout_outbox::{OptOut, Outbox};
-//!
-//! // Every `accept` of this outbox (and of its clones) now goes through one group commit.
-//! let outbox = Outbox::open("sqlite:optout.db").await?.group_commit(64);
-//! let accepted = outbox
-//!     .accept(&OptOut::default().email("alice@example.com").topics(Provider::HubSpot, Topics::one("12345")))
-//!     .await?;
-//! # let _ = accepted; Ok(()) }
-//! ```
+//! Group commit: [`GroupCommit`], a queue that commits concurrent accepts together.
 
 use std::sync::Arc;
 
@@ -45,7 +14,38 @@ struct Job {
     reply: oneshot::Sender<Result<Accepted, Error>>,
 }
 
-/// A group-commit queue in front of a [`Store`]; see the [module documentation](self).
+/// Group commit: many concurrent [`accept`](GroupCommit::accept)s committed together in one
+/// transaction, each caller answered only once that transaction has committed.
+///
+/// A durable store pays for every commit with a flush to disk (SQLite's `synchronous=FULL`
+/// costs one `fsync` per commit; PostgreSQL one WAL flush). One opt-out per transaction caps
+/// the accept rate at the disk's flush rate, however many callers wait. [`GroupCommit`] puts a
+/// queue in front of [`Store::accept_many`]: callers hand their opt-out over with a reply
+/// channel, and one task takes whatever has queued (up to a maximum batch), commits it in one
+/// transaction, and then answers each caller. Nothing changes for the caller except the rate:
+/// `accept` still returns only once its opt-out is committed, and an error still means it was
+/// not.
+///
+/// * Each opt-out is checked before it joins a batch, so an invalid one is refused to its own
+///   caller and never fails the others.
+/// * Idempotency keys behave as with [`Store::accept`]: a key seen before, in an earlier
+///   transaction or earlier in the same batch, answers the first id (`created: false`).
+/// * A store error fails the whole batch: every caller of that batch gets the error and none is
+///   told "accepted" (the transaction rolled back, nothing of it was stored). The next batch is
+///   tried afresh.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), optout_outbox::Error> {
+/// use optout_core::{Provider, Topics};
+/// use optout_outbox::{OptOut, Outbox};
+///
+/// // Every `accept` of this outbox (and of its clones) now goes through one group commit.
+/// let outbox = Outbox::open("sqlite:optout.db").await?.group_commit(64);
+/// let accepted = outbox
+///     .accept(&OptOut::default().email("alice@example.com").topics(Provider::HubSpot, Topics::one("12345")))
+///     .await?;
+/// # let _ = accepted; Ok(()) }
+/// ```
 ///
 /// Cheap to clone: clones share the queue and its committing task. The task ends once every
 /// clone is dropped (after committing and answering what was queued).
