@@ -72,7 +72,18 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --outbox-pg-workers LIST  worker processes on PostgreSQL (default 1,4)
   --outbox-accept-one N     opt-outs accepted one at a time (default 5000)
   --outbox-small N          the small queue of the memory comparison (default 10000)
-  --outbox-concurrency N    `optout worker --concurrency` (default: the worker's)";
+  --outbox-concurrency N    `optout worker --concurrency` (default: the worker's)
+
+
+  --intake            run only the intake scenario instead: the release `optout serve --store
+                      sqlite:FILE --no-workers` taking distinct opt-outs from concurrent keep-alive
+                      clients, each answered after its commit; accepted/s, p50/p90/p99/max, non-2xx
+                      and the stored count checked (<target>/bench/intake.json). With it:
+    --endpoints LIST    oneclick,rest (default both: POST /u/TOKEN, POST /v1/opt-outs)
+    --concurrency LIST  clients (default 32,1)
+    --max-batch LIST    `optout serve --max-batch` (default 1,128: without and with group commit)
+    --count N           timed requests per row (default 20000); --count-1 N at concurrency 1
+                        (default 2000); --warmup N untimed first (default 1000)";
 
 const HUBSPOT_TOPIC: &str = "12345";
 const NOVU_TOPIC: &str = "product-updates";
@@ -90,6 +101,7 @@ fn main() {
             println!("{USAGE}");
             Ok(())
         }
+        _ if args.iter().any(|a| a == "--intake") => intake::main(&args),
         _ => orchestrate(&args),
     };
     if let Err(e) = result {
@@ -237,6 +249,7 @@ fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
 }
 
 mod child;
+mod intake;
 mod limited;
 mod outbox;
 mod outbox_procs;

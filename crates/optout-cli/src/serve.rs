@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Only take opt-outs in; `optout worker` sends them (from any machine sharing the store).
     #[arg(long, conflicts_with = "workers")]
     no_workers: bool,
+    /// Group commit: opt-outs arriving together are committed in one transaction, this many
+    /// at most (each answered only once committed); 1: one transaction per opt-out.
+    #[arg(long, value_name = "N", default_value_t = optout_serve::outbox::GroupCommit::DEFAULT_MAX_BATCH as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_batch: u32,
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
@@ -111,14 +115,17 @@ async fn run_serve(args: ServeArgs) -> Result<(), (String, u8)> {
     if tokens.is_empty() {
         eprintln!("optout: OPTOUT_API_TOKENS is not set: /v1/opt-outs answers 401 to everyone");
     }
-    let outbox = Outbox::open(&args.store).await.map_err(|e| {
-        let code = if matches!(e, optout_serve::outbox::OutboxError::Url(_)) {
-            2
-        } else {
-            1
-        };
-        (e.to_string(), code)
-    })?;
+    let outbox = Outbox::open(&args.store)
+        .await
+        .map_err(|e| {
+            let code = if matches!(e, optout_serve::outbox::OutboxError::Url(_)) {
+                2
+            } else {
+                1
+            };
+            (e.to_string(), code)
+        })?
+        .group_commit(args.max_batch as usize);
     let metrics = Arc::new(Metrics::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if args.no_workers {

@@ -46,6 +46,7 @@
 mod chain;
 mod deadline;
 mod error;
+mod group;
 mod migrations;
 mod model;
 mod postgres;
@@ -61,6 +62,7 @@ use std::sync::{Arc, Once};
 pub use chain::{canonical, hash as chain_hash, GENESIS};
 pub use deadline::{hubspot_daily_reset, Date, DeadlineRule, Deadlines};
 pub use error::{redact, Error};
+pub use group::GroupCommit;
 pub use model::{
     Accepted, BadRecord, Counts, Failure, Lease, OptOut, OptOutStatus, ReceiptQuery, ReceiptRecord,
     StatusCounts, SubscriberId, Task, TaskDeadline, TaskState, TaskView, Verification,
@@ -101,6 +103,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
 pub struct Outbox {
     store: Arc<dyn Store>,
     deadlines: Deadlines,
+    group: Option<GroupCommit>,
 }
 
 impl Outbox {
@@ -114,12 +117,30 @@ impl Outbox {
         Outbox {
             store,
             deadlines: Deadlines::default(),
+            group: None,
         }
     }
 
-    /// Replaces the deadline rules.
+    /// Replaces the deadline rules (and restarts the group commit, if on, with them).
     pub fn with_deadlines(mut self, deadlines: Deadlines) -> Outbox {
         self.deadlines = deadlines;
+        match self.group.take() {
+            Some(g) => self.group_commit(g.max_batch()),
+            None => self,
+        }
+    }
+
+    /// From here on, [`accept`](Outbox::accept) (on this outbox and its clones) goes through a
+    /// [`GroupCommit`]: concurrent accepts share one transaction, at most `max_batch` opt-outs
+    /// each ([`GroupCommit::DEFAULT_MAX_BATCH`] is a good start), and each still returns only
+    /// once its opt-out is committed. `max_batch` 1 or 0 leaves it off: one transaction per
+    /// accept, as before.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the committing task is spawned on the current one).
+    pub fn group_commit(mut self, max_batch: usize) -> Outbox {
+        self.group = (max_batch > 1)
+            .then(|| GroupCommit::new(self.store.clone(), self.deadlines.clone(), max_batch));
         self
     }
 
@@ -128,9 +149,14 @@ impl Outbox {
         self.store.clone()
     }
 
-    /// Commits `opt_out` and answers its id and deadlines; see [`Store::accept`].
+    /// Commits `opt_out` and answers its id and deadlines; see [`Store::accept`]. With
+    /// [`group_commit`](Outbox::group_commit) on, it is committed together with the other
+    /// accepts waiting at the same time, and answered once that transaction has committed.
     pub async fn accept(&self, opt_out: &OptOut) -> Result<Accepted, Error> {
-        self.store.accept(opt_out, &self.deadlines).await
+        match &self.group {
+            Some(group) => group.accept(opt_out.clone()).await,
+            None => self.store.accept(opt_out, &self.deadlines).await,
+        }
     }
 
     /// Commits a chunk of opt-outs in one transaction (all or nothing) and answers one

@@ -84,7 +84,51 @@ every_backend!(
     a_chunk_is_committed_whole_in_order,
     a_repeated_key_in_or_across_chunks_gives_the_first_id,
     a_chunk_with_one_invalid_opt_out_commits_nothing,
+    group_commit_answers_every_concurrent_accept_once_committed,
+    group_commit_commits_what_queued_together_in_one_transaction,
+    group_commit_gives_a_key_repeated_in_one_batch_the_first_id,
+    group_commit_refuses_an_invalid_opt_out_alone,
+    group_commit_fails_every_caller_of_a_failed_batch,
 );
+
+/// What group commit answered is in the file: every accepted opt-out is there after the
+/// store is closed and the file opened again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_committed_opt_outs_are_in_the_file_after_reopening() {
+    use optout_core::{Provider, Topics};
+    use optout_outbox::{OptOut, Outbox};
+    let dir = std::env::temp_dir().join(format!("optout-group-{:016x}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("optout.db").display());
+    let outbox = Outbox::open(&url).await.unwrap().group_commit(32);
+    let mut pending = Vec::new();
+    for i in 0..300 {
+        let o = outbox.clone();
+        pending.push(tokio::spawn(async move {
+            let opt_out = OptOut::default()
+                .email(format!("r{i}@example.com"))
+                .topics(Provider::HubSpot, Topics::one("123"))
+                .idempotency_key(format!("r-{i}"));
+            o.accept(&opt_out).await
+        }));
+    }
+    let mut ids = Vec::new();
+    for p in pending {
+        ids.push(p.await.unwrap().unwrap().id);
+    }
+    drop(outbox);
+    let reopened = Outbox::open(&url).await.unwrap();
+    for id in &ids {
+        let status = reopened
+            .status(id)
+            .await
+            .unwrap()
+            .expect("committed before answered");
+        assert_eq!(status.tasks.len(), 1);
+    }
+    assert_eq!(reopened.counts().await.unwrap().total.pending, 300);
+    let _ = std::fs::remove_dir_all(dir);
+}
 
 /// The one-at-a-time accept rate on SQLite (issue 15: at least 1,000/s). Prints, asserts
 /// nothing: `cargo test -p optout-outbox --all-features --release --test stores -- --ignored

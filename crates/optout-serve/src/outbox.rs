@@ -14,7 +14,9 @@ pub struct OutboxIntake {
 }
 
 impl OutboxIntake {
-    /// The server's intake over `outbox`.
+    /// The server's intake over `outbox`. With many concurrent clients, give it an outbox
+    /// with group commit on ([`Outbox::group_commit`]), as `optout serve` does: concurrent
+    /// accepts then share one transaction, and each is still answered only once committed.
     pub fn new(outbox: Outbox) -> Self {
         OutboxIntake { outbox }
     }
@@ -116,5 +118,5 @@ impl Intake for OutboxIntake {
 }
 
 pub use optout_outbox::{
-    redact, Error as OutboxError, Outbox, Worker, WorkerConfig, DEFAULT_STORE,
+    redact, Error as OutboxError, GroupCommit, Outbox, Worker, WorkerConfig, DEFAULT_STORE,
 };

@@ -10,6 +10,9 @@ use optout_core::{LegalBasis, Outcome, Provider, Receipt, Recipient, Topics};
 use optout_outbox::{Deadlines, Failure, OptOut, ReceiptQuery, Store, TaskState};
 use sqlx::AnyPool;
 
+mod group;
+pub use group::*;
+
 /// A store under test, with a raw connection to tamper with it.
 pub struct Backend {
     pub store: Arc<dyn Store>,
