@@ -62,8 +62,9 @@ pub use connect::{from_env, Overrides};
 pub use optout_core::{reqwest, secrecy};
 
 pub use optout_core::{
-    async_trait, Error, ErrorKind, LegalBasis, Outcome, Partial, Provider, RateLimit, Receipt,
-    Recipient, RetryPolicy, TopicOutcome, Topics, Unsubscribe, Unsubscriber, UnsubscriberExt,
+    async_trait, Error, ErrorKind, LegalBasis, Outcome, Partial, Provider, RateLimit, RateShare,
+    RateShareError, Receipt, Recipient, RetryPolicy, SharedSlot, TopicOutcome, Topics, Unsubscribe,
+    Unsubscriber, UnsubscriberExt,
 };
 
 // The plumbing's old paths, kept so that nothing written against them breaks; new code uses
