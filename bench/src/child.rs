@@ -17,8 +17,9 @@ pub fn main(args: &[String]) -> Result<(), BoxError> {
     let v = rt.block_on(async {
         match kind.as_str() {
             "lib" => lib(prov, &base, concurrency, &arg(4)?).await,
-            "floor" => floor(prov, &base, concurrency, arg(4)?.parse()?, false).await,
-            "floor-read" => floor(prov, &base, concurrency, arg(4)?.parse()?, true).await,
+            "floor" => floor(prov, &base, concurrency, arg(4)?.parse()?, Floor::Plain).await,
+            "floor-read" => floor(prov, &base, concurrency, arg(4)?.parse()?, Floor::Read).await,
+            "floor-1row" => floor(prov, &base, concurrency, arg(4)?.parse()?, Floor::OneRow).await,
             "load" => load(prov, &base, concurrency, arg(4)?.parse()?).await,
             other => Err(format!("unknown child {other:?}").into()),
         }
@@ -49,8 +50,8 @@ fn with_stats(
 }
 
 async fn lib(prov: Prov, base: &str, concurrency: usize, csv: &str) -> Result<Value, BoxError> {
-    // The bulk path times every call to the provider: one POST per row for HubSpot, one
-    // DELETE per batch of up to 100 rows for Novu, so its p50/p99 compare with the floor's.
+    // The bulk path times every call to the provider: one v4 batch write of up to 100 rows
+    // for HubSpot, one DELETE of up to 100 for Novu, so its p50/p99 compare with the floor's.
     let client: Arc<dyn optout::Unsubscriber> = match prov {
         Prov::HubSpot => Arc::new(
             optout::providers::hubspot::HubSpot::builder()
@@ -159,17 +160,110 @@ fn novu_confirmed(prov: Prov, body: &[u8], first: u64, last: u64) -> u64 {
         .count() as u64
 }
 
+/// Which plain loop a floor child runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Floor {
+    /// The library's requests, the whole answer read, nothing decoded.
+    Plain,
+    /// The same, and the answer decoded and each row confirmed from it.
+    Read,
+    /// HubSpot only, for reference: one v3 call per row, as before its batch writes.
+    OneRow,
+}
+
+/// The body of a HubSpot v4 batch write of rows `first..last`, as `optout-hubspot` sends it.
+pub(crate) fn hubspot_batch((first, last): (u64, u64)) -> String {
+    let inputs: Vec<String> = (first..last)
+        .map(|i| {
+            format!(
+                r#"{{"subscriberIdString":"{}","channel":"EMAIL","statusState":"UNSUBSCRIBED","subscriptionId":{HUBSPOT_TOPIC}}}"#,
+                Prov::HubSpot.recipient(i)
+            )
+        })
+        .collect();
+    format!(r#"{{"inputs":[{}]}}"#, inputs.join(","))
+}
+
+/// HubSpot's one-row v3 call for row `n` (the `floor-1row` client's).
+fn hubspot_one_row(n: u64) -> (String, String) {
+    (
+        HUBSPOT_PATH.to_string(),
+        format!(
+            r#"{{"emailAddress":"{}","subscriptionId":"{HUBSPOT_TOPIC}"}}"#,
+            Prov::HubSpot.recipient(n)
+        ),
+    )
+}
+
+/// HubSpot's answer to a batch write, as a plain client confirming each row decodes it: each
+/// result's address, subscription and status, and each error's context.
+#[derive(serde::Deserialize)]
+struct HubSpotAnswer {
+    #[serde(default)]
+    results: Vec<HubSpotStatus>,
+    #[serde(default)]
+    errors: Vec<HubSpotError>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HubSpotStatus {
+    subscriber_id_string: String,
+    subscription_id: u64,
+    status: String,
+}
+
+#[derive(serde::Deserialize)]
+struct HubSpotError {
+    #[serde(default)]
+    context: Value,
+}
+
+/// How many of the rows `first..last` HubSpot's batch answer `body` confirms: a result
+/// `UNSUBSCRIBED` for its address and subscription, and no error naming the address.
+fn hubspot_confirmed(body: &[u8], first: u64, last: u64) -> u64 {
+    let Ok(answer) = serde_json::from_slice::<HubSpotAnswer>(body) else {
+        return 0;
+    };
+    let topic: u64 = HUBSPOT_TOPIC.parse().unwrap_or(0);
+    let done: std::collections::HashSet<&str> = answer
+        .results
+        .iter()
+        .filter(|r| r.status == "UNSUBSCRIBED" && r.subscription_id == topic)
+        .map(|r| r.subscriber_id_string.as_str())
+        .collect();
+    let failed = answer
+        .errors
+        .iter()
+        .map(|e| e.context.to_string())
+        .collect::<String>();
+    (first..last)
+        .filter(|i| {
+            let id = Prov::HubSpot.recipient(*i);
+            done.contains(id.as_str()) && (failed.is_empty() || !failed.contains(&id))
+        })
+        .count() as u64
+}
+
 /// The floor: reqwest, the same requests (method, path, headers, body), the whole answer
-/// read, and nothing else. With `read` (the `floor-read` client), Novu's answer is also
-/// decoded and each row confirmed from it ([`novu_confirmed`]), as a client that reports
-/// each opt-out must; for the other providers `read` changes nothing.
+/// read, and nothing else. [`Floor::Read`] (the `floor-read` client) also decodes the answer
+/// and confirms each row from it ([`novu_confirmed`], [`hubspot_confirmed`]), as a client
+/// that reports each opt-out must. [`Floor::OneRow`] sends HubSpot's v3 call, one per row.
 async fn floor(
     prov: Prov,
     base: &str,
     concurrency: usize,
     rows: u64,
-    read: bool,
+    mode: Floor,
 ) -> Result<Value, BoxError> {
+    if mode == Floor::OneRow && prov != Prov::HubSpot {
+        return Err("floor-1row is HubSpot's".into());
+    }
+    let per_call = if mode == Floor::OneRow {
+        1
+    } else {
+        prov.batch()
+    };
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let next = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
@@ -180,13 +274,16 @@ async fn floor(
         let base = base.to_string();
         tasks.push(tokio::spawn(async move {
             let mut latency = Histogram::new();
-            let requests = rows.div_ceil(prov.batch());
+            let requests = rows.div_ceil(per_call);
             loop {
                 let i = next.fetch_add(1, Relaxed);
                 if i >= requests {
                     break;
                 }
-                let (method, path, headers, body) = prov.request(i, rows);
+                let (method, mut path, headers, mut body) = prov.request(i, rows);
+                if mode == Floor::OneRow {
+                    (path, body) = hubspot_one_row(i);
+                }
                 let method = if method == "POST" {
                     reqwest::Method::POST
                 } else {
@@ -199,11 +296,14 @@ async fn floor(
                 }
                 if let Ok(res) = req.body(body).send().await {
                     let good = res.status().is_success();
-                    let first = i * prov.batch();
-                    let last = (first + prov.batch()).min(rows);
+                    let first = i * per_call;
+                    let last = (first + per_call).min(rows);
                     match res.bytes().await {
-                        Ok(bytes) if good && read && prov == Prov::Novu => {
+                        Ok(bytes) if good && mode == Floor::Read && prov == Prov::Novu => {
                             ok.fetch_add(novu_confirmed(prov, &bytes, first, last), Relaxed);
+                        }
+                        Ok(bytes) if good && mode == Floor::Read => {
+                            ok.fetch_add(hubspot_confirmed(&bytes, first, last), Relaxed);
                         }
                         Ok(_) if good => {
                             ok.fetch_add(last - first, Relaxed);
@@ -226,7 +326,7 @@ async fn floor(
         v,
         &latency.latency(),
         started,
-        rows.div_ceil(prov.batch()),
+        rows.div_ceil(per_call),
         concurrency,
     ))
 }

@@ -39,8 +39,10 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --concurrency LIST  comma-separated (default 1,32)
   --providers LIST    hubspot,novu (default both)
   --servers LIST      minimal,sandbox (default both)
-  --clients LIST      floor,floor-read,lib,cli (default all four; floor-read runs for Novu only:
-                      the floor that also decodes each item and error and confirms each row)
+  --clients LIST      floor,floor-read,floor-1row,lib,cli (default all five): floor sends the
+                      library's requests (HubSpot: v4 batch writes of 100) and reads the answer;
+                      floor-read also decodes it and confirms each row; floor-1row (HubSpot only,
+                      for reference) sends one v3 call per row
   --repeat N          runs of each client per cell, interleaved; the median is kept, and the
                       ratio to the floor is the median of the round-by-round ratios (default 3)
   --capacity-secs S   how long each server-capacity probe runs (default 3)
@@ -88,6 +90,7 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
 const HUBSPOT_TOPIC: &str = "12345";
 const NOVU_TOPIC: &str = "product-updates";
 const HUBSPOT_PATH: &str = "/communication-preferences/v3/unsubscribe";
+const HUBSPOT_BATCH_PATH: &str = "/communication-preferences/v4/statuses/batch/write";
 const HUBSPOT_TOKEN: &str = "bench-token";
 const NOVU_KEY: &str = "bench-key";
 
@@ -154,13 +157,16 @@ impl Prov {
             Prov::Novu => [("NOVU_SECRET_KEY", NOVU_KEY)],
         }
     }
-    /// Rows per request: Novu's client sends up to 100 subscribers of one topic in one DELETE
-    /// (`unsubscribe_many`), HubSpot's one row per POST.
+    /// Rows per request, as the library sends them (`unsubscribe_many`): HubSpot's client up
+    /// to 100 statuses in one v4 batch write, Novu's up to 100 subscribers of one topic in one
+    /// DELETE. (HubSpot's one-row v3 call is the `floor-1row` client's, for reference.)
     fn batch(self) -> u64 {
-        match self {
-            Prov::HubSpot => 1,
-            Prov::Novu => 100,
-        }
+        100
+    }
+    /// The rows of request number `n`, `first..last`.
+    fn rows(self, n: u64, rows: u64) -> (u64, u64) {
+        let first = n * self.batch();
+        (first, (first + self.batch()).min(rows.max(first + 1)))
     }
     /// Method, path, headers and body of request number `n` (rows `n*batch ..` up to `rows`)
     /// as the provider crates send it: the floor and the load generator send exactly this.
@@ -180,16 +186,12 @@ impl Prov {
         match self {
             Prov::HubSpot => (
                 "POST",
-                HUBSPOT_PATH.to_string(),
+                HUBSPOT_BATCH_PATH.to_string(),
                 common(format!("Bearer {HUBSPOT_TOKEN}"), "optout-hubspot/0.1.0"),
-                format!(
-                    r#"{{"emailAddress":"{}","subscriptionId":"{HUBSPOT_TOPIC}"}}"#,
-                    self.recipient(n)
-                ),
+                child::hubspot_batch(self.rows(n, rows)),
             ),
             Prov::Novu => {
-                let first = n * self.batch();
-                let last = (first + self.batch()).min(rows.max(first + 1));
+                let (first, last) = self.rows(n, rows);
                 let items: Vec<String> = (first..last)
                     .map(|i| format!(r#"{{"subscriberId":"{}"}}"#, self.recipient(i)))
                     .collect();

@@ -29,6 +29,7 @@ pub(crate) fn parse_opts(args: &[String]) -> Result<Opts, BoxError> {
         clients: vec![
             "floor".into(),
             "floor-read".into(),
+            "floor-1row".into(),
             "lib".into(),
             "cli".into(),
         ],
@@ -178,7 +179,7 @@ pub(crate) async fn measure(
                 .args(["--base-url", &base, "--json"]);
             cmd
         }
-        "lib" | "floor" | "floor-read" => {
+        "lib" | "floor" | "floor-read" | "floor-1row" => {
             let mut cmd = Command::new(&ctx.me);
             cmd.args(["child", client, prov.name(), &base, &c])
                 .arg(if client == "lib" {
@@ -370,8 +371,8 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                             eprintln!("  round {} of {}", round + 1, opts.repeat);
                         }
                         for (client, samples) in opts.clients.iter().zip(&mut cell) {
-                            // The read floor differs from the floor only for Novu.
-                            if client == "floor-read" && *p != Prov::Novu {
+                            // The one-row floor is HubSpot's v3 call.
+                            if client == "floor-1row" && *p != Prov::HubSpot {
                                 continue;
                             }
                             samples.push(measure(&ctx, s, *p, client, c, opts.rows, &csv).await?);
@@ -434,6 +435,16 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                     && f.rows == r.rows
             })
         };
+        // HubSpot's one-row v3 floor, for reference: what the floor was before batch writes.
+        let one_row_floor_of = |r: &Run| {
+            runs.iter().find(|f| {
+                f.client == "floor-1row"
+                    && f.server == r.server
+                    && f.provider == r.provider
+                    && f.concurrency == r.concurrency
+                    && f.rows == r.rows
+            })
+        };
         let mut table = String::new();
         let _ = writeln!(table, "\nserver capacity (32 connections):");
         for c in &capacities {
@@ -451,7 +462,7 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
             "server", "provider", "client", "conc", "rows", "calls/s", "p50", "p99", "mean", "peakMiB", "requests", "conns", "cpu/row", "floor%", "cpu%"
         );
         let _ = table.pop();
-        let _ = writeln!(table, " {:>6}", "read%");
+        let _ = writeln!(table, " {:>6} {:>6}", "read%", "1row%");
         for r in &runs {
             let (ratio, cpu_ratio) = floor_of(r)
                 .map(|f| {
@@ -464,9 +475,12 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
             let read_ratio = read_floor_of(r)
                 .filter(|f| f.client != r.client)
                 .map_or_else(|| "-".into(), |f| format!("{:.0}%", 100.0 * r.ratio(f)));
+            let one_row_ratio = one_row_floor_of(r)
+                .filter(|f| f.client != r.client)
+                .map_or_else(|| "-".into(), |f| format!("{:.0}%", 100.0 * r.ratio(f)));
             let _ = writeln!(
                 table,
-                "{:<8} {:<8} {:<10} {:>4} {:>8} {:>9.0} {:>8} {:>8} {:>8} {:>8.1} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6}{}",
+                "{:<8} {:<8} {:<10} {:>4} {:>8} {:>9.0} {:>8} {:>8} {:>8} {:>8.1} {:>9} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6}{}",
                 r.server,
                 r.provider.name(),
                 r.client,
@@ -483,6 +497,7 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 ratio,
                 cpu_ratio,
                 read_ratio,
+                one_row_ratio,
                 if r.failed > 0 { format!("  ({} FAILED)", r.failed) } else { String::new() },
             );
         }
@@ -506,7 +521,7 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 );
             }
         }
-        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: speed over the floor's, the median of the round-by-round ratios; cpu/row: the client process's CPU time (user + system, all threads) per row; cpu%: the floor's CPU per row over this client's, paired the same way (100% = costs what the plain loop costs); read%: speed over the floor-read's (Novu: the plain loop that also decodes each item's id, topic and subscriber and the errors, and confirms each row from them), paired the same way; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
+        let _ = writeln!(table, "(each row: the median of {} interleaved runs, all in the JSON; floor%: speed over the floor's, the median of the round-by-round ratios; cpu/row: the client process's CPU time (user + system, all threads) per row; cpu%: the floor's CPU per row over this client's, paired the same way (100% = costs what the plain loop costs); floor: the plain loop sending the library's own requests (HubSpot: v4 batch writes of 100 rows; Novu: DELETEs of 100) and reading each answer whole; read%: speed over the floor-read's (the plain loop that also decodes each answer (Novu: each item's id, topic and subscriber and the errors; HubSpot: each result's address, subscription and status, and the errors) and confirms each row from it), paired the same way; 1row%: HubSpot only, for reference: speed over the floor-1row's, one v3 call per row as before batch writes; p50/p99: per call, timed by the client itself; mean: by Little's law; cli: time is the process's wall time)", opts.repeat);
         if !million.is_null() {
             let _ = writeln!(
                 table,
@@ -542,6 +557,9 @@ pub(crate) fn orchestrate(args: &[String]) -> Result<(), BoxError> {
                 let mut v = r.json(floor_of(r));
                 if let (Value::Object(m), Some(f)) = (&mut v, read_floor_of(r).filter(|f| f.client != r.client)) {
                     m.insert("ratio_to_read_floor".into(), json!(r.ratio(f)));
+                }
+                if let (Value::Object(m), Some(f)) = (&mut v, one_row_floor_of(r).filter(|f| f.client != r.client)) {
+                    m.insert("ratio_to_one_row_floor".into(), json!(r.ratio(f)));
                 }
                 v
             }).collect::<Vec<_>>(),

@@ -45,6 +45,34 @@ pub(crate) mod minimal {
         )
     }
 
+    /// HubSpot's answer to a v4 batch write: one `UNSUBSCRIBED` status per input, echoing its
+    /// address and subscription id into a fixed template (the shape of HubSpot's documented
+    /// answer); that is all the parsing it does.
+    pub(crate) fn hubspot_batch(body: &[u8]) -> String {
+        let inputs: Vec<(String, String)> = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("inputs").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| {
+                let email = i.get("subscriberIdString")?.as_str()?.to_string();
+                Some((email, i.get("subscriptionId")?.to_string()))
+            })
+            .collect();
+        let results: Vec<String> = inputs
+            .iter()
+            .map(|(email, id)| {
+                format!(
+                    r#"{{"channel":"EMAIL","source":"Bench","status":"UNSUBSCRIBED","subscriberIdString":"{email}","subscriptionId":{id},"timestamp":"2026-01-01T00:00:00Z","setStatusSuccessReason":"REQUESTED_CHANGE","subscriptionName":"Newsletter"}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"completedAt":"2026-01-01T00:00:00Z","requestedAt":"2026-01-01T00:00:00Z","startedAt":"2026-01-01T00:00:00Z","results":[{}],"status":"COMPLETE","errors":[],"numErrors":0,"links":{{}}}}"#,
+            results.join(",")
+        )
+    }
+
     /// A running minimal server.
     pub struct Minimal {
         pub addr: SocketAddr,
@@ -77,13 +105,20 @@ pub(crate) mod minimal {
     pub async fn start() -> Result<Minimal, BoxError> {
         let requests = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(AtomicU64::new(0));
-        let (r1, r2) = (requests.clone(), requests.clone());
+        let (r1, r2, r3) = (requests.clone(), requests.clone(), requests.clone());
         let app = Router::new()
             .route(
                 HUBSPOT_PATH,
                 post(move || {
                     let r = r1.clone();
                     async move { fixed(HUBSPOT, &r) }
+                }),
+            )
+            .route(
+                HUBSPOT_BATCH_PATH,
+                post(move |body: axum::body::Bytes| {
+                    let r = r3.clone();
+                    async move { fixed(hubspot_batch(&body), &r) }
                 }),
             )
             .route(

@@ -8,6 +8,7 @@ mod demo;
 mod dry_run;
 mod outbox;
 mod print;
+mod rates;
 mod serve;
 
 use std::io::IsTerminal;
@@ -348,12 +349,15 @@ fn exit_code(error: &Error) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    // Without RUST_LOG, only the warning that a shared rate limit cannot be reached.
+    let filter = match std::env::var_os("RUST_LOG") {
+        Some(_) => tracing_subscriber::EnvFilter::from_default_env(),
+        None => tracing_subscriber::EnvFilter::new("optout::rate=warn"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
         Command::Unsubscribe(args) => unsubscribe(args).await,
         Command::Bulk(args) => bulk(args).await,

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use optout::outbox::{self, OptOut, Outbox, ReceiptQuery, ReceiptRecord, StatusCounts, Worker};
 use optout::{LegalBasis, Overrides, Provider, Recipient, Unsubscriber};
 
-use crate::{parse_legal_basis, parse_timeout, topics, ProviderArg, TopicArgs};
+use crate::{parse_legal_basis, parse_timeout, rates, topics, ProviderArg, TopicArgs};
 
 /// Where the outbox lives.
 #[derive(Debug, Args)]
@@ -84,6 +84,8 @@ pub struct WorkerArgs {
     /// Seconds allowed for one attempt [default: 30].
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     timeout: Option<Duration>,
+    #[arg(long = "rate", value_name = "N/PERIOD", value_parser = rates::parse, help = rates::HELP)]
+    rates: Vec<rates::RateArg>,
     /// The lease on a claimed task, renewed while it is in flight (tests shorten it).
     #[arg(long, value_name = "SECS", value_parser = parse_timeout, default_value = "30", hide = true)]
     lease: Duration,
@@ -247,14 +249,20 @@ pub async fn worker(args: WorkerArgs) -> ExitCode {
     overrides.timeout = args.timeout;
     // The outbox schedules retries itself, in the store, so they survive a restart.
     overrides.retries = Some(0);
-    let mut clients: Vec<std::sync::Arc<dyn Unsubscriber>> = Vec::new();
-    for p in Provider::ALL {
-        match optout::from_env(p, &overrides) {
-            Ok(c) => clients.push(c),
-            Err(e) => eprintln!("optout: worker: {p} not served ({e}); its tasks wait"),
+    let rates = rates::Rates::new(&args.rates);
+    let clients = |share: Option<&std::sync::Arc<dyn optout::RateShare>>, say: bool| {
+        let mut clients: Vec<std::sync::Arc<dyn Unsubscriber>> = Vec::new();
+        for p in Provider::ALL {
+            match optout::from_env(p, &rates.apply(p, &overrides, share)) {
+                Ok(c) => clients.push(c),
+                Err(e) if say => eprintln!("optout: worker: {p} not served ({e}); its tasks wait"),
+                Err(_) => {}
+            }
         }
-    }
-    if clients.is_empty() {
+        clients
+    };
+    let mut served = clients(None, true);
+    if served.is_empty() {
         eprintln!(
             "optout: error: no provider has credentials in the environment; nothing can be sent"
         );
@@ -264,11 +272,15 @@ pub async fn worker(args: WorkerArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
+    // A PostgreSQL store shares every limit with the other workers of the store.
+    if let Some(share) = outbox.rate_share() {
+        served = clients(Some(&share), false);
+    }
     let config = outbox::WorkerConfig::default()
         .concurrency(args.concurrency as usize)
         .lease(args.lease)
         .notify(|line| eprintln!("optout: worker: {line}"));
-    let worker = Worker::new(outbox.store(), clients, config);
+    let worker = Worker::new(outbox.store(), served, config);
     let run = if args.until_idle {
         worker.run_until_idle_or(shutdown_signal()).await
     } else {

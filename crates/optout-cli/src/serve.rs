@@ -6,7 +6,7 @@ use clap::Args;
 use optout::{Error, Provider, Recipient};
 use optout_serve::link::{LinkKeys, Scope};
 
-use crate::{print, topics, ProviderArg, TopicArgs};
+use crate::{print, rates, topics, ProviderArg, TopicArgs};
 
 const LINK_EXAMPLES: &str = "\
 Examples (OPTOUT_LINK_KEYS=ID:SECRET,...: the first key signs, every key verifies; secrets of 32+ bytes):
@@ -85,12 +85,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
     workers: u32,
     /// Only take opt-outs in; `optout worker` sends them (from any machine sharing the store).
-    #[arg(long, conflicts_with = "workers")]
+    #[arg(long, conflicts_with_all = ["workers", "rates"])]
     no_workers: bool,
     /// Group commit: opt-outs arriving together are committed in one transaction, this many
     /// at most (each answered only once committed); 1: one transaction per opt-out.
     #[arg(long, value_name = "N", default_value_t = optout_serve::outbox::GroupCommit::DEFAULT_MAX_BATCH as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_batch: u32,
+    #[arg(long = "rate", value_name = "N/PERIOD", value_parser = rates::parse, help = rates::HELP)]
+    rates: Vec<rates::RateArg>,
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
@@ -132,8 +134,12 @@ async fn run_serve(args: ServeArgs) -> Result<(), (String, u8)> {
         None
     } else {
         let mut clients = Vec::new();
+        let rates = rates::Rates::new(&args.rates);
+        // A PostgreSQL store shares every limit with the other workers of the store.
+        let share = outbox.rate_share();
         for provider in Provider::ALL {
-            match optout::from_env(provider, &optout::Overrides::new()) {
+            let overrides = rates.apply(provider, &optout::Overrides::new(), share.as_ref());
+            match optout::from_env(provider, &overrides) {
                 Ok(client) => clients.push(Timed::wrap(client, metrics.clone())),
                 Err(e) => eprintln!("optout: {provider}: not sending ({e}); its opt-outs wait for a worker that can"),
             }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::rate::{Governor, RateLimit};
+use crate::rate_share::{account_key, Shared};
 use crate::retry::{wait_from_headers, Decision, RetryPolicy};
 pub use crate::scrub::earlier_attempt_may_have_applied;
 use crate::scrub::{bound, with_decoding, Scrubber, REDACTED};
@@ -46,6 +47,10 @@ pub struct HttpConfig {
     /// Whether `rate_limit: None` means the provider's published limit (the default) rather
     /// than no configured limit.
     pub default_rate_limit: bool,
+    /// Where the rate limit is shared with other processes sending with the same account
+    /// (the PostgreSQL outbox store): every request also takes its slot there. `None`: this
+    /// client (and its clones) keeps to the limit on its own.
+    pub rate_share: Option<Arc<dyn crate::RateShare>>,
 }
 
 impl Default for HttpConfig {
@@ -58,6 +63,7 @@ impl Default for HttpConfig {
             client: None,
             rate_limit: None,
             default_rate_limit: true,
+            rate_share: None,
         }
     }
 }
@@ -73,7 +79,7 @@ impl HttpConfig {
 }
 
 /// Adds the shared setters (`base_url`, `timeout`, `connect_timeout`, `retry_policy`,
-/// `max_retries`, `http_client`, `rate_limit`, `no_rate_limit`, `http_config`) to a provider's builder, which must have a field
+/// `max_retries`, `http_client`, `rate_limit`, `rate_share`, `no_rate_limit`, `http_config`) to a provider's builder, which must have a field
 /// `http: optout_core::HttpConfig`. Written once here so that every provider's builder reads
 /// the same.
 #[macro_export]
@@ -123,6 +129,16 @@ macro_rules! http_builder_methods {
         /// applies against its production API ([`RateLimit::published`]).
         pub fn rate_limit(mut self, limit: $crate::RateLimit) -> Self {
             self.http.rate_limit = Some(limit);
+            self
+        }
+
+        /// Shares the rate limit with every other process sending with the same account
+        /// through `share` (e.g. the PostgreSQL outbox store's): each request takes its slot
+        /// there too, keyed by the provider and a fingerprint of the account, never a secret.
+        /// If `share` cannot be reached, the client keeps to the limit on its own after one
+        /// warning.
+        pub fn rate_share(mut self, share: ::std::sync::Arc<dyn $crate::RateShare>) -> Self {
+            self.http.rate_share = Some(share);
             self
         }
 
@@ -346,6 +362,9 @@ impl HttpClient {
                     Error::config(format!("cannot build the HTTP client: {}", e.without_url()))
                 })?,
         };
+        let shared = config
+            .rate_share
+            .map(|share| Shared::new(share, account_key(provider, &base, &secrets)));
         let mut json_headers = headers.clone();
         json_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(HttpClient {
@@ -358,11 +377,9 @@ impl HttpClient {
             retry: config.retry,
             scrubber: Arc::new(Scrubber::new(&secrets)),
             rate_limit,
-            governor: Arc::new(Governor::new(
-                provider,
-                rate_limit,
-                config.retry.retry_after_cap(),
-            )),
+            governor: Arc::new(
+                Governor::new(provider, rate_limit, config.retry.retry_after_cap()).shared(shared),
+            ),
         })
     }
 

@@ -11,6 +11,7 @@
 //! - `retry`: [`RetryPolicy::decide`] and [`wait_from_headers`], pure functions;
 //! - [`http`]: [`HttpClient`] (one connection pool, retries, secret-safe errors);
 //! - `rate`: [`RateLimit`] and the rate governor each client shares with its clones;
+//! - `rate_share`: [`RateShare`], one limit shared by several processes (through a store);
 //! - [`scrub`]: what keeps credentials and control characters out of error text;
 //! - [`validate`]: the input checks every provider applies before sending;
 //! - [`plan`]: dry runs, the requests a call would send, recorded instead of sent.
@@ -20,6 +21,7 @@ mod error;
 pub mod http;
 pub mod plan;
 mod rate;
+mod rate_share;
 mod retry;
 pub mod scrub;
 mod types;
@@ -31,6 +33,7 @@ pub use error::{snippet, Error, ErrorKind, Partial};
 pub use http::{HttpClient, HttpConfig, Request, Response};
 pub use plan::{Plan, PlannedRequest};
 pub use rate::RateLimit;
+pub use rate_share::{RateShare, RateShareError, SharedSlot};
 pub use retry::{wait_from_headers, Decision, RetryPolicy};
 pub use types::{
     LegalBasis, Outcome, Provider, Receipt, Recipient, Topics, Unsubscribe, PHONE_REGION_VAR,

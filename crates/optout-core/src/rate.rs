@@ -27,6 +27,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
+use crate::rate_share::Shared;
 use crate::{Error, Provider};
 
 /// A number of requests per period, e.g. HubSpot's 190 per 10 seconds.
@@ -162,6 +163,8 @@ pub(crate) struct Governor {
     paused_until: AtomicU64,
     /// The longest pause a provider can ask for.
     max_pause: Duration,
+    /// Where the limit is shared with other processes, if it is.
+    shared: Option<Shared>,
 }
 
 static HUBSPOT_REMAINING: HeaderName = HeaderName::from_static("x-hubspot-ratelimit-remaining");
@@ -186,7 +189,15 @@ impl Governor {
             next: AtomicU64::new(0),
             paused_until: AtomicU64::new(0),
             max_pause,
+            shared: None,
         }
+    }
+
+    /// Also takes every request's slot from `shared`, after this governor's own spacing, so
+    /// that the limit holds across every process sharing it.
+    pub(crate) fn shared(mut self, shared: Option<Shared>) -> Self {
+        self.shared = shared;
+        self
     }
 
     fn now(&self) -> Nanos {
@@ -235,6 +246,14 @@ impl Governor {
             };
             if start > now {
                 tokio::time::sleep_until(self.at(start)).await;
+            }
+            // Across processes: the shared slot (once per request: the local spacing keeps
+            // this process's questions to the share at the rate itself).
+            if let Some(shared) = &self.shared {
+                let wait = shared.wait(Duration::from_nanos(interval)).await;
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
             }
             // A pause that began while this request waited for its slot holds it too (it
             // then takes a new slot, so that the requests behind the pause stay spaced).

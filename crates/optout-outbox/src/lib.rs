@@ -50,6 +50,7 @@ mod group;
 mod migrations;
 mod model;
 mod postgres;
+mod rate_share;
 mod retry;
 mod sql;
 mod sql_complete;
@@ -188,5 +189,11 @@ impl Outbox {
     /// Checks the receipt chain.
     pub async fn verify(&self) -> Result<Verification, Error> {
         self.store.verify().await
+    }
+
+    /// Where clients share their rate limits with every other worker of this store, if the
+    /// store can (PostgreSQL); see [`Store::rate_share`].
+    pub fn rate_share(&self) -> Option<Arc<dyn optout_core::RateShare>> {
+        self.store.rate_share()
     }
 }

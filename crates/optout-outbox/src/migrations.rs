@@ -16,11 +16,18 @@ const SQLITE: &[(i64, &str, &str)] = &[(
     include_str!("../migrations/sqlite/0001_outbox.sql"),
 )];
 
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "outbox",
-    include_str!("../migrations/postgres/0001_outbox.sql"),
-)];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "outbox",
+        include_str!("../migrations/postgres/0001_outbox.sql"),
+    ),
+    (
+        2,
+        "rate_slots",
+        include_str!("../migrations/postgres/0002_rate_slots.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

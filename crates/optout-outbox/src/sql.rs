@@ -466,6 +466,15 @@ impl Store for SqlStore {
         Ok(out)
     }
 
+    fn rate_share(&self) -> Option<std::sync::Arc<dyn optout_core::RateShare>> {
+        (self.dialect == Dialect::Postgres).then(|| {
+            std::sync::Arc::new(crate::rate_share::PgRateShare {
+                pool: self.pool.clone(),
+                label: self.label.clone(),
+            }) as _
+        })
+    }
+
     async fn next_due(&self, providers: &[Provider]) -> Result<Option<SystemTime>, Error> {
         if providers.is_empty() {
             return Ok(None);

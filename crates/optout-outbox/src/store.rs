@@ -1,10 +1,11 @@
 //! The one storage trait both backends implement; the rest of the crate only sees
 //! `Arc<dyn Store>`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use optout_core::{Provider, Receipt};
+use optout_core::{Provider, RateShare, Receipt};
 
 use crate::model::{
     Accepted, Failure, Lease, OptOut, OptOutStatus, ReceiptQuery, ReceiptRecord, StatusCounts,
@@ -109,4 +110,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Checks the whole receipt chain and names the first record that does not match.
     async fn verify(&self) -> Result<Verification, Error>;
+
+    /// Where the clients of every worker sharing this store share their rate limits (give it
+    /// to their builders' `rate_share`): one statement per request, keyed by provider and
+    /// account. PostgreSQL has one; SQLite answers `None`: its workers are processes on one
+    /// machine, usually one, and every slot would be a write taking the file's one write
+    /// lock from the outbox's own claims and receipts.
+    fn rate_share(&self) -> Option<Arc<dyn RateShare>> {
+        None
+    }
 }

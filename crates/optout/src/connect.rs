@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use optout_core::{Error, Provider, RateLimit, Unsubscriber};
+use optout_core::{Error, Provider, RateLimit, RateShare, Unsubscriber};
 
 /// Settings that win over the environment.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,9 @@ pub struct Overrides {
     pub http_client: Option<optout_core::reqwest::Client>,
     /// The account's rate limit, instead of the provider's published one.
     pub rate_limit: Option<RateLimit>,
+    /// Where the rate limit is shared with other processes (e.g. the PostgreSQL outbox
+    /// store's [`RateShare`]).
+    pub rate_share: Option<Arc<dyn RateShare>>,
 }
 
 impl Overrides {
@@ -52,6 +55,13 @@ impl Overrides {
         self
     }
 
+    /// Shares the rate limit with other processes through `share` (see
+    /// [`RateShare`]).
+    pub fn rate_share(mut self, share: Arc<dyn RateShare>) -> Self {
+        self.rate_share = Some(share);
+        self
+    }
+
     /// Shares a `reqwest::Client`.
     pub fn http_client(mut self, client: optout_core::reqwest::Client) -> Self {
         self.http_client = Some(client);
@@ -75,6 +85,9 @@ macro_rules! build {
         }
         if let Some(limit) = o.rate_limit {
             builder = builder.rate_limit(limit);
+        }
+        if let Some(share) = &o.rate_share {
+            builder = builder.rate_share(share.clone());
         }
         if let Some(client) = &o.http_client {
             builder = builder.http_client(client.clone());

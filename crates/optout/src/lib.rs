@@ -63,8 +63,8 @@ pub use optout_core::{reqwest, secrecy};
 
 pub use optout_core::{
     async_trait, Error, ErrorKind, LegalBasis, Outcome, Partial, Plan, PlannedRequest, Provider,
-    RateLimit, Receipt, Recipient, RetryPolicy, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
-    UnsubscriberExt,
+    RateLimit, RateShare, RateShareError, Receipt, Recipient, RetryPolicy, SharedSlot,
+    TopicOutcome, Topics, Unsubscribe, Unsubscriber, UnsubscriberExt,
 };
 
 // The plumbing's old paths, kept so that nothing written against them breaks; new code uses
