@@ -235,7 +235,9 @@ async fn ctrl_c_prints_the_partial_summary_and_a_rerun_continues() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while std::fs::read(&journal).map_or(0, |b| b.iter().filter(|c| **c == b'\n').count()) < 10 {
+    // Rows are done in the journal (others may be `pending` there: reserved, not yet sent).
+    let done_in = |text: &str| text.matches(r#""result":"unsubscribed""#).count();
+    while done_in(&std::fs::read_to_string(&journal).unwrap_or_default()) < 10 {
         assert!(started.elapsed() < Duration::from_secs(60), "no progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -261,7 +263,12 @@ async fn ctrl_c_prints_the_partial_summary_and_a_rerun_continues() {
     // Every journal line is whole; the rerun sends only what is not done.
     let text = std::fs::read_to_string(&journal).unwrap();
     assert!(text.ends_with('\n'));
-    let done = text.lines().count() - 1; // the header
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{text}"
+    );
+    let done = done_in(&text);
     sandbox.set_faults(Faults::NONE);
     let before = sandbox.stats().hubspot;
     let again = run_with_env(&optout_binary(), &args, &env, Duration::from_secs(60));
@@ -352,5 +359,124 @@ async fn two_thousand_rows_against_20_per_second_draw_no_429_and_fail_nothing() 
     let stats = sandbox.stats();
     assert_eq!(stats.rate_limited, 0, "no request drew a 429");
     assert_eq!(stats.hubspot, 20, "20 full batches, none sent twice");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_fills_part_way_stops_the_run_and_nothing_sent_is_unrecorded() {
+    // The journal's file may not grow past about 1 MB (RLIMIT_FSIZE, `ulimit -f` in blocks of
+    // 512 bytes under dash): a write past it fails with EFBIG (SIGXFSZ ignored), as one on a
+    // full disk fails with ENOSPC. 8,000 rows' records are more than that: it fills part way.
+    const ROWS: usize = 8_000;
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = temp_dir("efbig");
+    let input = rows_csv(&dir, ROWS);
+    let journal = dir.join("run.journal");
+    let email = |i: usize| format!("user{i}@example.com");
+    for i in 0..ROWS {
+        sandbox.subscribe(Api::HubSpot, &email(i), "1");
+    }
+    let base = sandbox.base_url();
+    let args = [
+        "bulk",
+        "hubspot",
+        "--input",
+        input.to_str().unwrap(),
+        "--topic",
+        "1",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let env = [
+        ("HUBSPOT_ACCESS_TOKEN", TOKEN),
+        ("HUBSPOT_BASE_URL", base.as_str()),
+        ("HUBSPOT_BATCH_SIZE", "50"),
+    ];
+    let binary = optout_binary();
+    let mut limited = vec![
+        "-c",
+        "trap '' XFSZ; ulimit -f 2000; exec \"$0\" \"$@\"",
+        binary.to_str().unwrap(),
+    ];
+    limited.extend_from_slice(&args);
+    let out = run_with_env(
+        Path::new("/bin/sh"),
+        &limited,
+        &env,
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(1), "interrupted: {}", out.all_text());
+    let about: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("cannot write the journal"))
+        .collect();
+    assert_eq!(about.len(), 1, "{}", out.stderr);
+    assert!(
+        about[0].contains(journal.to_str().unwrap()) && about[0].contains("not sent"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("not sent (the run stopped)"),
+        "the partial summary: {}",
+        out.all_text()
+    );
+
+    // The journal accounts for every row the sandbox received: each is done or `pending`.
+    let text = std::fs::read(&journal).unwrap();
+    let mut recorded = std::collections::HashMap::new();
+    for line in text.split(|b| *b == b'\n') {
+        if let Ok(entry) = serde_json::from_slice::<serde_json::Value>(line) {
+            if let (Some(key), Some(result)) = (entry["key"].as_str(), entry["result"].as_str()) {
+                recorded.insert(key.to_string(), result.to_string());
+            }
+        }
+    }
+    let key = |i: usize| format!(r#"["hubspot","{}",null,["1"]]"#, email(i));
+    let received: Vec<usize> = (0..ROWS)
+        .filter(|i| !sandbox.is_subscribed(Api::HubSpot, &email(*i), "1"))
+        .collect();
+    assert!(
+        !received.is_empty() && received.len() < ROWS,
+        "part way: {} of {ROWS} received",
+        received.len()
+    );
+    let unrecorded: Vec<usize> = received
+        .iter()
+        .copied()
+        .filter(|i| {
+            !matches!(
+                recorded.get(&key(*i)).map(String::as_str),
+                Some("unsubscribed" | "already_unsubscribed" | "pending")
+            )
+        })
+        .collect();
+    assert!(
+        unrecorded.is_empty(),
+        "{} rows sent but not in the journal, e.g. line {}",
+        unrecorded.len(),
+        unrecorded.first().map_or(0, |i| i + 2)
+    );
+    let done = recorded.values().filter(|r| *r == "unsubscribed").count();
+    assert!(done > 0, "{}", out.all_text());
+
+    // A rerun without the limit finishes the rest: every row unsubscribed.
+    let again = run_with_env(&binary, &args, &env, Duration::from_secs(60));
+    assert_eq!(again.code, Some(0), "{}", again.all_text());
+    assert!(
+        again
+            .stdout
+            .contains(&format!("{done} skipped (done in the journal)")),
+        "{}",
+        again.stdout
+    );
+    for i in 0..ROWS {
+        assert!(
+            !sandbox.is_subscribed(Api::HubSpot, &email(i), "1"),
+            "{} is still subscribed",
+            email(i)
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

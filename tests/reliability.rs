@@ -272,8 +272,9 @@ fn journal(path: &Path) -> Vec<(u64, String)> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
-        // The header (where the rows were sent) is not a row.
-        .filter(|l| !l.starts_with("{\"optout_journal\""))
+        // The header (where the rows were sent) is not a row, nor a `pending` record (a row
+        // reserved before it was sent, not finished: a rerun sends it again).
+        .filter(|l| !l.starts_with("{\"optout_journal\"") && !l.contains(PENDING))
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}"));
             (
@@ -286,12 +287,17 @@ fn journal(path: &Path) -> Vec<(u64, String)> {
 
 /// The journal's whole row lines so far, counted rather than parsed (a running writer may be
 /// mid-line); the header line, which names where the rows are sent, is not a row.
+/// `pending` records (rows reserved, not yet finished) are not counted either.
 fn whole_lines(path: &Path) -> usize {
     let bytes = std::fs::read(path).unwrap_or_default();
     let lines = bytes.iter().filter(|c| **c == b'\n').count();
     let header = usize::from(bytes.starts_with(b"{\"optout_journal\"") && lines > 0);
-    lines - header
+    let pending = String::from_utf8_lossy(&bytes).matches(PENDING).count();
+    lines - header - pending
 }
+
+/// What marks a row's record written before the row is sent.
+const PENDING: &str = r#""result":"pending""#;
 
 fn is_done(result: &str) -> bool {
     result == "unsubscribed" || result == "already_unsubscribed"

@@ -30,6 +30,7 @@ mod drive;
 mod journal;
 mod plan;
 mod read;
+mod record;
 use drive::drive;
 pub use journal::Destination;
 use journal::{load_journal, open_journal, Lock};
@@ -98,7 +99,8 @@ impl BulkJob {
         self
     }
 
-    /// Appends every finished row to `path` and skips the rows it records as done.
+    /// Records every row in `path` (a `pending` record before the row is sent, its result
+    /// written over it when it finishes) and skips the rows it records as done.
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal = Some(path.into());
         self
@@ -211,7 +213,9 @@ impl fmt::Display for Summary {
 ///
 /// The sending and the journal run in a task of their own on the runtime's workers; `on_row`
 /// runs here, on the caller's task, and gets the finished rows in chunks (at least every
-/// 20 ms while rows finish). A row is in the journal before `on_row` sees it. Dropping the
+/// 20 ms while rows finish). A row is in the journal before `on_row` sees it, and a row to
+/// send has its `pending` record there before it is sent: a journal that cannot take it (a
+/// full disk, a file size limit) stops the run with that row unsent. Dropping the
 /// returned future stops the run: rows in flight may reach the provider without being
 /// journaled, and a rerun sends them again.
 ///

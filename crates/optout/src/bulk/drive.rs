@@ -10,8 +10,9 @@ use optout_core::engine::{chunk_items, queue_capacity, Engine, Item, Options, Se
 use optout_core::{Error, Unsubscriber};
 use tokio::sync::mpsc;
 
-use super::journal::{write_entries, Done};
+use super::journal::Done;
 use super::read::read_rows;
+use super::record::{Fill, Reserve, Slot};
 use super::{BulkJob, RowReport, RowResult, Summary};
 
 /// A row read from the input, and what to do with it: its request, if it is to be sent.
@@ -26,6 +27,8 @@ pub(super) struct Tag {
     pub(super) key: String,
     /// `None` for a row to send; else how it ended without being sent.
     pub(super) ended: Option<RowResult>,
+    /// Its record in the journal, once reserved (a row to send, with a journal).
+    pub(super) slot: Option<Slot>,
 }
 
 /// A finished row: what the journal and the report need (the request itself is gone).
@@ -33,11 +36,18 @@ pub(super) struct Finished {
     pub(super) line: u64,
     pub(super) key: String,
     pub(super) result: RowResult,
+    /// Its record in the journal, where the result goes.
+    pub(super) slot: Option<Slot>,
 }
 
 impl Finished {
     fn from_sent(sent: Sent<Tag>) -> Finished {
-        let Tag { line, key, ended } = sent.tag;
+        let Tag {
+            line,
+            key,
+            ended,
+            slot,
+        } = sent.tag;
         let result = match (sent.answer, ended) {
             (Some(Ok(receipt)), _) => RowResult::Done(receipt),
             (Some(Err(error)), _) => RowResult::Failed(error),
@@ -45,7 +55,12 @@ impl Finished {
             // The engine stopped before sending it.
             (None, None) => RowResult::NotSent,
         };
-        Finished { line, key, result }
+        Finished {
+            line,
+            key,
+            result,
+            slot,
+        }
     }
 }
 
@@ -61,7 +76,7 @@ pub(super) async fn drive<R: Read + Send + 'static>(
     input: R,
     job: BulkJob,
     done: Done,
-    mut journal: Option<File>,
+    journal: Option<(File, u64)>,
     reports: mpsc::Sender<Vec<RowReport>>,
     stop: impl std::future::Future<Output = ()> + Send,
 ) -> (Summary, Result<(), Error>) {
@@ -75,6 +90,18 @@ pub(super) async fn drive<R: Read + Send + 'static>(
     let provider = client.provider();
     let lines = Arc::new(AtomicU64::new(0));
     let reader_lines = lines.clone();
+    // The reader writes each row's record before the row goes out; the results are written
+    // over them here (see `record`).
+    let (reserve, mut journal) = match (journal, &job.journal) {
+        (Some((file, end)), Some(path)) => {
+            let file = Arc::new(file);
+            (
+                Some(Reserve::new(file.clone(), path.clone(), end)),
+                Some(Fill::new(file, path.clone())),
+            )
+        }
+        _ => (None, None),
+    };
     let reader = tokio::task::spawn_blocking(move || {
         read_rows(
             input,
@@ -83,6 +110,7 @@ pub(super) async fn drive<R: Read + Send + 'static>(
             chunk,
             &done,
             &tx,
+            reserve,
             &reader_lines,
         )
     });
@@ -115,21 +143,13 @@ pub(super) async fn drive<R: Read + Send + 'static>(
                 let Some(sent) = sent else { break };
                 finished.clear();
                 finished.extend(sent.into_iter().map(Finished::from_sent));
-                if let (Some(file), None) = (journal.as_mut(), &stopped) {
-                    if let Err(e) = write_entries(file, &finished, &job) {
-                        // What cannot be recorded must not be sent: stop. These rows were
-                        // sent and are counted, but a rerun will send them again.
+                if let Some(fill) = journal.as_mut() {
+                    if let Err(e) = fill.fill(&finished) {
+                        // What cannot be recorded must not be sent: stop. These rows stay
+                        // `pending` in the journal, and a rerun sends them again.
                         engine.stop();
                         journal = None;
-                        stopped = Some(e);
-                    }
-                } else if journal.is_some() && stopped.is_some() {
-                    // Stopped for another reason: the journal still records what finished.
-                    if let Some(file) = journal.as_mut() {
-                        if let Err(e) = write_entries(file, &finished, &job) {
-                            journal = None;
-                            stopped = Some(e);
-                        }
+                        stopped.get_or_insert(e);
                     }
                 }
                 for row in finished.drain(..) {

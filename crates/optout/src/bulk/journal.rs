@@ -1,28 +1,14 @@
-//! The journal: one JSON line per finished row, appended as rows finish, and read back by a
-//! rerun to skip the rows already done (by a 128-bit hash of each row's key).
+//! The journal: one JSON line per row, reserved before the row is sent and filled in with
+//! its result when it finishes (see [`record`](super::record)), read back by a rerun to skip
+//! the rows already done (by a 128-bit hash of each row's key).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
-use optout_core::{Error, Outcome, Receipt};
+use optout_core::Error;
 use serde::{Deserialize, Serialize};
-
-use super::drive::Finished;
-use super::{BulkJob, RowResult};
-
-/// One line of the journal, as written: serialized from the finished row, borrowing it.
-#[derive(Serialize)]
-struct Entry<'a> {
-    key: &'a str,
-    line: u64,
-    result: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    receipt: Option<&'a Receipt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a Error>,
-}
 
 /// What a rerun reads of a journal line; the receipt or error is skipped unread.
 #[derive(Deserialize)]
@@ -31,57 +17,6 @@ struct Entered<'a> {
     key: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
     result: std::borrow::Cow<'a, str>,
-}
-
-/// Appends a line per finished row (skipped rows have none) in one write, straight to the
-/// OS: a kill after it returns loses nothing, and a kill during it leaves at most a torn last
-/// line, which a rerun skips (and sends that row again). Each line is serialized from the row
-/// itself, not through a `serde_json::Value` (which cost a tree of allocations per row).
-pub(super) fn write_entries(
-    file: &mut File,
-    rows: &[Finished],
-    job: &BulkJob,
-) -> Result<(), Error> {
-    let mut lines = Vec::with_capacity(rows.len() * 320);
-    for row in rows {
-        let (result, receipt, error) = match &row.result {
-            RowResult::Done(receipt) => (
-                match receipt.outcome {
-                    Outcome::AlreadyUnsubscribed => "already_unsubscribed",
-                    _ => "unsubscribed",
-                },
-                Some(receipt),
-                None,
-            ),
-            RowResult::Failed(error) => ("failed", None, Some(error)),
-            RowResult::Skipped | RowResult::NotSent => continue,
-        };
-        let entry = Entry {
-            key: &row.key,
-            line: row.line,
-            result,
-            receipt,
-            error,
-        };
-        serde_json::to_writer(&mut lines, &entry).map_err(|e| {
-            Error::interrupted(format!(
-                "cannot write the journal entry of line {}: {e}",
-                row.line
-            ))
-        })?;
-        lines.push(b'\n');
-    }
-    if lines.is_empty() {
-        return Ok(());
-    }
-    file.write_all(&lines).map_err(|e| {
-        let path = job
-            .journal
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        Error::interrupted(format!("cannot append to the journal {path}: {e}"))
-    })
 }
 
 /// The hashes of the keys a journal records as done.
@@ -188,26 +123,30 @@ struct Header {
 /// The longest journal line read back: a longer one is not a journal's (`/dev/zero`).
 const MAX_JOURNAL_LINE: u64 = 1 << 20;
 
-/// Opens the journal for appending, after [`load_journal`] checked it. A new (empty) journal
-/// gets the header first; the header or, for an old journal, a sync must succeed before
-/// anything is sent (a full disk or `/dev/full` stops the run here, with nothing sent). If
-/// the last run was killed mid-line, the torn line is ended first, so that the next entry
-/// starts on a line of its own instead of being glued to the fragment (and lost with it).
+/// Opens the journal for writing, after [`load_journal`] checked it, and answers its length
+/// (where the next record goes). A new (empty) journal gets the header first; the header or,
+/// for an old journal, a sync must succeed before anything is sent (a full disk or
+/// `/dev/full` stops the run here, with nothing sent). If the last run was killed mid-line,
+/// the torn line is ended first, so that the next record starts on a line of its own instead
+/// of being glued to the fragment (and lost with it). Not opened for appending: records are
+/// written at offsets (`pwrite`), which Linux ignores for a file opened with `O_APPEND`.
 pub(super) fn open_journal(
     path: &Path,
     destination: Option<&Destination>,
-) -> std::io::Result<File> {
+) -> std::io::Result<(File, u64)> {
     use std::io::{Seek, SeekFrom};
     let mut file = OpenOptions::new()
         .create(true)
         .read(true)
-        .append(true)
+        .write(true)
+        .truncate(false)
         .open(path)?;
     let len = file.seek(SeekFrom::End(0))?;
     if len > 0 {
         let mut last = [0u8];
         file.seek(SeekFrom::End(-1))?;
         file.read_exact(&mut last)?;
+        file.seek(SeekFrom::End(0))?;
         if last[0] != b'\n' {
             file.write_all(b"\n")?;
         }
@@ -224,7 +163,8 @@ pub(super) fn open_journal(
         file.write_all(b"")?;
     }
     file.sync_data()?;
-    Ok(file)
+    let end = file.stream_position()?;
+    Ok((file, end))
 }
 
 /// The keys the journal records as done. A torn last line (the process was killed while

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::drive::{Row, Tag};
 use super::journal::{fnv1a_128, row_key, Done};
+use super::record::Reserve;
 use super::{BulkJob, RowResult};
 
 /// The longest line (or record) read: longer, and the input is not a CSV file of opt-outs
@@ -33,8 +34,11 @@ struct Columns {
 }
 
 /// Reads `input` and sends its rows over `tx` in chunks of at most `chunk_rows` rows, and
-/// whatever it has read before each read of `input` that may wait (see [`Feed`]). On an
-/// error part way, the rows read before it have been handed over. `lines` says how far it got.
+/// whatever it has read before each read of `input` that may wait (see [`Feed`]). With a
+/// journal (`reserve`), each chunk's rows get their records before they go: if the journal
+/// cannot take them, they are not sent, and the run stops with that error. On an error part
+/// way, the rows read before it have been handed over. `lines` says how far it got.
+#[allow(clippy::too_many_arguments)] // one call, in `drive`
 pub(super) fn read_rows<R: Read>(
     input: R,
     job: &BulkJob,
@@ -42,14 +46,37 @@ pub(super) fn read_rows<R: Read>(
     chunk_rows: usize,
     done: &Done,
     tx: &mpsc::Sender<Vec<Row>>,
+    reserve: Option<Reserve>,
+    lines: &std::sync::atomic::AtomicU64,
+) -> Result<(), Error> {
+    let out = Handover {
+        chunk: RefCell::new(Vec::with_capacity(chunk_rows)),
+        tx,
+        reserve: RefCell::new(reserve),
+        failed: RefCell::new(None),
+    };
+    let read = read_into(input, job, provider, chunk_rows, done, &out, lines);
+    // The journal failing stops the reading (the reader sees an end of input): that is why
+    // the run stopped, whatever the reading answered after it.
+    match out.failed.into_inner() {
+        Some(error) => Err(error),
+        None => read,
+    }
+}
+
+fn read_into<R: Read>(
+    input: R,
+    job: &BulkJob,
+    provider: Provider,
+    chunk_rows: usize,
+    done: &Done,
+    out: &Handover<'_>,
     lines: &std::sync::atomic::AtomicU64,
 ) -> Result<(), Error> {
     use std::sync::atomic::Ordering;
-    let chunk = RefCell::new(Vec::with_capacity(chunk_rows));
     let feed = Feed {
         input,
-        chunk: &chunk,
-        tx,
+        out,
         since_newline: 0,
         last_byte: None,
         eof: false,
@@ -116,7 +143,7 @@ pub(super) fn read_rows<R: Read>(
                 let line = ended_line.saturating_sub(breaks).max(last_line + 1);
                 lines.store(next, Ordering::Relaxed);
                 if let Some(error) = runaway(&record, line, next, &mut csv) {
-                    hand_over(&chunk, tx);
+                    out.send();
                     return Err(error);
                 }
                 last_line = line;
@@ -125,7 +152,7 @@ pub(super) fn read_rows<R: Read>(
             // The input itself failed (a disk, a pipe): the rows after this one were never
             // read, so the run must not end as if the input had. What was read is sent first.
             Err(e) => {
-                hand_over(&chunk, tx);
+                out.send();
                 let at = csv.position().line();
                 lines.store(at, Ordering::Relaxed);
                 return Err(match e.kind() {
@@ -141,12 +168,12 @@ pub(super) fn read_rows<R: Read>(
                 });
             }
         };
-        chunk.borrow_mut().push(row);
-        if chunk.borrow().len() == chunk_rows && !hand_over(&chunk, tx) {
-            return Ok(()); // the senders stopped: nothing more to do
+        out.chunk.borrow_mut().push(row);
+        if out.chunk.borrow().len() == chunk_rows && !out.send() {
+            return Ok(()); // the senders stopped, or the journal failed: nothing more to do
         }
     }
-    hand_over(&chunk, tx);
+    out.send();
     let end = csv.position();
     // A last line without a line break still counts as a line.
     let lines_read = end.line() - u64::from(end.byte() > 0 && ends_with_newline(&csv));
@@ -212,8 +239,7 @@ fn runaway<R: Read>(
 /// It also bounds a line's length ([`MAX_LINE_BYTES`]).
 struct Feed<'a, R> {
     input: R,
-    chunk: &'a RefCell<Vec<Row>>,
-    tx: &'a mpsc::Sender<Vec<Row>>,
+    out: &'a Handover<'a>,
     /// Bytes read since the last line break.
     since_newline: usize,
     last_byte: Option<u8>,
@@ -229,8 +255,8 @@ impl<R> Feed<'_, R> {
 
 impl<R: Read> Read for Feed<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if !hand_over(self.chunk, self.tx) {
-            return Ok(0); // the senders stopped: read no further
+        if !self.out.send() {
+            return Ok(0); // the senders stopped, or the journal failed: read no further
         }
         let n = self.input.read(buf)?;
         if n == 0 {
@@ -253,18 +279,42 @@ impl<R: Read> Read for Feed<'_, R> {
     }
 }
 
-/// Sends the rows read so far, if any, to the senders (the chunk starts again empty, with the
-/// same capacity); `false` when the senders are gone.
-fn hand_over(chunk: &RefCell<Vec<Row>>, tx: &mpsc::Sender<Vec<Row>>) -> bool {
-    let rows = {
-        let mut chunk = chunk.borrow_mut();
-        if chunk.is_empty() {
-            return true;
+/// The rows read and not yet handed over, and where they go.
+struct Handover<'a> {
+    chunk: RefCell<Vec<Row>>,
+    tx: &'a mpsc::Sender<Vec<Row>>,
+    /// The journal, if any: the rows' records are written before they go.
+    reserve: RefCell<Option<Reserve>>,
+    /// Why the journal could not take a chunk's records, once it could not.
+    failed: RefCell<Option<Error>>,
+}
+
+impl Handover<'_> {
+    /// Sends the rows read so far, if any, to the senders (the chunk starts again empty, with
+    /// the same capacity), after their records are in the journal; `false` when the senders
+    /// are gone or the journal failed. Rows the journal could not take go as not sent, so
+    /// that the summary counts them.
+    fn send(&self) -> bool {
+        if self.failed.borrow().is_some() {
+            return false;
         }
-        let next = Vec::with_capacity(chunk.capacity());
-        std::mem::replace(&mut *chunk, next)
-    };
-    tx.blocking_send(rows).is_ok()
+        let mut rows = {
+            let mut chunk = self.chunk.borrow_mut();
+            if chunk.is_empty() {
+                return true;
+            }
+            let next = Vec::with_capacity(chunk.capacity());
+            std::mem::replace(&mut *chunk, next)
+        };
+        if let Some(reserve) = self.reserve.borrow_mut().as_mut() {
+            if let Err(error) = reserve.reserve(&mut rows) {
+                *self.failed.borrow_mut() = Some(error);
+                let _ = self.tx.blocking_send(rows);
+                return false;
+            }
+        }
+        self.tx.blocking_send(rows).is_ok()
+    }
 }
 
 /// A used field of `record`: trimmed, `None` if empty or absent; an error if not UTF-8.
@@ -327,7 +377,12 @@ fn read_row(
         ),
     };
     Row {
-        tag: Tag { line, key, ended },
+        tag: Tag {
+            line,
+            key,
+            ended,
+            slot: None,
+        },
         request,
     }
 }
