@@ -88,6 +88,7 @@ pub async fn plan<R: Read + Send + 'static>(
             batch,
             &Done::default(),
             &tx,
+            None, // a dry run writes no journal, so reserves no records
             &lines,
         )
     });

@@ -38,7 +38,7 @@ struct Columns {
 /// journal (`reserve`), each chunk's rows get their records before they go: if the journal
 /// cannot take them, they are not sent, and the run stops with that error. On an error part
 /// way, the rows read before it have been handed over. `lines` says how far it got.
-#[allow(clippy::too_many_arguments)] // one call, in `drive`
+#[allow(clippy::too_many_arguments)] // two calls: `drive` and the dry run (`plan`)
 pub(super) fn read_rows<R: Read>(
     input: R,
     job: &BulkJob,
