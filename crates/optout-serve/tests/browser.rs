@@ -99,6 +99,18 @@ impl Browser {
 
     /// Sends a command (to a page session if given) and waits for its answer.
     fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.try_call(session, method, params)
+            .unwrap_or_else(|m| panic!("{method}: {m}"))
+    }
+
+    /// [`call`](Self::call), with chromium's error answer (e.g. an evaluation that met a
+    /// navigation) as `Err` instead of a failed test.
+    fn try_call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -117,8 +129,10 @@ impl Browser {
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("no answer to {method} from chromium"));
             if m["id"] == json!(id) {
-                assert!(m.get("error").is_none(), "{method}: {m}");
-                return m["result"].clone();
+                return match m.get("error") {
+                    None => Ok(m["result"].clone()),
+                    Some(_) => Err(m),
+                };
             }
         }
     }
@@ -132,10 +146,20 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Evaluates `expression` until it is `true`.
+    /// Evaluates `expression` until it is `true`. An evaluation that fails because the page
+    /// is navigating (after the button's POST, "Inspected target navigated or closed") is
+    /// "not yet": the next one runs in the new page.
     fn wait_for(&mut self, session: &str, expression: &str) {
         let deadline = Instant::now() + STEP;
-        while self.eval(session, expression) != json!(true) {
+        loop {
+            let answer = self.try_call(
+                Some(session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true}),
+            );
+            if answer.is_ok_and(|r| r["result"]["value"] == json!(true)) {
+                break;
+            }
             assert!(Instant::now() < deadline, "never true: {expression}");
             std::thread::sleep(Duration::from_millis(50));
         }
