@@ -4,6 +4,9 @@
 //! `cargo publish` strips.
 
 pub mod pg;
+mod plan;
+
+pub use plan::{assert_plan_is_the_call, assert_plan_refuses_as_the_call};
 
 use std::time::Duration;
 
