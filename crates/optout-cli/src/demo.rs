@@ -233,7 +233,7 @@ async fn outbox_demo(sandbox: &Sandbox, base: &str) -> Result<bool, Error> {
                 "received",
                 "completed",
                 "deadline",
-                "",
+                "met",
                 "attempts",
                 "hash"
             ],
