@@ -17,27 +17,13 @@ fn temp_dir() -> std::path::PathBuf {
     dir
 }
 
-#[test]
-fn serve_without_link_keys_exits_2() {
-    let dir = temp_dir();
-    let out = Command::new(env!("CARGO_BIN_EXE_optout"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--no-workers", "--store"])
-        .arg(format!("sqlite:{}", dir.join("o.db").display()))
-        .env_remove("OPTOUT_LINK_KEYS")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("OPTOUT_LINK_KEYS"));
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[cfg(unix)]
-#[test]
-fn serve_answers_and_exits_0_on_sigterm() {
-    let dir = temp_dir();
+/// Starts `optout serve --no-workers` on a free port with `store` and `extra` arguments, and
+/// returns the child and the address its banner names.
+fn serve(store: &str, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_optout"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--no-workers", "--store"])
-        .arg(format!("sqlite:{}", dir.join("o.db").display()))
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-workers"])
+        .args(extra)
+        .args(["--store", store])
         .env("OPTOUT_LINK_KEYS", KEYS)
         .env_remove("OPTOUT_API_TOKENS")
         .stdout(Stdio::null())
@@ -57,6 +43,32 @@ fn serve_answers_and_exits_0_on_sigterm() {
         }
     }
     let addr = addr.expect("the banner names the address");
+    // Kept open, as the test's own reader was: the server's later lines must not meet a
+    // closed pipe.
+    child.stderr = Some(stderr.into_inner());
+    (child, addr)
+}
+
+#[test]
+fn serve_without_link_keys_exits_2() {
+    let dir = temp_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_optout"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-workers", "--store"])
+        .arg(format!("sqlite:{}", dir.join("o.db").display()))
+        .env_remove("OPTOUT_LINK_KEYS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OPTOUT_LINK_KEYS"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_answers_and_exits_0_on_sigterm() {
+    let dir = temp_dir();
+    let store = format!("sqlite:{}", dir.join("o.db").display());
+    let (mut child, addr) = serve(&store, &[]);
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -103,35 +115,7 @@ fn serve_refuses_a_max_batch_of_0() {
 fn a_one_click_post_answered_200_is_in_the_store_after_exit() {
     let dir = temp_dir();
     let store = format!("sqlite:{}", dir.join("o.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_optout"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--no-workers",
-            "--max-batch",
-            "8",
-        ])
-        .args(["--store", &store])
-        .env("OPTOUT_LINK_KEYS", KEYS)
-        .env_remove("OPTOUT_API_TOKENS")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = None;
-    for _ in 0..20 {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some(rest) = line.split("serving on http://").nth(1) {
-            addr = rest.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    let addr = addr.expect("the banner names the address");
+    let (mut child, addr) = serve(&store, &["--max-batch", "8"]);
     let link = Command::new(env!("CARGO_BIN_EXE_optout"))
         .args([
             "link",
