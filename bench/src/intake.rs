@@ -275,18 +275,7 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
 /// Runs the scenario (`optout-bench --intake ...`).
 pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     let o = parse(args)?;
-    let me = std::env::current_exe()?;
-    let exe_dir = me.parent().ok_or("no exe dir")?.to_path_buf();
-    let dir = exe_dir.parent().ok_or("no target dir")?.join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let cli = o.cli.clone().unwrap_or_else(|| exe_dir.join("optout"));
-    if !cli.exists() {
-        return Err(format!(
-            "{} not found: build it first (cargo build --release -p optout-cli) or pass --cli",
-            cli.display()
-        )
-        .into());
-    }
+    let (dir, cli) = bench_dir_and_cli(o.cli.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -234,6 +234,24 @@ fn cpu_secs() -> (f64, f64) {
     (field(11) + field(12), field(13) + field(14))
 }
 
+/// Where a scenario writes (`<target>/bench`, created) and the `optout` binary it runs:
+/// `cli` if given, else the one built beside this binary, which must exist.
+fn bench_dir_and_cli(cli: Option<&Path>) -> Result<(PathBuf, PathBuf), BoxError> {
+    let me = std::env::current_exe()?;
+    let exe_dir = me.parent().ok_or("no exe dir")?;
+    let dir = exe_dir.parent().ok_or("no target dir")?.join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let cli = cli.map_or_else(|| exe_dir.join("optout"), Path::to_path_buf);
+    if !cli.exists() {
+        return Err(format!(
+            "{} not found: build it first (cargo build --release -p optout-cli) or pass --cli",
+            cli.display()
+        )
+        .into());
+    }
+    Ok((dir, cli))
+}
+
 fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
     if std::fs::metadata(path).is_ok() {
         return Ok(());

@@ -291,18 +291,7 @@ async fn accept_one_at_a_time(env: &Env, n: u64) -> Result<f64, BoxError> {
 /// Runs the scenario.
 pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     let opts = parse(args)?;
-    let me = std::env::current_exe()?;
-    let exe_dir = me.parent().ok_or("no exe dir")?.to_path_buf();
-    let dir = exe_dir.parent().ok_or("no target dir")?.join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let cli = opts.cli.clone().unwrap_or_else(|| exe_dir.join("optout"));
-    if !cli.exists() {
-        return Err(format!(
-            "{} not found: build it first (cargo build --release -p optout-cli) or pass --cli",
-            cli.display()
-        )
-        .into());
-    }
+    let (dir, cli) = bench_dir_and_cli(opts.cli.as_deref())?;
     let env = Env {
         cli,
         dir,
