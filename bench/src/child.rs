@@ -245,6 +245,27 @@ fn hubspot_confirmed(body: &[u8], first: u64, last: u64) -> u64 {
         .count() as u64
 }
 
+/// The addresses HubSpot's batch answer `body` confirms: a result `UNSUBSCRIBED` for the
+/// address and the topic, and no error naming the address (the durable floor's check).
+pub(crate) fn hubspot_confirmed_emails(body: &[u8]) -> std::collections::HashSet<String> {
+    let Ok(answer) = serde_json::from_slice::<HubSpotAnswer>(body) else {
+        return Default::default();
+    };
+    let topic: u64 = HUBSPOT_TOPIC.parse().unwrap_or(0);
+    let failed = answer
+        .errors
+        .iter()
+        .map(|e| e.context.to_string())
+        .collect::<String>();
+    answer
+        .results
+        .into_iter()
+        .filter(|r| r.status == "UNSUBSCRIBED" && r.subscription_id == topic)
+        .map(|r| r.subscriber_id_string)
+        .filter(|id| failed.is_empty() || !failed.contains(id.as_str()))
+        .collect()
+}
+
 /// The floor: reqwest, the same requests (method, path, headers, body), the whole answer
 /// read, and nothing else. [`Floor::Read`] (the `floor-read` client) also decodes the answer
 /// and confirms each row from it ([`novu_confirmed`], [`hubspot_confirmed`]), as a client

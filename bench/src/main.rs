@@ -67,14 +67,17 @@ usage: optout-bench [options]          (normally: cargo xtask bench [options])
   --outbox            run only the outbox scenario instead (bench/src/outbox.rs): accept one at
                       a time and `optout enqueue --input` of --rows; drain --rows HubSpot tasks
                       with `optout worker` (SQLite 1 worker, PostgreSQL 1 and 4) against
-                      `optout sandbox`, beside `optout bulk`; worker peak memory by queue length
+                      `optout sandbox`, beside `optout bulk` and beside the durable floor
+                      (`optout-bench durable-floor`: the least a durable outbox does per task,
+                      hand-written, bench/src/durable_floor.rs); worker peak memory by queue length
                       (<target>/bench/outbox.json)
   --outbox-million    also: one worker draining a 1,000,000-task queue (peak memory)
   --outbox-stores LIST      sqlite,postgres (default both)
   --outbox-pg-workers LIST  worker processes on PostgreSQL (default 1,4)
   --outbox-accept-one N     opt-outs accepted one at a time (default 5000)
   --outbox-small N          the small queue of the memory comparison (default 10000)
-  --outbox-concurrency N    `optout worker --concurrency` (default: the worker's)
+  --outbox-concurrency N    `optout worker --concurrency` (default: the worker's), and the
+                            durable floor's batches in flight per process (default 4)
 
 
   --intake            run only the intake scenario instead: the release `optout serve --store
@@ -98,6 +101,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("child") => child::main(&args[1..]),
+        Some("durable-floor") => durable_floor::main(&args[1..]),
         Some("serve") => serve(args.get(1).map_or("minimal", String::as_str)),
         _ if args.iter().any(|a| a == "--outbox") => outbox::main(&args),
         Some("-h" | "--help" | "help") => {
@@ -269,6 +273,7 @@ fn write_csv(path: &Path, prov: Prov, rows: u64) -> Result<(), BoxError> {
 }
 
 mod child;
+mod durable_floor;
 mod intake;
 mod limited;
 mod outbox;

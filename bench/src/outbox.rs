@@ -11,6 +11,11 @@
 //!   (issue 15 asks at least 0.5). Afterwards `optout status` must show every task done and
 //!   none pending, and the sandbox must agree: `optout bulk` over the same rows again answers
 //!   "already unsubscribed" for every row;
+//! * the durable floor beside each drain: `optout-bench durable-floor` (durable_floor.rs), a
+//!   hand-written outbox doing only what durability needs (claim under a lease, the same
+//!   batch writes, one transaction per batch closing its tasks with hash-chained receipts) on
+//!   a fresh store of the same kind, as many processes as workers: the worker's speed as a
+//!   share of it, and the floor's own share of `optout bulk`;
 //! * memory: the peak resident set (VmHWM) of one worker draining a 10,000-task SQLite queue,
 //!   and with `--outbox-million` a 1,000,000-task one.
 //!
@@ -159,14 +164,54 @@ impl Env {
                 cmd
             })
             .collect();
+        self.group(cmds, name)
+    }
+
+    /// Runs `cmds` together; every one must exit 0.
+    fn group(&self, cmds: Vec<Command>, name: &str) -> Result<Group, BoxError> {
         let group = run_group(cmds, &self.dir.join(format!("outbox-{name}")))?;
         if group.codes.iter().any(|c| *c != Some(0)) {
             return Err(format!(
-                "{name}: a worker failed ({:?}); see {}",
+                "{name}: a process failed ({:?}); see {}",
                 group.codes,
                 self.dir.join(format!("outbox-{name}.0.stderr")).display()
             )
             .into());
+        }
+        Ok(group)
+    }
+
+    /// `optout-bench durable-floor` (bench/src/durable_floor.rs) over `rows` tasks of a fresh
+    /// `store`: `processes` drain it against `base` with the worker's concurrency each; every
+    /// task must end closed with one receipt.
+    fn floor(
+        &self,
+        store: &str,
+        base: &str,
+        processes: usize,
+        rows: u64,
+        name: &str,
+    ) -> Result<Group, BoxError> {
+        let bench = std::env::current_exe()?;
+        let step = |args: &[&str]| -> Result<Value, BoxError> {
+            let mut cmd = Command::new(&bench);
+            cmd.arg("durable-floor").args(args);
+            let child = run_child(cmd, &self.dir.join(format!("outbox-{name}.stderr")))?;
+            last_json(&child.out)
+        };
+        step(&["setup", store, &rows.to_string()])?;
+        let concurrency = self.concurrency.unwrap_or(4).to_string();
+        let cmds = (0..processes)
+            .map(|_| {
+                let mut cmd = Command::new(&bench);
+                cmd.args(["durable-floor", "drain", store, base, &concurrency]);
+                cmd
+            })
+            .collect();
+        let group = self.group(cmds, name)?;
+        let counts = step(&["counts", store])?;
+        if counts["closed"].as_u64() != Some(rows) || counts["receipts"].as_u64() != Some(rows) {
+            return Err(format!("{name}: the floor closed {counts} of {rows} tasks").into());
         }
         Ok(group)
     }
@@ -193,6 +238,7 @@ struct Drain {
     rows: u64,
     enqueue_per_sec: f64,
     drain: Group,
+    floor: Group,
     bulk_per_sec: f64,
     bulk_wall: f64,
     done: u64,
@@ -205,6 +251,9 @@ impl Drain {
     fn per_sec(&self) -> f64 {
         self.rows as f64 / self.drain.wall
     }
+    fn floor_per_sec(&self) -> f64 {
+        self.rows as f64 / self.floor.wall
+    }
     fn json(&self) -> Value {
         json!({
             "store": self.store, "workers": self.workers, "rows": self.rows,
@@ -212,6 +261,10 @@ impl Drain {
             "drain_per_sec": self.per_sec(), "drain_cpu_secs": self.drain.cpu_secs,
             "worker_peak_kib": self.drain.peaks_kib, "bulk_secs": self.bulk_wall,
             "bulk_per_sec": self.bulk_per_sec, "ratio": self.per_sec() / self.bulk_per_sec,
+            "floor_secs": self.floor.wall, "floor_per_sec": self.floor_per_sec(),
+            "floor_cpu_secs": self.floor.cpu_secs,
+            "of_floor": self.per_sec() / self.floor_per_sec(),
+            "floor_of_bulk": self.floor_per_sec() / self.bulk_per_sec,
             "status_done": self.done, "status_not_done": self.left,
             "sandbox_already_after": self.sandbox_already,
             "sandbox_requests_during_drain": self.sandbox_requests,
@@ -225,6 +278,7 @@ fn drain_case(
     env: &Env,
     store_name: &'static str,
     store: &str,
+    floor_store: &str,
     workers: usize,
     rows: u64,
 ) -> Result<Drain, BoxError> {
@@ -247,6 +301,17 @@ fn drain_case(
     let (again, _) = env.bulk(&sandbox.base_url, rows, &format!("verify-{name}"))?;
     let sandbox_requests = sandbox.stop()?;
     let sandbox_already = again["already"].as_u64().unwrap_or(0);
+    // The durable floor: as many processes, a fresh store of the same kind, a fresh sandbox.
+    eprintln!("  {name}: durable floor ...");
+    let sandbox = SandboxProc::start(&env.cli)?;
+    let floor = env.floor(
+        floor_store,
+        &sandbox.base_url,
+        workers,
+        rows,
+        &format!("floor-{name}"),
+    )?;
+    sandbox.stop()?;
     let d = Drain {
         store: store_name,
         workers,
@@ -255,14 +320,16 @@ fn drain_case(
         bulk_per_sec: rows as f64 / bulk_wall,
         bulk_wall,
         drain,
+        floor,
         done,
         left,
         sandbox_already,
         sandbox_requests,
     };
     eprintln!(
-        "  {name}: drained {:.0}/s, bulk {:.0}/s, ratio {:.2}; status {} done {} left; sandbox: {} already",
+        "  {name}: drained {:.0}/s, durable floor {:.0}/s, bulk {:.0}/s, ratio {:.2}; status {} done {} left; sandbox: {} already",
         d.per_sec(),
+        d.floor_per_sec(),
         d.bulk_per_sec,
         d.per_sec() / d.bulk_per_sec,
         done,
@@ -321,14 +388,16 @@ pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     let mut drains = Vec::new();
     if opts.stores.iter().any(|s| s == "sqlite") {
         let store = env.sqlite("outbox-drain");
-        drains.push(drain_case(&env, "sqlite", &store, 1, opts.rows)?);
+        let floor = env.sqlite("outbox-floor");
+        drains.push(drain_case(&env, "sqlite", &store, &floor, 1, opts.rows)?);
     }
     if opts.stores.iter().any(|s| s == "postgres") {
         eprintln!("starting a throwaway PostgreSQL cluster (fsync on) ...");
         let pg = PgProc::start()?;
         for &w in &opts.pg_workers {
             let store = pg.database(&format!("drain_{w}w_{}", fastrand_suffix()))?;
-            drains.push(drain_case(&env, "postgres", &store, w, opts.rows)?);
+            let floor = pg.database(&format!("floor_{w}w_{}", fastrand_suffix()))?;
+            drains.push(drain_case(&env, "postgres", &store, &floor, w, opts.rows)?);
         }
     }
 
@@ -372,13 +441,16 @@ pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     );
     let _ = writeln!(
         t,
-        "{:<9} {:>7} {:>10} {:>10} {:>10} {:>7} {:>9} {:>9} {:>10} {:>8}",
+        "{:<9} {:>7} {:>10} {:>10} {:>10} {:>9} {:>10} {:>7} {:>11} {:>9} {:>9} {:>10} {:>8}",
         "store",
         "workers",
         "enqueue/s",
         "drain/s",
+        "floor/s",
+        "of floor",
         "bulk/s",
         "ratio",
+        "floor/bulk",
         "drain s",
         "peak MiB",
         "done/left",
@@ -387,13 +459,16 @@ pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     for d in &drains {
         let _ = writeln!(
             t,
-            "{:<9} {:>7} {:>10.0} {:>10.0} {:>10.0} {:>7.2} {:>9.1} {:>9.1} {:>10} {:>8}",
+            "{:<9} {:>7} {:>10.0} {:>10.0} {:>10.0} {:>9.2} {:>10.0} {:>7.2} {:>11.2} {:>9.1} {:>9.1} {:>10} {:>8}",
             d.store,
             d.workers,
             d.enqueue_per_sec,
             d.per_sec(),
+            d.floor_per_sec(),
+            d.per_sec() / d.floor_per_sec(),
             d.bulk_per_sec,
             d.per_sec() / d.bulk_per_sec,
+            d.floor_per_sec() / d.bulk_per_sec,
             d.drain.wall,
             d.drain.peaks_kib.iter().copied().max().unwrap_or(0) as f64 / 1024.0,
             format!("{}/{}", d.done, d.left),
@@ -402,7 +477,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     }
     let _ = writeln!(
         t,
-        "(drain/s: tasks over the wall time from the workers' start to the last one's exit, start-up included; ratio: drain/s over bulk/s, target >= 0.5; done/left: `optout status` afterwards; already: rows the sandbox answered \"already unsubscribed\" when sent again)"
+        "(drain/s: tasks over the wall time from the workers' start to the last one's exit, start-up included; floor/s: `optout-bench durable-floor`, the least a durable outbox does per task (bench/src/durable_floor.rs), same processes and concurrency; of floor: drain/s over floor/s; ratio: drain/s over bulk/s, issue 15's target >= 0.5; floor/bulk: what that target would give the floor itself; done/left: `optout status` afterwards; already: rows the sandbox answered \"already unsubscribed\" when sent again)"
     );
     let _ = writeln!(
         t,
