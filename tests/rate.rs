@@ -1,6 +1,7 @@
 //! `--rate` on `optout worker` and `optout serve`, against a sandbox enforcing HubSpot's limit
-//! as a rolling window: one worker keeps to its limit, and several worker processes on one
-//! PostgreSQL store keep to one limit together, sharing it through the store. Behaviour only
+//! as a rolling window: one worker keeps to its limit, so do the workers inside `optout
+//! serve`, and several worker processes on one PostgreSQL store keep to one limit together,
+//! sharing it through the store. Behaviour only
 //! (429s counted by the sandbox, every task done), never timing.
 
 use std::path::{Path, PathBuf};
@@ -154,6 +155,60 @@ async fn three_workers_on_one_postgres_store_share_one_limit() {
     let stats = sandbox.stats();
     assert!(
         stats.rate_limited <= ROWS as u64 / 20,
+        "{} requests drew a 429",
+        stats.rate_limited
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `optout serve --rate`: the workers inside the server keep to the limit they are given. The
+/// opt-outs are enqueued first, so the server's 8 workers start with a full queue; given half
+/// the sandbox's limit, they draw no 429 at all (without `--rate`, the burst before HubSpot's
+/// headers are learned draws one).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_rate_keeps_its_workers_to_the_limit() {
+    const ROWS: usize = 60;
+    let sandbox = limited_sandbox().await;
+    let dir = temp_dir("serve");
+    let store = format!("sqlite:{}", dir.join("o.db").display());
+    enqueue(&dir, &store, ROWS);
+    let mut cmd = std::process::Command::new(optout_binary());
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--workers", "8"])
+        .args(["--rate", "hubspot=10/1s", "--store", &store])
+        .env("OPTOUT_LINK_KEYS", "k1:0123456789abcdef0123456789abcdef")
+        .env_remove("OPTOUT_API_TOKENS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env(&sandbox.base_url()) {
+        cmd.env(k, v);
+    }
+    let mut server = cmd.spawn().unwrap();
+    // Not a timing assertion: a bound on how long to wait for the queue to empty (6 s at
+    // the rate), so that a server that never sends fails the test instead of hanging it.
+    let mut done = 0;
+    for _ in 0..600 {
+        let out = optout(&["status", "--store", &store, "--json"], &[]);
+        let counts: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        done = counts["total"]["done"].as_u64().unwrap_or(0);
+        if done == ROWS as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let status = server.wait().unwrap();
+    assert_eq!(
+        done, ROWS as u64,
+        "the server's workers finished {done} of {ROWS}"
+    );
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_all_done(&store, ROWS);
+    let stats = sandbox.stats();
+    assert!(
+        stats.rate_limited == 0,
         "{} requests drew a 429",
         stats.rate_limited
     );
