@@ -8,7 +8,8 @@
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several processes share the queue); the same
 //! HubSpot v4 batch writes of 100 rows; the answer decoded and each row confirmed from it;
 //! then ONE transaction per batch that closes its tasks and appends one receipt per task to a
-//! SHA-256 hash chain held in a head row.
+//! SHA-256 hash chain held in a head row, indexed by recipient and by time (receipts must be
+//! found by both).
 //!
 //! What it leaves out, so it is a floor (faster than any real outbox can be): no deadline,
 //! no attempt history, no reclaiming of expired leases, no retry scheduling, no legal basis
@@ -107,6 +108,10 @@ impl Db {
                  email TEXT NOT NULL, completed_at BIGINT NOT NULL, prev_hash TEXT NOT NULL, \
                  hash TEXT NOT NULL)"
             ),
+            // Receipts must be found by recipient and by time (issue 15), so those two
+            // indexes are part of the floor; one provider, so time alone.
+            "CREATE INDEX floor_receipts_email ON floor_receipts (email)".to_string(),
+            "CREATE INDEX floor_receipts_time ON floor_receipts (completed_at)".to_string(),
             "CREATE TABLE floor_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, \
              hash TEXT NOT NULL)"
                 .to_string(),
