@@ -162,7 +162,10 @@ pub(super) async fn drive<R: Read + Send + 'static>(
         }
         if pending.len() >= REPORT_CHUNK || (flush_at.is_elapsed() && !pending.is_empty()) {
             // The caller is gone only if `run` was dropped, which aborts this task too.
-            let _ = reports.send(std::mem::take(&mut pending)).await;
+            // The next chunk starts with room for as many as this one: grown row by row from
+            // empty, the reports were copied again at every doubling.
+            let next = Vec::with_capacity(pending.len().min(REPORT_CHUNK));
+            let _ = reports.send(std::mem::replace(&mut pending, next)).await;
             flush_at
                 .as_mut()
                 .reset(tokio::time::Instant::now() + REPORT_EVERY);
