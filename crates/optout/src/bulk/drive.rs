@@ -162,9 +162,9 @@ pub(super) async fn drive<R: Read + Send + 'static>(
         }
         if pending.len() >= REPORT_CHUNK || (flush_at.is_elapsed() && !pending.is_empty()) {
             // The caller is gone only if `run` was dropped, which aborts this task too.
-            // The next chunk starts with room for as many as this one: grown row by row from
-            // empty, the reports were copied again at every doubling.
-            let next = Vec::with_capacity(pending.len().min(REPORT_CHUNK));
+            // The next chunk starts with room for twice this one (at most a full chunk and a
+            // batch): grown row by row from empty, the reports were copied at every doubling.
+            let next = Vec::with_capacity((pending.len() * 2).min(REPORT_CHUNK + batch));
             let _ = reports.send(std::mem::replace(&mut pending, next)).await;
             flush_at
                 .as_mut()
