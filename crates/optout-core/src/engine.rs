@@ -121,10 +121,19 @@ pub fn queue_capacity(concurrency: usize, batch: usize, chunk: usize) -> usize {
 }
 
 const CHUNK_ITEMS: usize = 1024;
-/// The most answered items a sender keeps before handing them over, and the longest an
-/// answered item waits for it.
+/// The most answered items a sender keeps before handing them over (at least
+/// [`RESULT_BATCHES`] calls' worth), and the longest an answered item waits for it.
 const RESULT_ITEMS: usize = 64;
+/// Calls whose answers a sender of batches keeps before handing them over: with batches of
+/// 100, handing over every call woke the receiver (a thread switch) once per call, as many
+/// switches again as the calls themselves.
+const RESULT_BATCHES: usize = 8;
 const HAND_OVER_EVERY: Duration = Duration::from_millis(20);
+
+/// How many answered items a sender of batches of `batch` keeps before handing them over.
+fn hand_over_at(batch: usize) -> usize {
+    RESULT_ITEMS.max(batch.saturating_mul(RESULT_BATCHES))
+}
 
 /// A running engine: its senders, and the answers on their way out.
 pub struct Engine<T> {
@@ -404,7 +413,7 @@ impl<T: Send + 'static> Sender<T> {
         Sender {
             batch,
             answers,
-            results: Vec::with_capacity(RESULT_ITEMS + batch),
+            results: Vec::with_capacity(hand_over_at(batch) + batch),
             since: tokio::time::Instant::now(),
             latency: Histogram::new(),
             stop,
@@ -465,7 +474,8 @@ impl<T: Send + 'static> Sender<T> {
             }
             // The answers go out RESULT_ITEMS at a time, or every HAND_OVER_EVERY if calls
             // are slow: one wake-up of the receiver per handful of items, not per request.
-            if (self.results.len() >= RESULT_ITEMS || self.since.elapsed() >= HAND_OVER_EVERY)
+            if (self.results.len() >= hand_over_at(self.batch)
+                || self.since.elapsed() >= HAND_OVER_EVERY)
                 && !self.hand_over().await
             {
                 break;

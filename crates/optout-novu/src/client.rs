@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::errors::decode;
 use crate::mapping::only_item;
 use crate::wire::{
-    Confirmed, DeleteBody, DeleteSubscriptionsResponse, DeletedSubscription, Item, Meta,
-    SubscriptionRef,
+    items_body, Confirmed, DeleteBody, DeleteSubscriptionsResponse, DeletedSubscription, Item,
+    Meta, SubscriptionRef,
 };
 use crate::{
     DEFAULT_BASE_URL, EU_BASE_URL, MAX_IDEMPOTENCY_KEY_LEN, MAX_SUBSCRIPTIONS, PROVIDER,
@@ -237,17 +237,17 @@ impl Novu {
         items: &[I],
         idempotency_key: Option<&str>,
     ) -> Result<Request, Error> {
-        let url = self
-            .http
-            .endpoint(&["v2", "topics", topic_key, "subscriptions"]);
         let body = DeleteBody {
             subscriptions: items,
         };
-        let mut request = Request::json(Method::DELETE, url, &body)?;
-        if let Some(key) = idempotency_key {
-            request = request.header("idempotency-key", idempotency_header(key)?);
-        }
-        Ok(request)
+        let request = Request::json(Method::DELETE, self.topic_url(topic_key), &body)?;
+        with_key(request, idempotency_key)
+    }
+
+    /// The URL of a topic's subscriptions.
+    fn topic_url(&self, topic_key: &str) -> Url {
+        self.http
+            .endpoint(&["v2", "topics", topic_key, "subscriptions"])
     }
 
     /// One DELETE of 1 to 100 items, already validated, whose answer `read` maps while the
@@ -259,7 +259,10 @@ impl Novu {
         idempotency_key: Option<&str>,
         read: impl Fn(u16, &DeleteSubscriptionsResponse<Confirmed<'_>>) -> T,
     ) -> Result<T, Error> {
-        let request = self.request(topic_key, items, idempotency_key)?;
+        // The same bytes as `request` would send, written without serde (see `items_body`).
+        let body = items_body(items);
+        let request = Request::json_bytes(Method::DELETE, self.topic_url(topic_key), body);
+        let request = with_key(request, idempotency_key)?;
         let decode = |response: Response<'_>| {
             let (status, answer) = decode::<Confirmed<'_>>(response)?;
             Ok(read(status, &answer))
@@ -279,6 +282,14 @@ impl Novu {
         };
         self.send_one(topic_key, &[item], idempotency_key, read)
             .await?
+    }
+}
+
+/// `request` with its idempotency key, if any.
+fn with_key(request: Request, idempotency_key: Option<&str>) -> Result<Request, Error> {
+    match idempotency_key {
+        Some(key) => Ok(request.header("idempotency-key", idempotency_header(key)?)),
+        None => Ok(request),
     }
 }
 

@@ -26,8 +26,10 @@
 //! [`Recipient::Subscriber`]: optout_core::Recipient::Subscriber
 //! [`Topics::Only`]: optout_core::Topics::Only
 
+mod answer;
 mod client;
 mod errors;
+mod group;
 mod mapping;
 mod wire;
 

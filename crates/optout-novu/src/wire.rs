@@ -83,6 +83,53 @@ impl Item<'_> {
     }
 }
 
+/// The JSON body of one DELETE of `items`: byte for byte what `serde_json` writes for a
+/// [`DeleteBody`] of them (a test checks it), written directly. Through serde, each item cost
+/// about 500 instructions (two strings escaped through the serializer, a map per item), more
+/// than anything else the mapping does per row; here a string that needs no escape (no `"`,
+/// `\` or control character, as nearly every id) is copied as it is, and any other is
+/// escaped by `serde_json` itself.
+pub(crate) fn items_body(items: &[Item<'_>]) -> Vec<u8> {
+    let room = items
+        .iter()
+        .map(|i| 36 + i.subscriber_id.map_or(0, str::len) + i.identifier.map_or(0, str::len))
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(20 + room);
+    out.extend_from_slice(b"{\"subscriptions\":[");
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        if let Some(id) = item.subscriber_id {
+            out.extend_from_slice(b"\"subscriberId\":");
+            json_string(&mut out, id);
+        }
+        if let Some(identifier) = item.identifier {
+            if item.subscriber_id.is_some() {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"identifier\":");
+            json_string(&mut out, identifier);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// `text` as a JSON string, as `serde_json` writes it.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= b' ' && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
+}
+
 /// The body of one DELETE: 1 to 100 items ([`SubscriptionRef`]s or [`Item`]s).
 #[derive(Serialize)]
 pub(crate) struct DeleteBody<'a, I> {
@@ -276,4 +323,58 @@ pub(crate) fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserializ
     d: D,
 ) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_body_is_what_serde_json_writes() {
+        let texts = [
+            "user-1",
+            "",
+            " spaced ",
+            "quote\"d",
+            "back\\slash",
+            "tab\there",
+            "line\nbreak",
+            "\u{1}\u{1f}\u{7f}",
+            "héllo wörld",
+            "emoji 🎉",
+            "</script>",
+        ];
+        let mut items = Vec::new();
+        for a in texts {
+            items.push(Item {
+                subscriber_id: Some(a),
+                identifier: None,
+            });
+            items.push(Item {
+                subscriber_id: None,
+                identifier: Some(a),
+            });
+            for b in texts {
+                items.push(Item {
+                    subscriber_id: Some(a),
+                    identifier: Some(b),
+                });
+            }
+        }
+        items.push(Item {
+            subscriber_id: None,
+            identifier: None,
+        });
+        for n in [0, 1, 2, items.len()] {
+            let some = items.get(..n).unwrap_or_default();
+            let by_serde = serde_json::to_vec(&DeleteBody {
+                subscriptions: some,
+            })
+            .unwrap_or_default();
+            assert_eq!(
+                String::from_utf8_lossy(&items_body(some)),
+                String::from_utf8_lossy(&by_serde)
+            );
+        }
+    }
 }

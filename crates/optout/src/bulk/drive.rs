@@ -25,8 +25,10 @@ pub(super) struct Tag {
     pub(super) line: u64,
     /// The row's journal key (provider, recipient, identifier, topics); empty without a journal.
     pub(super) key: String,
-    /// `None` for a row to send; else how it ended without being sent.
-    pub(super) ended: Option<RowResult>,
+    /// `None` for a row to send; else how it ended without being sent. Boxed: rows to send
+    /// (nearly all) are moved several times on their way (reader, queue, sender, journal),
+    /// and an inline result (a receipt's worth) made each move twice as long.
+    pub(super) ended: Option<Box<RowResult>>,
     /// Its record in the journal, once reserved (a row to send, with a journal).
     pub(super) slot: Option<Slot>,
 }
@@ -51,7 +53,7 @@ impl Finished {
         let result = match (sent.answer, ended) {
             (Some(Ok(receipt)), _) => RowResult::Done(receipt),
             (Some(Err(error)), _) => RowResult::Failed(error),
-            (None, Some(ended)) => ended,
+            (None, Some(ended)) => *ended,
             // The engine stopped before sending it.
             (None, None) => RowResult::NotSent,
         };
@@ -162,7 +164,10 @@ pub(super) async fn drive<R: Read + Send + 'static>(
         }
         if pending.len() >= REPORT_CHUNK || (flush_at.is_elapsed() && !pending.is_empty()) {
             // The caller is gone only if `run` was dropped, which aborts this task too.
-            let _ = reports.send(std::mem::take(&mut pending)).await;
+            // The next chunk starts with room for twice this one (at most a full chunk and a
+            // batch): grown row by row from empty, the reports were copied at every doubling.
+            let next = Vec::with_capacity((pending.len() * 2).min(REPORT_CHUNK + batch));
+            let _ = reports.send(std::mem::replace(&mut pending, next)).await;
             flush_at
                 .as_mut()
                 .reset(tokio::time::Instant::now() + REPORT_EVERY);

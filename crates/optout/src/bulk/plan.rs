@@ -100,7 +100,7 @@ pub async fn plan<R: Read + Send + 'static>(
     while let Some(rows) = rx.recv().await {
         for row in rows {
             summary.rows += 1;
-            let refused = match row.tag.ended {
+            let refused = match row.tag.ended.map(|ended| *ended) {
                 Some(RowResult::Failed(error)) => Some(error),
                 _ => None,
             };

@@ -362,7 +362,7 @@ fn read_row(
             if !done.is_empty()
                 && done.contains(&key, || legacy_key(provider, record, columns, job))
             {
-                (key, None, Some(RowResult::Skipped))
+                (key, None, Some(Box::new(RowResult::Skipped)))
             } else {
                 (key, Some(request), None)
             }
@@ -370,10 +370,10 @@ fn read_row(
         Err(e) => (
             String::new(),
             None,
-            Some(RowResult::Failed(Error::invalid_input(
+            Some(Box::new(RowResult::Failed(Error::invalid_input(
                 e.field().unwrap_or("row").to_string(),
                 e.message().unwrap_or("is not valid"),
-            ))),
+            )))),
         ),
     };
     Row {

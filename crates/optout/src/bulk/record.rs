@@ -255,7 +255,7 @@ impl Reserve {
                 for row in rows.iter_mut() {
                     row.tag.slot = None;
                     if row.request.take().is_some() {
-                        row.tag.ended = Some(RowResult::NotSent);
+                        row.tag.ended = Some(Box::new(RowResult::NotSent));
                         unsent += 1;
                     }
                 }
