@@ -32,9 +32,6 @@ pub(crate) async fn open(path: &str) -> Result<SqlStore, Error> {
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = FULL").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
-                // 16 MiB of page cache (SQLite's default is 2 MiB): a drain re-reads the
-                // indexes and the tail of the tables on every claim and close.
-                conn.execute("PRAGMA cache_size = -16384").await?;
                 Ok(())
             })
         })
