@@ -304,8 +304,8 @@ impl Store for SqlStore {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "UPDATE tasks SET lease_until = {set} \
-                 WHERE state = 'in_flight' AND (id, attempt) IN (VALUES {pairs})"
+                "UPDATE tasks SET lease_until = {set} {}",
+                crate::sql_complete::fenced(self.dialect, &pairs)
             );
             held += a
                 .query(&sql)

@@ -29,6 +29,23 @@ fn rows_per_statement(dialect: Dialect) -> usize {
     }
 }
 
+/// The fence of a multi-row update, `pairs` being `(id, attempt)` rows: only the tasks still
+/// in flight under those attempts. PostgreSQL joins the list (a hash join): written
+/// `(id, attempt) IN (VALUES ...)` its generic plan was a nested loop comparing every in-flight
+/// task with every pair (`EXPLAIN ANALYZE`, 300 in flight, a close of 100: 17-21 ms against
+/// 3-13 ms joined; `pg_stat_statements`: the close was the drain's costliest statement).
+pub(crate) fn fenced(dialect: Dialect, pairs: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => {
+            format!("WHERE state = 'in_flight' AND (id, attempt) IN (VALUES {pairs})")
+        }
+        Dialect::Postgres => format!(
+            "FROM (VALUES {pairs}) AS v WHERE tasks.id = v.column1 \
+             AND tasks.attempt = v.column2 AND tasks.state = 'in_flight'"
+        ),
+    }
+}
+
 impl SqlStore {
     /// See [`Store::complete_many`](crate::Store::complete_many).
     pub(crate) async fn close_with_receipts(
@@ -53,10 +70,10 @@ impl SqlStore {
                 .join(", ");
             let sql = format!(
                 "UPDATE tasks SET state = 'done', lease_owner = NULL, lease_until = NULL, \
-                 last_error = NULL, updated_at = {at} \
-                 WHERE state = 'in_flight' AND (id, attempt) IN (VALUES {pairs}) \
+                 last_error = NULL, updated_at = {at} {} \
                  RETURNING id, opt_out_id, provider, recipient, topics, legal_basis, \
-                 legal_basis_explanation, source, received_at, deadline"
+                 legal_basis_explanation, source, received_at, deadline",
+                fenced(self.dialect, &pairs)
             );
             for row in a
                 .query(&sql)
