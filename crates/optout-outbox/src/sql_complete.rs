@@ -3,8 +3,9 @@
 //! so a drain pays one durable commit (SQLite's WAL fsync, PostgreSQL's commit) per batch
 //! instead of one per task, and holds the chain head's lock once per batch.
 //!
-//! Every statement is multi-row: the fenced close (`UPDATE ... WHERE (id, attempt) IN
-//! (VALUES ...) RETURNING`), the attempts, the receipts; the chain head is moved once.
+//! Every statement is multi-row: the fenced close (`UPDATE ... RETURNING` of the listed
+//! `(id, attempt)` pairs still in flight, see [`fenced`]), the attempts, the receipts; the
+//! chain head is moved once.
 
 use std::collections::HashMap;
 
