@@ -43,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+mod args;
 mod chain;
 mod deadline;
 mod error;

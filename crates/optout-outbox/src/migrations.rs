@@ -10,11 +10,18 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 use crate::sql::Dialect;
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "outbox",
-    include_str!("../migrations/sqlite/0001_outbox.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "outbox",
+        include_str!("../migrations/sqlite/0001_outbox.sql"),
+    ),
+    (
+        2,
+        "partial_due_indexes",
+        include_str!("../migrations/sqlite/0002_partial_due_indexes.sql"),
+    ),
+];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -59,4 +66,114 @@ pub(crate) async fn migrator(dialect: Dialect) -> Result<Migrator, sqlx::migrate
         Dialect::Postgres => POSTGRES,
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use optout_core::{Outcome, Provider, Receipt, Topics};
+    use sqlx::any::AnyPoolOptions;
+    use sqlx::Row;
+
+    use super::*;
+    use crate::sql::SqlStore;
+    use crate::{Deadlines, OptOut, Store};
+
+    fn receipt_for(t: &crate::Task) -> Receipt {
+        Receipt::new(
+            t.provider,
+            t.recipient.clone(),
+            t.topics.clone(),
+            Outcome::Unsubscribed,
+            Some(format!("ref-{}", t.lease.task_id)),
+        )
+    }
+
+    /// A file written under migration 1 alone (the first release's schema), with a receipt and
+    /// tasks still pending, opens with the later migrations applied: the due index is replaced
+    /// by the partial ones, the chain still verifies, and the pending tasks are claimed and
+    /// closed onto the same chain.
+    #[tokio::test]
+    async fn an_old_sqlite_file_migrates_and_keeps_its_chain() {
+        crate::install_drivers();
+        let dir = std::env::temp_dir().join(format!("optout-migrate-{:016x}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db").to_str().unwrap().to_string();
+        let lease = Duration::from_secs(30);
+        let hubspot = [Provider::HubSpot];
+        {
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&format!("sqlite:{path}?mode=rwc"))
+                .await
+                .unwrap();
+            Migrator::new(Embedded(&SQLITE[..1]))
+                .await
+                .unwrap()
+                .run(&pool)
+                .await
+                .unwrap();
+            let old = SqlStore {
+                pool: pool.clone(),
+                dialect: Dialect::Sqlite,
+                label: "old".into(),
+            };
+            let opt_outs: Vec<OptOut> = (0..3)
+                .map(|i| {
+                    OptOut::default()
+                        .email(format!("old-{i}@example.com"))
+                        .topics(Provider::HubSpot, Topics::one("123"))
+                        .source("before the upgrade")
+                })
+                .collect();
+            old.accept_many(&opt_outs, &Deadlines::default())
+                .await
+                .unwrap();
+            let first = old.claim(&hubspot, 1, "old-worker", lease).await.unwrap();
+            let r = old
+                .complete(first[0].lease, &receipt_for(&first[0]))
+                .await
+                .unwrap();
+            assert!(r.is_some());
+            pool.close().await;
+        }
+        let store = crate::sqlite::open(&path).await.unwrap();
+        let indexes: Vec<String> = sqlx::query(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("name"))
+        .collect();
+        assert_eq!(
+            indexes,
+            ["tasks_in_flight", "tasks_opt_out", "tasks_pending"],
+            "migration 2 replaces tasks_due"
+        );
+        let v = store.verify().await.unwrap();
+        assert_eq!((v.records, v.first_bad), (1, None));
+        let rest = store
+            .claim(&hubspot, 10, "new-worker", lease)
+            .await
+            .unwrap();
+        assert_eq!(
+            rest.len(),
+            2,
+            "the pending tasks are claimed after the upgrade"
+        );
+        let done: Vec<_> = rest.iter().map(|t| (t.lease, receipt_for(t))).collect();
+        let closed = store.complete_many(&done).await.unwrap();
+        assert!(closed.iter().all(Option::is_some));
+        assert_eq!(closed[0].as_ref().unwrap().seq, 2);
+        let v = store.verify().await.unwrap();
+        assert_eq!((v.records, v.first_bad), (3, None));
+        assert_eq!(store.counts().await.unwrap().total.done, 3);
+        assert_eq!(store.next_due(&hubspot).await.unwrap(), None);
+        store.pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -12,6 +12,7 @@ use optout_core::{LegalBasis, Outcome, Provider, Receipt, Recipient, Topics};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use crate::args::Args;
 use crate::chain::Checker;
 use crate::deadline::{from_ms, to_ms};
 use crate::model::{
@@ -49,48 +50,72 @@ impl SqlStore {
     }
 
     /// The claim: the due pending tasks and the in-flight tasks whose lease ran out, nearest
-    /// deadline first. Each state is read from its own slice of the `tasks_due` index
-    /// (state, deadline, next_attempt_at), in order, up to the limit, and the two short lists
-    /// are merged: a claim reads about `limit` rows whatever the queue's length (one query
-    /// with `state = ... OR state = ...` read and sorted every pending task on every claim).
-    fn claim_sql(&self, providers: usize) -> String {
-        let list = (0..providers)
-            .map(|i| format!("${}", i + 5))
-            .collect::<Vec<_>>()
-            .join(", ");
+    /// deadline first. Each state is read in order from its own index (SQLite: the partial
+    /// `tasks_pending` and `tasks_in_flight`; PostgreSQL: its slice of `tasks_due`), up to
+    /// the limit, and the two short lists are merged: a claim reads about `limit` rows whatever
+    /// the queue's length (one query with `state = ... OR state = ...` read and sorted every
+    /// pending task on every claim).
+    fn claim_sql(
+        &self,
+        providers: &[Provider],
+        limit: usize,
+        owner: &str,
+        until: i64,
+        now: i64,
+    ) -> (String, Args) {
+        let mut a = Args::new(self.dialect);
         let lock = match self.dialect {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let branch = |due: &str| {
+        // The SET comes first in the text of both statements, so its values are pushed first.
+        let set = format!(
+            "state = 'in_flight', attempt = attempt + 1, lease_owner = {}, lease_until = {}, \
+             updated_at = {}",
+            a.push(owner),
+            a.push(until),
+            a.push(now)
+        );
+        let branch = |due: &str, a: &mut Args| {
+            let due = due.replace("{now}", &a.push(now));
+            let list = providers
+                .iter()
+                .map(|p| a.push(p.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
             format!(
                 "SELECT id, deadline, next_attempt_at FROM tasks WHERE {due} \
-                 AND provider IN ({list}) ORDER BY deadline, next_attempt_at, id LIMIT $4{lock}"
+                 AND provider IN ({list}) ORDER BY deadline, next_attempt_at, id LIMIT {}{lock}",
+                a.push(limit as i64)
             )
         };
-        let pending = branch("state = 'pending' AND next_attempt_at <= $3");
-        let expired = branch("state = 'in_flight' AND lease_until <= $3");
-        match self.dialect {
+        let pending = branch("state = 'pending' AND next_attempt_at <= {now}", &mut a);
+        let expired = branch("state = 'in_flight' AND lease_until <= {now}", &mut a);
+        let sql = match self.dialect {
             Dialect::Sqlite => format!(
-                "UPDATE tasks SET state = 'in_flight', attempt = attempt + 1, lease_owner = $1, \
-                 lease_until = $2, updated_at = $3 \
+                "UPDATE tasks SET {set} \
                  WHERE id IN (SELECT id FROM (SELECT * FROM ({pending}) \
                  UNION ALL SELECT * FROM ({expired})) \
-                 ORDER BY deadline, next_attempt_at, id LIMIT $4) RETURNING {TASK_COLS}"
+                 ORDER BY deadline, next_attempt_at, id LIMIT {}) RETURNING {TASK_COLS}",
+                a.push(limit as i64)
             ),
             // CTEs are optimisation fences: the planner cannot re-run a LIMIT subquery per
             // row and lock more than asked (Oban's note on the same query). Rows a branch
             // locked but the merge left out are free again when the statement commits.
+            // (PostgreSQL numbers its parameters, so the SET's may come first in the list
+            // though the statement's text names them last.)
             Dialect::Postgres => format!(
                 "WITH p AS ({pending}), e AS ({expired}), \
                  c AS (SELECT id FROM (SELECT * FROM p UNION ALL SELECT * FROM e) u \
-                 ORDER BY deadline, next_attempt_at, id LIMIT $4) \
-                 UPDATE tasks t SET state = 'in_flight', attempt = t.attempt + 1, \
-                 lease_owner = $1, lease_until = $2, updated_at = $3 FROM c WHERE t.id = c.id \
+                 ORDER BY deadline, next_attempt_at, id LIMIT {}) \
+                 UPDATE tasks t SET {} FROM c WHERE t.id = c.id \
                  RETURNING t.id, t.opt_out_id, t.provider, t.recipient, t.topics, \
-                 t.legal_basis, t.legal_basis_explanation, t.deadline, t.attempt"
+                 t.legal_basis, t.legal_basis_explanation, t.deadline, t.attempt",
+                a.push(limit as i64),
+                set.replace("attempt = attempt", "attempt = t.attempt")
             ),
-        }
+        };
+        (sql, a)
     }
 
     async fn accepted_of(&self, id: &str) -> Result<Accepted, Error> {
@@ -251,16 +276,12 @@ impl Store for SqlStore {
             return Ok(Vec::new());
         }
         let now = self.now();
-        let sql = self.claim_sql(providers.len());
-        let mut q = sqlx::query(&sql)
-            .bind(owner)
-            .bind(to_ms(now + lease))
-            .bind(to_ms(now))
-            .bind(limit as i64);
-        for p in providers {
-            q = q.bind(p.as_str());
-        }
-        let rows = q.fetch_all(&self.pool).await.map_err(|e| self.err(e))?;
+        let (sql, args) = self.claim_sql(providers, limit, owner, to_ms(now + lease), to_ms(now));
+        let rows = args
+            .query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
         let mut tasks = rows
             .iter()
             .map(task)
@@ -271,20 +292,27 @@ impl Store for SqlStore {
     }
 
     async fn renew(&self, leases: &[Lease], lease: Duration) -> Result<usize, Error> {
+        // One statement (one commit) per slice of leases, not one per lease.
         let until = to_ms(self.now() + lease);
         let mut held = 0;
-        for l in leases {
-            held += sqlx::query(
-                "UPDATE tasks SET lease_until = $1 \
-                 WHERE id = $2 AND attempt = $3 AND state = 'in_flight'",
-            )
-            .bind(until)
-            .bind(l.task_id)
-            .bind(l.attempt)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.err(e))?
-            .rows_affected() as usize;
+        for part in leases.chunks(500) {
+            let mut a = Args::new(self.dialect);
+            let set = a.push(until);
+            let pairs = part
+                .iter()
+                .map(|l| format!("({}, {})", a.push(l.task_id), a.push(l.attempt)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE tasks SET lease_until = {set} {}",
+                crate::sql_complete::fenced(self.dialect, &pairs)
+            );
+            held += a
+                .query(&sql)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| self.err(e))?
+                .rows_affected() as usize;
         }
         Ok(held)
     }
@@ -479,18 +507,24 @@ impl Store for SqlStore {
         if providers.is_empty() {
             return Ok(None);
         }
-        let list = (0..providers.len())
-            .map(|i| format!("${}", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // One MIN per state, each over that state's index (slice).
+        let mut a = Args::new(self.dialect);
+        let mut list = || {
+            providers
+                .iter()
+                .map(|p| a.push(p.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (pending, in_flight) = (list(), list());
         let sql = format!(
-            "SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) \
-             AS t FROM tasks WHERE state IN ('pending', 'in_flight') AND provider IN ({list})"
+            "SELECT MIN(t) AS t FROM (\
+             SELECT MIN(next_attempt_at) AS t FROM tasks \
+             WHERE state = 'pending' AND provider IN ({pending}) \
+             UNION ALL SELECT MIN(lease_until) AS t FROM tasks \
+             WHERE state = 'in_flight' AND provider IN ({in_flight})) u"
         );
-        let mut q = sqlx::query(&sql);
-        for p in providers {
-            q = q.bind(p.as_str());
-        }
+        let q = a.query(&sql);
         let row = q.fetch_one(&self.pool).await.map_err(|e| self.err(e))?;
         let t: Option<i64> = row.try_get("t").map_err(|e| self.err(e))?;
         Ok(t.map(from_ms))
