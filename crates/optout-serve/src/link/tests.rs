@@ -2,6 +2,7 @@
 //! provider allows, and the link with its headers.
 
 use super::*;
+use optout_core::{Provider, Recipient, Topics};
 
 const K1: &str = "k1:0123456789abcdef0123456789abcdef";
 const K2: &str = "k2:fedcba9876543210fedcba9876543210";
