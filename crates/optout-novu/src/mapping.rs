@@ -35,8 +35,8 @@ impl Unsubscriber for Novu {
     /// Maps a [`Recipient::Subscriber`] (with its optional identifier) onto one DELETE per
     /// topic key, with one item each. Novu's answer is matched as in a batch (see
     /// [`unsubscribe_many`](Unsubscriber::unsubscribe_many)): deleted ->
-    /// [`Outcome::Unsubscribed`] (reference: the subscriptions' `_id`s);
-    /// `SUBSCRIPTION_NOT_FOUND` -> [`Outcome::AlreadyUnsubscribed`]; any other per-item code
+    /// [`Outcome::Unsubscribed`](optout_core::Outcome::Unsubscribed) (reference: the subscriptions' `_id`s);
+    /// `SUBSCRIPTION_NOT_FOUND` -> [`Outcome::AlreadyUnsubscribed`](optout_core::Outcome::AlreadyUnsubscribed); any other per-item code
     /// is an error with that code; an answer that says nothing about this subscriber, its
     /// identifier and the topic confirms nothing (a retryable [`Error::unconfirmed`]).
     ///
@@ -80,8 +80,8 @@ impl Unsubscriber for Novu {
     /// Groups the requests that name one subscriber and exactly one topic (and no idempotency
     /// key) by topic key, and sends each group in DELETEs of at most 100 items, mapping Novu's
     /// per-item answer back to each request: a `data` entry in the topic for the subscriber
-    /// (and identifier, when given) -> [`Outcome::Unsubscribed`] with its `_id`;
-    /// `SUBSCRIPTION_NOT_FOUND` for the subscriber -> [`Outcome::AlreadyUnsubscribed`]; another
+    /// (and identifier, when given) -> [`Outcome::Unsubscribed`](optout_core::Outcome::Unsubscribed) with its `_id`;
+    /// `SUBSCRIPTION_NOT_FOUND` for the subscriber -> [`Outcome::AlreadyUnsubscribed`](optout_core::Outcome::AlreadyUnsubscribed); another
     /// code -> that error; no entry at all, or counts in `meta` that contradict the lists -> a
     /// retryable [`Error::unconfirmed`] (nothing is confirmed). A DELETE that fails as a whole
     /// fails every request in it. Everything else goes through
