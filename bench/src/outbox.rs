@@ -22,9 +22,10 @@
 //! Table on stdout, JSON in `<target>/bench/outbox.json`. Nothing here asserts a timing.
 
 use super::*;
-use crate::outbox_procs::{run_group, Group, PgProc, SandboxProc};
+use crate::outbox_procs::{run_group, Group, SandboxProc};
 use optout::outbox::{OptOut, Outbox};
 use optout::{Provider, Topics};
+use optout_testkit::pg::{bin_dir, PgCluster};
 
 /// The scenario's settings.
 struct Opts {
@@ -393,10 +394,18 @@ pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     }
     if opts.stores.iter().any(|s| s == "postgres") {
         eprintln!("starting a throwaway PostgreSQL cluster (fsync on) ...");
-        let pg = PgProc::start()?;
+        if bin_dir().is_none() {
+            return Err(
+                "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin or \
+                        OPTOUT_PG_BIN); install Debian's `postgresql` or leave postgres out of \
+                        --outbox-stores"
+                    .into(),
+            );
+        }
+        let pg = PgCluster::start_durable();
         for &w in &opts.pg_workers {
-            let store = pg.database(&format!("drain_{w}w_{}", fastrand_suffix()))?;
-            let floor = pg.database(&format!("floor_{w}w_{}", fastrand_suffix()))?;
+            let store = pg.create_database(&format!("drain_{w}w"));
+            let floor = pg.create_database(&format!("floor_{w}w"));
             drains.push(drain_case(&env, "postgres", &store, &floor, w, opts.rows)?);
         }
     }
@@ -511,15 +520,4 @@ pub(crate) fn main(args: &[String]) -> Result<(), BoxError> {
     std::fs::write(&out, serde_json::to_string_pretty(&results)? + "\n")?;
     println!("results written to {}", out.display());
     Ok(())
-}
-
-/// A short unique suffix for database names.
-fn fastrand_suffix() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    )
 }

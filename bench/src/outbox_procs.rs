@@ -1,7 +1,7 @@
-//! The processes the `--outbox` scenario runs: the release `optout sandbox`, a throwaway
-//! PostgreSQL cluster (initdb and pg_ctl as `optout-testkit` does, but with PostgreSQL's own
-//! durability left on: `fsync` and `synchronous_commit` as shipped), and groups of `optout
-//! worker` processes timed together while their peak memory is polled.
+//! The processes the `--outbox` scenario runs: the release `optout sandbox` and groups of
+//! `optout worker` processes timed together while their peak memory is polled. (Its
+//! PostgreSQL is `optout-testkit`'s throwaway cluster, started durable: `fsync` and
+//! `synchronous_commit` as shipped.)
 
 use super::*;
 
@@ -51,123 +51,6 @@ impl SandboxProc {
             .and_then(|l| l.split_whitespace().next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0))
-    }
-}
-
-/// A PostgreSQL cluster in a temporary folder, stopped and removed on drop.
-pub(crate) struct PgProc {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl PgProc {
-    /// initdb and pg_ctl start on a free port, as the `postgres` user when run as root.
-    pub(crate) fn start() -> Result<PgProc, BoxError> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .map_err(|e| format!("PostgreSQL server binaries not found (/usr/lib/postgresql: {e}); install Debian's `postgresql` or leave postgres out of --outbox-stores"))?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|b| b.join("initdb").exists())
-            .max()
-            .ok_or("PostgreSQL server binaries not found under /usr/lib/postgresql")?;
-        let as_postgres = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")?;
-        let dir = std::env::temp_dir().join(format!("optout-bench-pg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        if as_postgres {
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()?;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let pg = PgProc {
-            bin,
-            dir,
-            port,
-            as_postgres,
-        };
-        pg.run(
-            pg.cmd("initdb")
-                .arg("-D")
-                .arg(pg.dir.join("data"))
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8"]),
-        )?;
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=100",
-            pg.port,
-            pg.dir.display()
-        );
-        pg.run(
-            pg.cmd("pg_ctl")
-                .arg("-D")
-                .arg(pg.dir.join("data"))
-                .arg("-o")
-                .arg(opts)
-                .arg("-l")
-                .arg(pg.dir.join("log"))
-                .args(["-w", "-t", "60", "start"]),
-        )?;
-        Ok(pg)
-    }
-
-    fn cmd(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn run(&self, cmd: &mut Command) -> Result<(), BoxError> {
-        let out = cmd.stdin(Stdio::null()).output()?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{cmd:?} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into())
-        }
-    }
-
-    /// Creates database `name` and answers its URL.
-    pub(crate) fn database(&self, name: &str) -> Result<String, BoxError> {
-        self.run(
-            self.cmd("createdb")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
-                .arg(self.port.to_string())
-                .arg(name),
-        )?;
-        Ok(format!(
-            "postgres://postgres@127.0.0.1:{}/{name}",
-            self.port
-        ))
-    }
-}
-
-impl Drop for PgProc {
-    fn drop(&mut self) {
-        let _ = self
-            .cmd("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "fast", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

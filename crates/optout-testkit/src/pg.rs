@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL cluster for tests, without Docker: `initdb` and `pg_ctl` from the
 //! Debian packages (`/usr/lib/postgresql/*/bin`, or `OPTOUT_PG_BIN`) in a temporary folder, on
-//! a free loopback port, with `fsync=off`. As root (initdb refuses root) every command runs as
+//! a free loopback port, with `fsync=off` (or, for benchmarks, [`PgCluster::start_durable`]:
+//! PostgreSQL's durability as shipped). As root (initdb refuses root) every command runs as
 //! `postgres` through `runuser -u postgres --`.
 //!
 //! [`PgCluster::start`] gives an owned cluster, stopped and removed on drop. [`shared`] gives
@@ -23,6 +24,8 @@ pub struct PgCluster {
     dir: PathBuf,
     port: u16,
     as_postgres: bool,
+    /// `fsync`, `synchronous_commit` and `full_page_writes` as shipped (on), not off.
+    durable: bool,
 }
 
 /// The folder holding `initdb`, `pg_ctl` and `postgres`, if any.
@@ -69,7 +72,7 @@ pub fn shared() -> Option<Arc<PgCluster>> {
                 eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
                 return None;
             };
-            let cluster = PgCluster::start_with(&bin);
+            let cluster = PgCluster::start_with(&bin, false);
             cluster.reap_on_exit();
             Some(Arc::new(cluster))
         })
@@ -80,10 +83,23 @@ impl PgCluster {
     /// Starts a cluster of its own (stopped and removed on drop). Panics when PostgreSQL is
     /// missing or does not start, with its log.
     pub fn start() -> PgCluster {
-        PgCluster::start_with(&bin_dir().expect("PostgreSQL server binaries not found"))
+        PgCluster::start_with(
+            &bin_dir().expect("PostgreSQL server binaries not found"),
+            false,
+        )
     }
 
-    fn start_with(bin: &Path) -> PgCluster {
+    /// [`start`](Self::start), but with PostgreSQL's durability left as shipped (`fsync`,
+    /// `synchronous_commit`, `full_page_writes` on): for measuring, where commits must cost
+    /// what they cost in production.
+    pub fn start_durable() -> PgCluster {
+        PgCluster::start_with(
+            &bin_dir().expect("PostgreSQL server binaries not found"),
+            true,
+        )
+    }
+
+    fn start_with(bin: &Path, durable: bool) -> PgCluster {
         let dir = std::env::temp_dir().join(format!(
             "optout-pg-{}-{:08x}",
             std::process::id(),
@@ -106,6 +122,7 @@ impl PgCluster {
             dir,
             port,
             as_postgres,
+            durable,
         };
         let data = cluster.dir.join("data");
         run(cluster.cmd("initdb").arg("-D").arg(&data).args([
@@ -134,9 +151,13 @@ impl PgCluster {
 
     /// Starts the server again after [`stop_server`](Self::stop_server), on the same port.
     pub fn start_server(&self) {
+        let fast = if self.durable {
+            ""
+        } else {
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        };
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=300",
+            "-p {} -k {} -c listen_addresses=127.0.0.1{fast} -c max_connections=300",
             self.port,
             self.dir.display()
         );
