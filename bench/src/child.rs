@@ -173,11 +173,17 @@ enum Floor {
 
 /// The body of a HubSpot v4 batch write of rows `first..last`, as `optout-hubspot` sends it.
 pub(crate) fn hubspot_batch((first, last): (u64, u64)) -> String {
-    let inputs: Vec<String> = (first..last)
-        .map(|i| {
+    hubspot_batch_of((first..last).map(|i| Prov::HubSpot.recipient(i)))
+}
+
+/// The body of a HubSpot v4 batch write of `emails`, as `optout-hubspot` sends it.
+pub(crate) fn hubspot_batch_of<S: AsRef<str>>(emails: impl IntoIterator<Item = S>) -> String {
+    let inputs: Vec<String> = emails
+        .into_iter()
+        .map(|email| {
             format!(
                 r#"{{"subscriberIdString":"{}","channel":"EMAIL","statusState":"UNSUBSCRIBED","subscriptionId":{HUBSPOT_TOPIC}}}"#,
-                Prov::HubSpot.recipient(i)
+                email.as_ref()
             )
         })
         .collect();
@@ -198,7 +204,7 @@ fn hubspot_one_row(n: u64) -> (String, String) {
 /// HubSpot's answer to a batch write, as a plain client confirming each row decodes it: each
 /// result's address, subscription and status, and each error's context.
 #[derive(serde::Deserialize)]
-struct HubSpotAnswer {
+pub(crate) struct HubSpotAnswer {
     #[serde(default)]
     results: Vec<HubSpotStatus>,
     #[serde(default)]
@@ -219,51 +225,52 @@ struct HubSpotError {
     context: Value,
 }
 
+impl HubSpotAnswer {
+    /// The answer in `body`, or `None` when it does not decode (then it confirms nothing).
+    pub(crate) fn decode(body: &[u8]) -> Option<HubSpotAnswer> {
+        serde_json::from_slice(body).ok()
+    }
+
+    /// What it confirms: the addresses with a result `UNSUBSCRIBED` for the topic, less any
+    /// address an error names.
+    pub(crate) fn confirmed(&self) -> HubSpotConfirmed<'_> {
+        let topic: u64 = HUBSPOT_TOPIC.parse().unwrap_or(0);
+        HubSpotConfirmed {
+            done: self
+                .results
+                .iter()
+                .filter(|r| r.status == "UNSUBSCRIBED" && r.subscription_id == topic)
+                .map(|r| r.subscriber_id_string.as_str())
+                .collect(),
+            failed: self.errors.iter().map(|e| e.context.to_string()).collect(),
+        }
+    }
+}
+
+/// The addresses one HubSpot batch answer confirms (see [`HubSpotAnswer::confirmed`]).
+pub(crate) struct HubSpotConfirmed<'a> {
+    done: std::collections::HashSet<&'a str>,
+    /// Every error's context, joined: an address found in it is not confirmed.
+    failed: String,
+}
+
+impl HubSpotConfirmed<'_> {
+    /// Whether the answer confirms `address`.
+    pub(crate) fn confirms(&self, address: &str) -> bool {
+        self.done.contains(address) && (self.failed.is_empty() || !self.failed.contains(address))
+    }
+}
+
 /// How many of the rows `first..last` HubSpot's batch answer `body` confirms: a result
 /// `UNSUBSCRIBED` for its address and subscription, and no error naming the address.
 fn hubspot_confirmed(body: &[u8], first: u64, last: u64) -> u64 {
-    let Ok(answer) = serde_json::from_slice::<HubSpotAnswer>(body) else {
+    let Some(answer) = HubSpotAnswer::decode(body) else {
         return 0;
     };
-    let topic: u64 = HUBSPOT_TOPIC.parse().unwrap_or(0);
-    let done: std::collections::HashSet<&str> = answer
-        .results
-        .iter()
-        .filter(|r| r.status == "UNSUBSCRIBED" && r.subscription_id == topic)
-        .map(|r| r.subscriber_id_string.as_str())
-        .collect();
-    let failed = answer
-        .errors
-        .iter()
-        .map(|e| e.context.to_string())
-        .collect::<String>();
+    let confirmed = answer.confirmed();
     (first..last)
-        .filter(|i| {
-            let id = Prov::HubSpot.recipient(*i);
-            done.contains(id.as_str()) && (failed.is_empty() || !failed.contains(&id))
-        })
+        .filter(|i| confirmed.confirms(&Prov::HubSpot.recipient(*i)))
         .count() as u64
-}
-
-/// The addresses HubSpot's batch answer `body` confirms: a result `UNSUBSCRIBED` for the
-/// address and the topic, and no error naming the address (the durable floor's check).
-pub(crate) fn hubspot_confirmed_emails(body: &[u8]) -> std::collections::HashSet<String> {
-    let Ok(answer) = serde_json::from_slice::<HubSpotAnswer>(body) else {
-        return Default::default();
-    };
-    let topic: u64 = HUBSPOT_TOPIC.parse().unwrap_or(0);
-    let failed = answer
-        .errors
-        .iter()
-        .map(|e| e.context.to_string())
-        .collect::<String>();
-    answer
-        .results
-        .into_iter()
-        .filter(|r| r.status == "UNSUBSCRIBED" && r.subscription_id == topic)
-        .map(|r| r.subscriber_id_string)
-        .filter(|id| failed.is_empty() || !failed.contains(id.as_str()))
-        .collect()
 }
 
 /// The floor: reqwest, the same requests (method, path, headers, body), the whole answer

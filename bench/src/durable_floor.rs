@@ -264,34 +264,24 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Sends one batch as `optout-hubspot` does and answers the emails HubSpot's answer confirms
-/// (a result `UNSUBSCRIBED` for the address and topic, no error naming it).
+/// Sends one batch as `optout-hubspot` does; answers whether it was a 2xx, and the body.
 async fn send(
     client: &reqwest::Client,
     base: &str,
     batch: &[(i64, String)],
-) -> Result<std::collections::HashSet<String>, BoxError> {
-    let inputs: Vec<String> = batch
-        .iter()
-        .map(|(_, email)| {
-            format!(
-                r#"{{"subscriberIdString":"{email}","channel":"EMAIL","statusState":"UNSUBSCRIBED","subscriptionId":{HUBSPOT_TOPIC}}}"#
-            )
-        })
-        .collect();
-    let res = client
-        .post(format!("{base}{HUBSPOT_BATCH_PATH}"))
-        .header("authorization", format!("Bearer {HUBSPOT_TOKEN}"))
-        .header("user-agent", "optout-hubspot/0.1.0")
-        .header("accept", "application/json")
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"inputs":[{}]}}"#, inputs.join(",")))
+) -> Result<(bool, impl AsRef<[u8]>), BoxError> {
+    let mut req = client.post(format!("{base}{HUBSPOT_BATCH_PATH}"));
+    for (name, value) in Prov::HubSpot.headers() {
+        req = req.header(name, value);
+    }
+    let res = req
+        .body(child::hubspot_batch_of(
+            batch.iter().map(|(_, email)| email),
+        ))
         .send()
         .await?;
-    if !res.status().is_success() {
-        return Ok(Default::default());
-    }
-    Ok(child::hubspot_confirmed_emails(&res.bytes().await?))
+    let success = res.status().is_success();
+    Ok((success, res.bytes().await?))
 }
 
 /// One process's drain: `concurrency` loops of claim, send, close, until nothing is pending.
@@ -308,10 +298,14 @@ async fn drain(db: Arc<Db>, base: String, concurrency: usize) -> Result<Value, B
                 if batch.is_empty() {
                     return Ok::<_, BoxError>(());
                 }
-                let confirmed = send(&client, &base, &batch).await?;
+                let (success, body) = send(&client, &base, &batch).await?;
+                let answer = success
+                    .then(|| child::HubSpotAnswer::decode(body.as_ref()))
+                    .flatten();
+                let confirmed = answer.as_ref().map(child::HubSpotAnswer::confirmed);
                 let (ok, not): (Vec<_>, Vec<_>) = batch
                     .into_iter()
-                    .partition(|(_, email)| confirmed.contains(email));
+                    .partition(|(_, email)| confirmed.as_ref().is_some_and(|c| c.confirms(email)));
                 db.close(&ok).await?;
                 db.release(&not.iter().map(|(id, _)| *id).collect::<Vec<_>>())
                     .await?;

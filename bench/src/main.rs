@@ -172,6 +172,19 @@ impl Prov {
         let first = n * self.batch();
         (first, (first + self.batch()).min(rows.max(first + 1)))
     }
+    /// The headers the provider crate sends with each request (the floors send the same).
+    fn headers(self) -> Vec<(&'static str, String)> {
+        let (auth, agent) = match self {
+            Prov::HubSpot => (format!("Bearer {HUBSPOT_TOKEN}"), "optout-hubspot/0.1.0"),
+            Prov::Novu => (format!("ApiKey {NOVU_KEY}"), "optout-novu/0.1.0"),
+        };
+        vec![
+            ("authorization", auth),
+            ("user-agent", agent.to_string()),
+            ("accept", "application/json".to_string()),
+            ("content-type", "application/json".to_string()),
+        ]
+    }
     /// Method, path, headers and body of request number `n` (rows `n*batch ..` up to `rows`)
     /// as the provider crates send it: the floor and the load generator send exactly this.
     fn request(
@@ -179,19 +192,11 @@ impl Prov {
         n: u64,
         rows: u64,
     ) -> (&'static str, String, Vec<(&'static str, String)>, String) {
-        let common = |auth: String, agent: &str| {
-            vec![
-                ("authorization", auth),
-                ("user-agent", agent.to_string()),
-                ("accept", "application/json".to_string()),
-                ("content-type", "application/json".to_string()),
-            ]
-        };
         match self {
             Prov::HubSpot => (
                 "POST",
                 HUBSPOT_BATCH_PATH.to_string(),
-                common(format!("Bearer {HUBSPOT_TOKEN}"), "optout-hubspot/0.1.0"),
+                self.headers(),
                 child::hubspot_batch(self.rows(n, rows)),
             ),
             Prov::Novu => {
@@ -202,7 +207,7 @@ impl Prov {
                 (
                     "DELETE",
                     format!("/v2/topics/{NOVU_TOPIC}/subscriptions"),
-                    common(format!("ApiKey {NOVU_KEY}"), "optout-novu/0.1.0"),
+                    self.headers(),
                     format!(r#"{{"subscriptions":[{}]}}"#, items.join(",")),
                 )
             }
