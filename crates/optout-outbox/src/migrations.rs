@@ -21,6 +21,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "partial_due_indexes",
         include_str!("../migrations/sqlite/0002_partial_due_indexes.sql"),
     ),
+    (
+        3,
+        "attempt_history",
+        include_str!("../migrations/sqlite/0003_attempt_history.sql"),
+    ),
 ];
 
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -33,6 +38,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "rate_slots",
         include_str!("../migrations/postgres/0002_rate_slots.sql"),
+    ),
+    (
+        3,
+        "attempt_history",
+        include_str!("../migrations/postgres/0003_attempt_history.sql"),
     ),
 ];
 

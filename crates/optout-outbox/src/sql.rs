@@ -550,7 +550,11 @@ impl Store for SqlStore {
             sql += &format!(" AND completed_at < {}", next());
         }
         if query.opt_out_id.is_some() {
-            sql += &format!(" AND opt_out_id = {}", next());
+            // Through the opt-out's tasks (indexed), not an index of receipts by opt-out.
+            sql += &format!(
+                " AND task_id IN (SELECT id FROM tasks WHERE opt_out_id = {})",
+                next()
+            );
         }
         sql += " ORDER BY seq";
         let mut q = sqlx::query(&sql);

@@ -4,8 +4,10 @@
 //! instead of one per task, and holds the chain head's lock once per batch.
 //!
 //! Every statement is multi-row: the fenced close (`UPDATE ... RETURNING` of the listed
-//! `(id, attempt)` pairs still in flight, see [`fenced`]), the attempts, the receipts; the
-//! chain head is moved once.
+//! `(id, attempt)` pairs still in flight, see [`fenced`]), then the receipts; the chain head is
+//! moved once. A confirmed attempt is recorded by its receipt (task, attempt number, time), not
+//! by an `attempts` row as well (migration 0003, which gives the whole history as the view
+//! `attempt_history`).
 
 use std::collections::HashMap;
 
@@ -89,31 +91,6 @@ impl SqlStore {
         if closed.is_empty() {
             tx.rollback().await.map_err(|e| self.err(e))?;
             return Ok(vec![None; done.len()]);
-        }
-        // The attempts, before the chain head is locked: nothing of them depends on it.
-        let finished: Vec<&Lease> = done
-            .iter()
-            .map(|(l, _)| l)
-            .filter(|l| closed.contains_key(&l.task_id))
-            .collect();
-        for part in finished.chunks(rows_per_statement(self.dialect)) {
-            let mut a = Args::new(self.dialect);
-            let values = part
-                .iter()
-                .map(|l| {
-                    let (id, attempt) = (a.push(l.task_id), a.push(l.attempt));
-                    format!("({id}, {attempt}, {}, 'done', NULL)", a.push(to_ms(now)))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO attempts (task_id, attempt, finished_at, result, error) \
-                 VALUES {values} ON CONFLICT (task_id, attempt) DO NOTHING"
-            );
-            a.query(&sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
         }
         // The chain head row serialises receipt writers: taken once for the whole batch.
         let head =

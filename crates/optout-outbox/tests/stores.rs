@@ -89,6 +89,7 @@ every_backend!(
     group_commit_gives_a_key_repeated_in_one_batch_the_first_id,
     group_commit_refuses_an_invalid_opt_out_alone,
     group_commit_fails_every_caller_of_a_failed_batch,
+    every_attempt_is_in_the_history,
 );
 
 /// What group commit answered is in the file: every accepted opt-out is there after the

@@ -615,3 +615,68 @@ pub async fn a_chunk_with_one_invalid_opt_out_commits_nothing(b: &Backend) {
         .unwrap();
     assert!(a.created);
 }
+
+/// Every attempt is on record: the failed ones with their errors, the confirmed one as its
+/// receipt, together in `attempt_history` in attempt order.
+pub async fn every_attempt_is_in_the_history(b: &Backend) {
+    let a = b
+        .store
+        .accept(&hubspot("h@example.com"), &Deadlines::default())
+        .await
+        .unwrap();
+    let first = b.store.claim(&ALL, 1, "w", LEASE).await.unwrap().remove(0);
+    let later = SystemTime::now() + Duration::from_secs(60);
+    assert!(b
+        .store
+        .fail(
+            first.lease,
+            "HubSpot 503 server error",
+            Failure::RetryAt(later)
+        )
+        .await
+        .unwrap());
+    b.time_passes().await;
+    let second = b.store.claim(&ALL, 1, "w", LEASE).await.unwrap().remove(0);
+    let closed = b
+        .store
+        .complete(second.lease, &receipt_for(&second))
+        .await
+        .unwrap()
+        .unwrap();
+    let rows: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT task_id, attempt, result, error FROM attempt_history ORDER BY attempt",
+    )
+    .fetch_all(&b.raw)
+    .await
+    .unwrap();
+    let id = first.lease.task_id;
+    assert_eq!(
+        rows,
+        vec![
+            (
+                id,
+                1,
+                "retry".into(),
+                Some("HubSpot 503 server error".into())
+            ),
+            (id, 2, "done".into(), None),
+        ]
+    );
+    let finished: i64 =
+        sqlx::query_scalar("SELECT finished_at FROM attempt_history WHERE attempt = 2")
+            .fetch_one(&b.raw)
+            .await
+            .unwrap();
+    assert_eq!(
+        finished,
+        closed
+            .completed_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    );
+    // The receipt is found through its opt-out.
+    let status = b.store.status(&a.id).await.unwrap().unwrap();
+    assert_eq!(status.receipts.len(), 1);
+    assert_eq!(status.receipts[0].attempts, 2);
+}
