@@ -167,17 +167,23 @@ impl Worker {
 
     /// Claims one batch of due tasks and sends it; answers how many tasks were claimed.
     pub async fn tick(&self, summary: &mut RunSummary) -> Result<usize, Error> {
+        let claimed = self.claim().await?;
+        if claimed.tasks.is_empty() {
+            return Ok(0);
+        }
+        self.send_claimed(claimed, summary).await
+    }
+
+    /// Claims one batch of due tasks; their leases are renewed (every third of the lease)
+    /// from now until the batch is dropped, so a batch claimed ahead of its turn stays held.
+    async fn claim(&self) -> Result<Claimed, Error> {
         let c = &self.config;
         let tasks = self
             .store
             .claim(&self.providers(), self.claim_size(), &c.owner, c.lease)
             .await?;
-        if tasks.is_empty() {
-            return Ok(0);
-        }
-        let claimed = tasks.len();
-        let leases: Vec<Lease> = tasks.iter().map(|t| t.lease).collect();
-        let heartbeat = {
+        let heartbeat = (!tasks.is_empty()).then(|| {
+            let leases: Vec<Lease> = tasks.iter().map(|t| t.lease).collect();
             let (store, lease) = (self.store.clone(), c.lease);
             tokio::spawn(async move {
                 loop {
@@ -187,7 +193,18 @@ impl Worker {
                     let _ = store.renew(&leases, lease).await;
                 }
             })
-        };
+        });
+        Ok(Claimed { tasks, heartbeat })
+    }
+
+    /// Sends a claimed batch and records every answer; answers how many tasks it held.
+    async fn send_claimed(
+        &self,
+        mut claimed: Claimed,
+        summary: &mut RunSummary,
+    ) -> Result<usize, Error> {
+        let tasks = std::mem::take(&mut claimed.tasks);
+        let count = tasks.len();
         let mut by_provider: BTreeMap<Provider, Vec<Task>> = BTreeMap::new();
         for t in tasks {
             by_provider.entry(t.provider).or_default().push(t);
@@ -198,7 +215,7 @@ impl Worker {
                 .map(|(provider, tasks)| self.send(self.clients[&provider].clone(), tasks)),
         )
         .await;
-        heartbeat.abort();
+        drop(claimed); // stops the heartbeat: every task is recorded (or left to expire)
         let mut first_err = None;
         for r in results {
             match r {
@@ -213,7 +230,30 @@ impl Worker {
         }
         match first_err {
             Some(e) => Err(e),
-            None => Ok(claimed),
+            None => Ok(count),
+        }
+    }
+
+    /// Sends a claimed batch and, while it is out, claims the next one (when this one was
+    /// full, so more is likely due): the claim's round trip and commit overlap the provider
+    /// calls. Answers what was sent and the batch claimed ahead (kept leased by its heartbeat).
+    async fn send_and_claim_ahead(
+        &self,
+        claimed: Claimed,
+        summary: &mut RunSummary,
+    ) -> (Result<usize, Error>, Option<Claimed>) {
+        let full = claimed.tasks.len() >= self.claim_size();
+        let (sent, next) = tokio::join!(self.send_claimed(claimed, summary), async {
+            if full {
+                Some(self.claim().await)
+            } else {
+                None
+            }
+        });
+        match next {
+            Some(Ok(next)) if !next.tasks.is_empty() => (sent, Some(next)),
+            Some(Err(e)) => (sent.and(Err(e)), None),
+            _ => (sent, None),
         }
     }
 
@@ -241,12 +281,17 @@ impl Worker {
         drop(tx);
         let mut summary = RunSummary::default();
         let mut failed = None;
-        while let Some(answers) = engine.recv().await {
+        while let Some(mut answers) = engine.recv().await {
             if failed.is_some() {
                 continue; // the store is away: these leases run out and are claimed again
             }
-            // The confirmed answers of one call (a whole batch) are closed in one
-            // transaction; failures and unsent items one by one.
+            // Every answer already handed over (the calls that ended while the last commit
+            // ran) is closed with this one: group commit, no receipt waits for a later call.
+            while let Some(Some(more)) = engine.recv().now_or_never() {
+                answers.extend(more);
+            }
+            // The confirmed answers are closed in one transaction; failures and unsent items
+            // one by one.
             let mut confirmed = Vec::with_capacity(answers.len());
             for sent in answers {
                 match sent.answer {
@@ -381,6 +426,8 @@ impl Worker {
         let mut summary = RunSummary::default();
         let mut backoff = Duration::from_millis(250);
         let providers = self.providers();
+        // A batch claimed while the previous one was being sent (see send_and_claim_ahead).
+        let mut ahead: Option<Claimed> = None;
         loop {
             if !stopped && shutdown.as_mut().now_or_never().is_some() {
                 stopped = true;
@@ -389,7 +436,20 @@ impl Worker {
                 break;
             }
             let mut sleep_for = Duration::ZERO;
-            match self.tick(&mut summary).await {
+            let claimed = match ahead.take() {
+                Some(c) => Ok(c),
+                None => self.claim().await,
+            };
+            let result = match claimed {
+                Err(e) => Err(e),
+                Ok(c) if c.tasks.is_empty() => Ok(0),
+                Ok(c) => {
+                    let (sent, next) = self.send_and_claim_ahead(c, &mut summary).await;
+                    ahead = next;
+                    sent
+                }
+            };
+            match result {
                 Ok(n) => {
                     self.store_up();
                     backoff = Duration::from_millis(250);
@@ -427,6 +487,15 @@ impl Worker {
                 }
             }
         }
+        if let Some(c) = ahead.take() {
+            // Stopped with a batch claimed ahead: hand it back (due again now). Should the
+            // store be away, its leases simply run out: nothing is lost either way.
+            for t in &c.tasks {
+                if self.store.release(t.lease).await.is_err() {
+                    break;
+                }
+            }
+        }
         self.finish(summary).await
     }
 
@@ -461,6 +530,20 @@ impl Worker {
             .map(|(_, c)| c.pending + c.in_flight)
             .sum();
         Ok(summary)
+    }
+}
+
+/// Claimed tasks and the heartbeat that renews their leases until the batch is dropped.
+struct Claimed {
+    tasks: Vec<Task>,
+    heartbeat: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if let Some(h) = &self.heartbeat {
+            h.abort();
+        }
     }
 }
 
