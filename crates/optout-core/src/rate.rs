@@ -14,6 +14,9 @@
 //!   `-Interval-Milliseconds` lower the rate when the account's limit is lower than the
 //!   configured one (Free and Starter accounts have 100 per 10 s), and a `-Remaining` of 0
 //!   waits one slot; Novu's `RateLimit-Remaining: 0` pauses until `RateLimit-Reset`.
+//! - Where several processes share the limit ([`crate::RateShare`]), each request also takes
+//!   its slot from the share, and a pause learned by one process is passed on to the share,
+//!   so that the others wait it out too instead of each drawing its own 429.
 //!
 //! It is lock-free: a few atomics. With no limit and no pause, a request costs two atomic
 //! loads. Time is tokio's, so tests run it with paused time.
@@ -270,8 +273,13 @@ impl Governor {
             return;
         }
         let until = self.now().saturating_add(nanos(wait));
-        self.paused_until.fetch_max(until, Relaxed);
+        if self.paused_until.fetch_max(until, Relaxed) >= until {
+            return; // a longer pause stands, and was shared when it was set
+        }
         tracing::debug!(provider = %self.provider, ?wait, "rate limited: pausing every request of this client");
+        if let Some(shared) = &self.shared {
+            shared.pause(wait);
+        }
     }
 
     /// Slows to `limit` if it is slower than the current rate (never speeds up).

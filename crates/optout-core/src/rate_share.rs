@@ -56,6 +56,15 @@ pub type RateShareError = Box<dyn std::error::Error + Send + Sync>;
 pub trait RateShare: Send + Sync + fmt::Debug {
     /// Takes the next slot of `key`, `spacing` after the one before it.
     async fn next_slot(&self, key: &str, spacing: Duration) -> Result<SharedSlot, RateShareError>;
+
+    /// Holds every slot of `key` until `wait` from now on the share's clock (a later slot
+    /// already taken stands): what one process learned from the provider (a 429's
+    /// `Retry-After`, a window with nothing left) then holds the others too, instead of each
+    /// drawing its own 429. The default does nothing: a share that only spaces slots.
+    async fn pause(&self, key: &str, wait: Duration) -> Result<(), RateShareError> {
+        let _ = (key, wait);
+        Ok(())
+    }
 }
 
 /// How long one request waits for the share to answer before going on without it.
@@ -86,7 +95,7 @@ pub(crate) fn account_key(provider: Provider, base: &Url, secrets: &[SecretStrin
 #[derive(Debug)]
 pub(crate) struct Shared {
     share: Arc<dyn RateShare>,
-    key: String,
+    key: Arc<str>,
     origin: Instant,
     /// The share failed: not asked again before this (ns since `origin`; 0: it is answering).
     away_until: AtomicU64,
@@ -98,7 +107,7 @@ impl Shared {
     pub(crate) fn new(share: Arc<dyn RateShare>, key: String) -> Self {
         Shared {
             share,
-            key,
+            key: key.into(),
             origin: Instant::now(),
             away_until: AtomicU64::new(0),
             away: AtomicBool::new(false),
@@ -109,6 +118,29 @@ impl Shared {
         u64::try_from(self.origin.elapsed().as_nanos())
             .unwrap_or(u64::MAX)
             .saturating_add(1)
+    }
+
+    /// Passes a pause this process learned on to every process sharing the key, in the
+    /// background (the request that learned it does not wait for the store). Skipped while
+    /// the share is away; a failure is logged and changes nothing here: this process keeps
+    /// its own pause either way.
+    pub(crate) fn pause(&self, wait: Duration) {
+        let away_until = self.away_until.load(Relaxed);
+        if away_until != 0 && away_until > self.now() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (share, key) = (self.share.clone(), self.key.clone());
+        runtime.spawn(async move {
+            let answer = tokio::time::timeout(ANSWER_WITHIN, share.pause(&key, wait))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {ANSWER_WITHIN:?}").into()));
+            if let Err(error) = answer {
+                tracing::debug!(target: "optout::rate", key = %key, "could not share a pause ({error})");
+            }
+        });
     }
 
     /// How long a request waits for its shared slot; zero while the share is away.
@@ -185,6 +217,12 @@ mod tests {
             *next = start + spacing;
             Ok(SharedSlot { start, now })
         }
+
+        async fn pause(&self, _: &str, wait: Duration) -> Result<(), RateShareError> {
+            let mut next = self.next.lock().unwrap();
+            *next = (*next).max(self.origin.elapsed() + wait);
+            Ok(())
+        }
     }
 
     #[test]
@@ -242,6 +280,30 @@ mod tests {
         got.sort_unstable();
         // 204 ms apart across both (200 and the 2% margin), as one governor alone would.
         assert_eq!(got, [0, 204, 408, 612, 816, 1020, 1224, 1428]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_one_process_learned_holds_the_others() {
+        use crate::rate::{Governor, RateLimit};
+        let memory = memory();
+        let limit = RateLimit::per(5, Duration::from_secs(1));
+        let governor = || {
+            Governor::new(Provider::HubSpot, Some(limit), Duration::from_secs(30))
+                .shared(Some(Shared::new(memory.clone(), "hubspot:00".into())))
+        };
+        let (a, b) = (governor(), governor());
+        let t0 = Instant::now();
+        a.acquire().await;
+        // A is told to wait 5 s (a 429's Retry-After): B, which was told nothing, waits too.
+        a.pause(Duration::from_secs(5));
+        tokio::task::yield_now().await;
+        b.acquire().await;
+        assert_eq!(t0.elapsed().as_millis(), 5000);
+        // A pause shorter than a slot already taken does not pull it earlier.
+        a.pause(Duration::from_millis(1));
+        tokio::task::yield_now().await;
+        b.acquire().await;
+        assert_eq!(t0.elapsed().as_millis(), 5204);
     }
 
     #[tokio::test(start_paused = true)]

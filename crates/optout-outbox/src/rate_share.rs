@@ -4,7 +4,9 @@
 //! One statement per request: an upsert that moves the key's next free slot `spacing` past
 //! the later of itself and the database's clock, and answers the slot taken and that clock.
 //! The row lock serialises the workers; the database's clock is the only one read, so the
-//! workers' own clocks may disagree. SQLite does not share (see [`Store::rate_share`]).
+//! workers' own clocks may disagree. A pause one worker learned from the provider (a 429's
+//! `Retry-After`) moves the key's next free slot past it, so every worker waits it out.
+//! SQLite does not share (see [`Store::rate_share`]).
 //!
 //! [`Store::rate_share`]: crate::Store::rate_share
 
@@ -25,6 +27,14 @@ const NEXT_SLOT: &str = "\
     ON CONFLICT (key) DO UPDATE \
     SET next_at = GREATEST(r.next_at, EXCLUDED.taken_at) + $2, taken_at = EXCLUDED.taken_at \
     RETURNING r.next_at - $2 AS start_us, r.taken_at AS now_us";
+
+/// Holds `$1`'s slots until `$2` microseconds from the database's clock: the key's next free
+/// slot moves there unless it is already later.
+const PAUSE: &str = "\
+    INSERT INTO rate_slots AS r (key, next_at, taken_at) \
+    SELECT $1, c.now_us + $2, c.now_us \
+    FROM (SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS now_us) c \
+    ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)";
 
 /// Request slots in a PostgreSQL store's `rate_slots` table.
 #[derive(Clone)]
@@ -69,5 +79,16 @@ impl RateShare for PgRateShare {
             start: micros(start),
             now: micros(now),
         })
+    }
+
+    async fn pause(&self, key: &str, wait: Duration) -> Result<(), RateShareError> {
+        let wait = i64::try_from(wait.as_micros()).unwrap_or(i64::MAX / 4);
+        sqlx::query(PAUSE)
+            .bind(key)
+            .bind(wait)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| Error::store(&self.label, e))?;
+        Ok(())
     }
 }

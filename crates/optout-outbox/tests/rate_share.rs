@@ -86,6 +86,36 @@ async fn two_stores_on_one_database_never_exceed_the_limit() {
     assert_eq!(other.wait(), Duration::ZERO);
 }
 
+/// A pause one worker learned holds every worker's next slot, and never pulls a later slot
+/// earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_from_one_store_holds_the_other() {
+    let Some(cluster) = optout_testkit::pg::shared() else {
+        return;
+    };
+    let url = cluster.create_database("rate");
+    let (a, b) = (
+        Outbox::open(&url).await.unwrap().rate_share().unwrap(),
+        Outbox::open(&url).await.unwrap().rate_share().unwrap(),
+    );
+    let key = "hubspot:0123456789abcdef";
+    let spacing = Duration::from_millis(100);
+    // A fresh key: paused before any slot was taken.
+    a.pause(key, Duration::from_secs(3600)).await.unwrap();
+    let held = b.next_slot(key, spacing).await.unwrap();
+    assert!(held.wait() > Duration::from_secs(3590), "{held:?}");
+    // A shorter pause leaves the later slot where it is.
+    a.pause(key, Duration::from_secs(10)).await.unwrap();
+    let next = b.next_slot(key, spacing).await.unwrap();
+    assert_eq!(next.start, held.start + spacing, "{held:?} then {next:?}");
+    // Another key is not held.
+    let other = b
+        .next_slot("pushy:fedcba9876543210", spacing)
+        .await
+        .unwrap();
+    assert_eq!(other.wait(), Duration::ZERO);
+}
+
 #[tokio::test]
 async fn sqlite_does_not_share() {
     let dir = std::env::temp_dir().join(format!("optout-rate-{:016x}", fastrand::u64(..)));
