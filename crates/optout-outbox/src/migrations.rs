@@ -44,6 +44,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "attempt_history",
         include_str!("../migrations/postgres/0003_attempt_history.sql"),
     ),
+    (
+        4,
+        "claim_order_index",
+        include_str!("../migrations/postgres/0004_claim_order_index.sql"),
+    ),
 ];
 
 #[derive(Debug)]
