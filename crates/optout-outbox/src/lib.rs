@@ -54,7 +54,6 @@ mod postgres;
 mod rate_share;
 mod retry;
 mod sql;
-mod sql_complete;
 mod sqlite;
 mod store;
 mod worker;

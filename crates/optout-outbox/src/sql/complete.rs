@@ -15,11 +15,11 @@ use optout_core::Receipt;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::{json, legal_basis, outcome_str, provider, Dialect, SqlStore, RECEIPT_COLS};
 use crate::args::Args;
 use crate::chain;
 use crate::deadline::{from_ms, to_ms};
 use crate::model::{Lease, ReceiptRecord};
-use crate::sql::{json, legal_basis, outcome_str, provider, Dialect, SqlStore, RECEIPT_COLS};
 use crate::Error;
 
 /// Rows per multi-row statement. PostgreSQL: 500 (19 binds a receipt, well under its 65,535
