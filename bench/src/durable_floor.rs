@@ -254,7 +254,7 @@ fn chain(prev: &str, seq: i64, task_id: i64, email: &str, completed_at: i64) -> 
     h.update(prev.as_bytes());
     h.update(b"\n");
     h.update(body.to_string().as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 fn now_ms() -> i64 {

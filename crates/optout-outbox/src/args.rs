@@ -8,6 +8,8 @@
 //! name to look up: they bind in order. So a statement is built with [`Args`]: each value is
 //! pushed where it appears in the text, and a value used twice is pushed twice.
 
+use std::borrow::Cow;
+
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
@@ -61,11 +63,11 @@ impl Args {
     }
 
     /// Adds a value and answers its placeholder, to be written into the text at this point.
-    pub(crate) fn push(&mut self, v: impl Into<Arg>) -> String {
+    pub(crate) fn push(&mut self, v: impl Into<Arg>) -> Cow<'static, str> {
         self.values.push(v.into());
         match self.dialect {
-            Dialect::Sqlite => "?".to_string(),
-            Dialect::Postgres => format!("${}", self.values.len()),
+            Dialect::Sqlite => Cow::Borrowed("?"),
+            Dialect::Postgres => Cow::Owned(format!("${}", self.values.len())),
         }
     }
 

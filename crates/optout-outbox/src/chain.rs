@@ -62,7 +62,7 @@ pub fn hash(prev_hash: &str, record: &ReceiptRecord) -> String {
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(canonical(record).as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 /// Walks the records in chain order and remembers the first one that does not match.
