@@ -303,6 +303,7 @@ fn package(
         );
     }
     forget_stale_overlay_sources(order, version);
+    forget_overlay_builds(&ws.target_dir, order);
     let mut args = vec!["package", "--locked"];
     if allow_dirty {
         args.push("--allow-dirty");
@@ -353,6 +354,29 @@ fn forget_stale_overlay_sources(order: &[&Package], version: &str) {
                 let _ = fs::remove_dir_all(registry.path().join(&stem));
                 let _ = fs::remove_file(registry.path().join(format!("{stem}.crate")));
             }
+        }
+    }
+}
+
+/// The same for what was compiled: cargo takes a registry crate of a given version to be the
+/// same whatever its source says, so a build directory that verified `optout-core 0.1.0` once
+/// reuses that build for every later verification of 0.1.0 (a dry run failed on a trait
+/// method added since: "`pause` is not a member of trait `RateShare`"). Deleting our crates'
+/// fingerprints (`<name>-<16 hex digits>`) makes cargo build them again, from the overlay and
+/// from the workspace alike.
+fn forget_overlay_builds(target: &Path, order: &[&Package]) {
+    let Ok(entries) = fs::read_dir(target.join("debug").join(".fingerprint")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = order.iter().any(|p| {
+            name.strip_prefix(p.name.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+        if ours {
+            let _ = fs::remove_dir_all(entry.path());
         }
     }
 }
