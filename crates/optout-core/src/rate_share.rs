@@ -91,6 +91,15 @@ pub(crate) fn account_key(provider: Provider, base: &Url, secrets: &[SecretStrin
     key
 }
 
+/// `answer`, or an error once [`ANSWER_WITHIN`] has passed without one.
+async fn within<T>(
+    answer: impl std::future::Future<Output = Result<T, RateShareError>>,
+) -> Result<T, RateShareError> {
+    tokio::time::timeout(ANSWER_WITHIN, answer)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {ANSWER_WITHIN:?}").into()))
+}
+
 /// A governor's link to its [`RateShare`]: the key, and whether the share is answering.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -120,13 +129,18 @@ impl Shared {
             .saturating_add(1)
     }
 
+    /// Whether the share failed lately and is not to be asked yet.
+    fn is_away(&self) -> bool {
+        let away_until = self.away_until.load(Relaxed);
+        away_until != 0 && away_until > self.now()
+    }
+
     /// Passes a pause this process learned on to every process sharing the key, in the
     /// background (the request that learned it does not wait for the store). Skipped while
     /// the share is away; a failure is logged and changes nothing here: this process keeps
     /// its own pause either way.
     pub(crate) fn pause(&self, wait: Duration) {
-        let away_until = self.away_until.load(Relaxed);
-        if away_until != 0 && away_until > self.now() {
+        if self.is_away() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -134,10 +148,7 @@ impl Shared {
         };
         let (share, key) = (self.share.clone(), self.key.clone());
         runtime.spawn(async move {
-            let answer = tokio::time::timeout(ANSWER_WITHIN, share.pause(&key, wait))
-                .await
-                .unwrap_or_else(|_| Err(format!("no answer within {ANSWER_WITHIN:?}").into()));
-            if let Err(error) = answer {
+            if let Err(error) = within(share.pause(&key, wait)).await {
                 tracing::debug!(target: "optout::rate", key = %key, "could not share a pause ({error})");
             }
         });
@@ -145,14 +156,10 @@ impl Shared {
 
     /// How long a request waits for its shared slot; zero while the share is away.
     pub(crate) async fn wait(&self, spacing: Duration) -> Duration {
-        let away_until = self.away_until.load(Relaxed);
-        if away_until != 0 && away_until > self.now() {
+        if self.is_away() {
             return Duration::ZERO;
         }
-        let answer = tokio::time::timeout(ANSWER_WITHIN, self.share.next_slot(&self.key, spacing))
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer within {ANSWER_WITHIN:?}").into()));
-        match answer {
+        match within(self.share.next_slot(&self.key, spacing)).await {
             Ok(slot) => {
                 if self.away.swap(false, Relaxed) {
                     self.away_until.store(0, Relaxed);

@@ -18,23 +18,31 @@ use sqlx::{AnyPool, Row};
 
 use crate::Error;
 
+/// The start of both statements: a key seen for the first time gets its row with the next
+/// free slot `$2` microseconds after the database's clock (the one clock every worker reads).
+macro_rules! insert_key_at_now_plus {
+    () => {
+        "INSERT INTO rate_slots AS r (key, next_at, taken_at) \
+         SELECT $1, c.now_us + $2, c.now_us \
+         FROM (SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS now_us) c "
+    };
+}
+
 /// Takes the next slot of `$1`, `$2` microseconds after the one before it; answers the slot
 /// (`start_us`) and the database's clock (`now_us`).
-const NEXT_SLOT: &str = "\
-    INSERT INTO rate_slots AS r (key, next_at, taken_at) \
-    SELECT $1, c.now_us + $2, c.now_us \
-    FROM (SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS now_us) c \
-    ON CONFLICT (key) DO UPDATE \
-    SET next_at = GREATEST(r.next_at, EXCLUDED.taken_at) + $2, taken_at = EXCLUDED.taken_at \
-    RETURNING r.next_at - $2 AS start_us, r.taken_at AS now_us";
+const NEXT_SLOT: &str = concat!(
+    insert_key_at_now_plus!(),
+    "ON CONFLICT (key) DO UPDATE \
+     SET next_at = GREATEST(r.next_at, EXCLUDED.taken_at) + $2, taken_at = EXCLUDED.taken_at \
+     RETURNING r.next_at - $2 AS start_us, r.taken_at AS now_us"
+);
 
 /// Holds `$1`'s slots until `$2` microseconds from the database's clock: the key's next free
 /// slot moves there unless it is already later.
-const PAUSE: &str = "\
-    INSERT INTO rate_slots AS r (key, next_at, taken_at) \
-    SELECT $1, c.now_us + $2, c.now_us \
-    FROM (SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS now_us) c \
-    ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)";
+const PAUSE: &str = concat!(
+    insert_key_at_now_plus!(),
+    "ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)"
+);
 
 /// Request slots in a PostgreSQL store's `rate_slots` table.
 #[derive(Clone)]
