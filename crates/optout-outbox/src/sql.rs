@@ -211,11 +211,10 @@ impl Store for SqlStore {
         }
         let now = self.now();
         let (sql, args) = self.claim_sql(providers, limit, owner, to_ms(now + lease), to_ms(now));
-        let rows = match self.dialect {
-            Dialect::Sqlite => args.query(&sql).fetch_all(&self.pool).await,
-            Dialect::Postgres => self.claim_without_bitmaps(&sql, args).await,
-        }
-        .map_err(|e| self.err(e))?;
+        let rows = self
+            .fetch_claim(&sql, args)
+            .await
+            .map_err(|e| self.err(e))?;
         let mut tasks = rows
             .iter()
             .map(task)

@@ -7,7 +7,7 @@ use crate::args::Args;
 use optout_core::Provider;
 
 /// The claim's transaction's planner settings on PostgreSQL (see
-/// `SqlStore::claim_without_bitmaps`).
+/// `SqlStore::fetch_claim`).
 pub(crate) const CLAIM_SETTINGS: &str = "SET LOCAL enable_bitmapscan = off";
 
 const TASK_COLS: &str = "id, opt_out_id, provider, recipient, topics, legal_basis, \
@@ -83,20 +83,26 @@ impl SqlStore {
         (sql, a)
     }
 
-    /// The claim on PostgreSQL. Without statistics (a queue filled faster than autovacuum
-    /// analyzes it) the planner guesses one due task, and reads and sorts every pending task
-    /// with a bitmap scan instead of walking `tasks_due` in the claim's order and stopping at
-    /// the limit; the claim's transaction turns bitmap scans off, so the plan does not depend
-    /// on the statistics (migration 0004 has the measurements).
-    pub(crate) async fn claim_without_bitmaps(
+    /// Runs the claim built by [`claim_sql`](Self::claim_sql). On PostgreSQL, in a
+    /// transaction with bitmap scans off: without statistics (a queue filled faster than
+    /// autovacuum analyzes it) the planner guesses one due task, and reads and sorts every
+    /// pending task with a bitmap scan instead of walking `tasks_due` in the claim's order and
+    /// stopping at the limit; with them off the plan does not depend on the statistics
+    /// (migration 0004 has the measurements).
+    pub(crate) async fn fetch_claim(
         &self,
         sql: &str,
         args: Args,
     ) -> Result<Vec<AnyRow>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(CLAIM_SETTINGS).execute(&mut *tx).await?;
-        let rows = args.query(sql).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(rows)
+        match self.dialect {
+            Dialect::Sqlite => args.query(sql).fetch_all(&self.pool).await,
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(CLAIM_SETTINGS).execute(&mut *tx).await?;
+                let rows = args.query(sql).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+        }
     }
 }
