@@ -26,8 +26,6 @@ pub(crate) mod complete;
 mod decode;
 mod read;
 
-#[cfg(test)]
-use claim::CLAIM_SETTINGS;
 use decode::task;
 pub(crate) use decode::{json, legal_basis, outcome_str, provider, RECEIPT_COLS};
 

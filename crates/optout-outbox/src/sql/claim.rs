@@ -8,7 +8,7 @@ use optout_core::Provider;
 
 /// The claim's transaction's planner settings on PostgreSQL (see
 /// `SqlStore::fetch_claim`).
-pub(crate) const CLAIM_SETTINGS: &str = "SET LOCAL enable_bitmapscan = off";
+const CLAIM_SETTINGS: &str = "SET LOCAL enable_bitmapscan = off";
 
 const TASK_COLS: &str = "id, opt_out_id, provider, recipient, topics, legal_basis, \
     legal_basis_explanation, deadline, attempt";

@@ -15,7 +15,7 @@ pub(crate) const RECEIPT_COLS: &str =
     reference, received_at, completed_at, deadline, deadline_met, attempts, legal_basis, \
     legal_basis_explanation, source, prev_hash, hash";
 
-pub(crate) fn decode_err(what: &str, e: impl std::fmt::Display) -> sqlx::Error {
+fn decode_err(what: &str, e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(format!("{what}: {e}").into())
 }
 

@@ -61,19 +61,15 @@ async fn a_claim_on_an_unanalyzed_queue_reads_what_it_claims() {
         to_ms(now + Duration::from_secs(30)),
         to_ms(now),
     );
-    // The claim's own transaction, as `claim` runs it; EXPLAIN ANALYZE runs the update, so
-    // it is rolled back.
-    let mut tx = store.pool.begin().await.unwrap();
-    sqlx::query(CLAIM_SETTINGS).execute(&mut *tx).await.unwrap();
-    let plan: Vec<String> = args
-        .query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"))
-        .fetch_all(&mut *tx)
+    // Through the claim's own runner (its transaction and settings); EXPLAIN ANALYZE runs
+    // the update too, in this throwaway database.
+    let plan: Vec<String> = store
+        .fetch_claim(&format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"), args)
         .await
         .unwrap()
         .iter()
         .map(|r| r.try_get::<String, _>(0).unwrap())
         .collect();
-    tx.rollback().await.unwrap();
     let scans = task_scans(&plan);
     assert!(
         !scans.is_empty(),
