@@ -508,11 +508,12 @@ async fn already_after_a_lost_answer_is_reported_as_unsubscribed() {
     assert_eq!(outcome, Outcome::Unsubscribed);
 }
 
-#[tokio::test]
-async fn already_is_already_when_no_earlier_attempt_may_have_applied() {
+/// What a call reports when its first attempt is answered `first` and its retry `400`
+/// ("already unsubscribed" to `already_on_400`).
+async fn already_after(first: u16) -> Outcome {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429))
+        .respond_with(ResponseTemplate::new(first))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -523,15 +524,18 @@ async fn already_is_already_when_no_earlier_attempt_may_have_applied() {
         .mount(&server)
         .await;
     let c = client(&server.uri(), RetryPolicy::default());
-    let outcome = c
-        .send(
-            Request::new(Method::POST, c.endpoint(&["x"])),
-            already_on_400,
-        )
-        .await
-        .unwrap();
+    c.send(
+        Request::new(Method::POST, c.endpoint(&["x"])),
+        already_on_400,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn already_is_already_when_no_earlier_attempt_may_have_applied() {
     assert_eq!(
-        outcome,
+        already_after(429).await,
         Outcome::AlreadyUnsubscribed,
         "a 429 changed nothing"
     );
@@ -539,27 +543,7 @@ async fn already_is_already_when_no_earlier_attempt_may_have_applied() {
 
 #[tokio::test]
 async fn already_after_a_5xx_is_reported_as_unsubscribed() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let c = client(&server.uri(), RetryPolicy::default());
-    let outcome = c
-        .send(
-            Request::new(Method::POST, c.endpoint(&["x"])),
-            already_on_400,
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome, Outcome::Unsubscribed);
+    assert_eq!(already_after(502).await, Outcome::Unsubscribed);
 }
 
 #[tokio::test]
