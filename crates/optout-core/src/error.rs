@@ -282,6 +282,12 @@ impl Error {
         self
     }
 
+    /// The HTTP status of the answer this error was decoded from, where its decoder did not
+    /// set one (an answer that does not confirm the change, a 2xx that cannot be read).
+    pub(crate) fn answered_with(&mut self, status: u16) {
+        self.details.status.get_or_insert(status);
+    }
+
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
         self.details.attempts = attempts;
     }

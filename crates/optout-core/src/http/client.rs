@@ -288,6 +288,7 @@ impl HttpClient {
             })
         });
         let decoded = decoded.map_err(|mut error| {
+            error.answered_with(status.as_u16());
             if error.is_retryable() && error.retry_after().is_none() {
                 if let Some(wait) = wait_from_headers(&headers, SystemTime::now()) {
                     error = error.with_retry_after(wait);

@@ -610,3 +610,23 @@ fn published_limits_apply_to_the_production_api_only() {
         Some(starter)
     );
 }
+
+/// An answer its decoder refuses without naming a status (a 200 that confirms nothing) keeps
+/// the answer's status: the error says what HubSpot answered (found by the reliability
+/// property test: a 200 whose body was `["", "", ...]`).
+#[tokio::test]
+async fn an_unconfirming_answer_keeps_its_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let c = client(&server.uri(), RetryPolicy::none());
+    let error = c
+        .send(Request::new(Method::POST, c.endpoint(&["x"])), |_| {
+            Err::<Outcome, _>(Error::unconfirmed(Provider::HubSpot, "nothing confirms it"))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(200), "{error}");
+}
