@@ -6,14 +6,16 @@
 //! provider, bounded concurrency and the provider's batches (`unsubscribe_many`,
 //! `batch_size`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use optout_core::{engine, Error as CoreError, Provider, Receipt, Unsubscribe, Unsubscriber};
+use optout_core::engine::{self, Engine};
+use optout_core::{Error as CoreError, Provider, Receipt, Unsubscribe, Unsubscriber};
+use tokio::sync::{mpsc, watch};
 
 use crate::model::{Failure, Lease, Task};
 use crate::retry::next_attempt;
@@ -68,68 +70,46 @@ impl Worker {
         self.clients.keys().copied().collect()
     }
 
-    /// Claims one batch of due tasks and sends it; answers how many tasks were claimed.
-    pub async fn tick(&self, summary: &mut RunSummary) -> Result<usize, Error> {
-        let claimed = self.claim().await?;
-        if claimed.tasks.is_empty() {
-            return Ok(0);
-        }
-        self.send_claimed(claimed, summary).await
+    /// The engine that sends one provider's tasks: `concurrency` calls at once, the
+    /// provider's batches. A refused credential parks each task on its own, so it never stops
+    /// by itself.
+    fn engine(
+        &self,
+        provider: Provider,
+        items: mpsc::Receiver<Vec<engine::Item<Task>>>,
+    ) -> Engine<Task> {
+        let options = engine::Options::new()
+            .concurrency(self.config.concurrency)
+            .stop_after_refusals(0);
+        Engine::start(self.clients[&provider].clone(), &options, items)
     }
 
-    /// Claims one batch of due tasks; their leases are renewed (every third of the lease)
-    /// from now until the batch is dropped, so a batch claimed ahead of its turn stays held.
-    async fn claim(&self) -> Result<Claimed, Error> {
+    /// Claims one batch of due tasks, sends it and records every answer; answers how many
+    /// tasks were claimed.
+    pub async fn tick(&self, summary: &mut RunSummary) -> Result<usize, Error> {
         let c = &self.config;
         let tasks = self
             .store
             .claim(&self.providers(), self.claim_size(), &c.owner, c.lease)
             .await?;
-        let heartbeat = (!tasks.is_empty()).then(|| {
-            let leases: Vec<Lease> = tasks.iter().map(|t| t.lease).collect();
-            let (store, lease) = (self.store.clone(), c.lease);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease / 3).await;
-                    // A failed renewal is retried at the next beat; if the store stays away
-                    // the lease runs out and the task is claimed again: nothing is lost.
-                    let _ = store.renew(&leases, lease).await;
-                }
-            })
-        });
-        Ok(Claimed { tasks, heartbeat })
-    }
-
-    /// Sends a claimed batch and records every answer; answers how many tasks it held.
-    async fn send_claimed(
-        &self,
-        mut claimed: Claimed,
-        summary: &mut RunSummary,
-    ) -> Result<usize, Error> {
-        let tasks = std::mem::take(&mut claimed.tasks);
         let count = tasks.len();
-        let mut by_provider: BTreeMap<Provider, Vec<Task>> = BTreeMap::new();
-        for t in tasks {
-            by_provider.entry(t.provider).or_default().push(t);
+        if count == 0 {
+            return Ok(0);
         }
-        let results = futures_util::future::join_all(
-            by_provider
-                .into_iter()
-                .map(|(provider, tasks)| self.send(self.clients[&provider].clone(), tasks)),
-        )
-        .await;
-        drop(claimed); // stops the heartbeat: every task is recorded (or left to expire)
+        let held = Held::new(HashMap::new());
+        hold(&held, &tasks);
+        let _beat = Heartbeat::start(self.store.clone(), &held, c.lease);
+        let stop = watch::Sender::new(false);
+        let recorders = by_provider(tasks).into_iter().map(|(provider, items)| {
+            let (tx, rx) = mpsc::channel(1);
+            // The engine holds the receiver, so the one chunk always fits.
+            let _ = tx.try_send(items);
+            self.record_all(self.engine(provider, rx), &held, &stop)
+        });
         let mut first_err = None;
-        for r in results {
-            match r {
-                Ok(s) => {
-                    summary.done += s.done;
-                    summary.retried += s.retried;
-                    summary.parked += s.parked;
-                    summary.fenced += s.fenced;
-                }
-                Err(e) => first_err = first_err.or(Some(e)),
-            }
+        for (s, err) in futures_util::future::join_all(recorders).await {
+            summary.add(&s);
+            first_err = first_err.or(err);
         }
         match first_err {
             Some(e) => Err(e),
@@ -137,95 +117,83 @@ impl Worker {
         }
     }
 
-    /// Sends a claimed batch and, while it is out, claims the next one (when this one was
-    /// full, so more is likely due): the claim's round trip and commit overlap the provider
-    /// calls. Answers what was sent and the batch claimed ahead (kept leased by its heartbeat).
-    async fn send_and_claim_ahead(
+    /// Records every answer of `engine` as it comes, until its input ends: the confirmed
+    /// answers handed over together closed in one transaction (group commit: no receipt waits
+    /// for a later call), failures and unsent tasks one by one; each recorded task leaves
+    /// `held`. A store that stays away longer than a lease costs those answers (their leases
+    /// run out and the tasks are claimed again: nothing is lost) and recording goes on with
+    /// the next ones; any other error stops everything (`stop`). Answers what it recorded and
+    /// the first error.
+    async fn record_all(
         &self,
-        claimed: Claimed,
-        summary: &mut RunSummary,
-    ) -> (Result<usize, Error>, Option<Claimed>) {
-        let full = claimed.tasks.len() >= self.claim_size();
-        let (sent, next) = tokio::join!(self.send_claimed(claimed, summary), async {
-            if full {
-                Some(self.claim().await)
-            } else {
-                None
-            }
-        });
-        match next {
-            Some(Ok(next)) if !next.tasks.is_empty() => (sent, Some(next)),
-            Some(Err(e)) => (sent.and(Err(e)), None),
-            _ => (sent, None),
-        }
-    }
-
-    /// Sends one provider's tasks through the engine and records each answer as it comes.
-    async fn send(
-        &self,
-        client: Arc<dyn Unsubscriber>,
-        tasks: Vec<Task>,
-    ) -> Result<RunSummary, Error> {
-        let options = engine::Options::new()
-            .concurrency(self.config.concurrency)
-            // A refused credential parks each task on its own; the engine need not stop.
-            .stop_after_refusals(0);
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let mut engine = engine::Engine::start(client, &options, rx);
-        let items = tasks
-            .into_iter()
-            .map(|t| engine::Item {
-                request: Some(request(&t)),
-                tag: t,
-            })
-            .collect();
-        // The engine holds the receiver, so the one chunk always fits.
-        let _ = tx.send(items).await;
-        drop(tx);
+        mut engine: Engine<Task>,
+        held: &Held,
+        stop: &watch::Sender<bool>,
+    ) -> (RunSummary, Option<Error>) {
         let mut summary = RunSummary::default();
-        let mut failed = None;
-        while let Some(mut answers) = engine.recv().await {
-            if failed.is_some() {
-                continue; // the store is away: these leases run out and are claimed again
-            }
+        let mut first_err = None;
+        let mut fatal = false;
+        let mut stopping = stop.subscribe();
+        let mut stopped = false;
+        loop {
+            let answers = tokio::select! {
+                answers = engine.recv() => answers,
+                () = until_set(&mut stopping), if !stopped => {
+                    // Calls in flight finish; tasks not yet sent come back unsent (released).
+                    engine.stop();
+                    stopped = true;
+                    continue;
+                }
+            };
+            let Some(mut answers) = answers else { break };
             // Every answer already handed over (the calls that ended while the last commit
-            // ran) is closed with this one: group commit, no receipt waits for a later call.
+            // ran) is closed with this one.
             while let Some(Some(more)) = engine.recv().now_or_never() {
                 answers.extend(more);
             }
-            // The confirmed answers are closed in one transaction; failures and unsent items
-            // one by one.
-            let mut confirmed = Vec::with_capacity(answers.len());
-            for sent in answers {
-                match sent.answer {
-                    Some(Ok(receipt)) => confirmed.push((sent.tag.lease, receipt)),
-                    answer => {
-                        if let Err(e) = self.record(&sent.tag, answer, &mut summary).await {
-                            failed = Some(e);
-                            break;
-                        }
+            let ids: Vec<i64> = answers.iter().map(|s| s.tag.lease.task_id).collect();
+            if !fatal {
+                if let Err(e) = self.record_answers(answers, &mut summary).await {
+                    if !matches!(e, Error::Store { .. }) {
+                        fatal = true;
+                        stop.send_replace(true);
                     }
+                    first_err.get_or_insert(e);
                 }
             }
-            if failed.is_none() && !confirmed.is_empty() {
-                match self
-                    .with_store_retries(|| self.store.complete_many(&confirmed))
-                    .await
-                {
-                    Ok(closed) => {
-                        let done = closed.iter().filter(|r| r.is_some()).count() as u64;
-                        summary.done += done;
-                        summary.fenced += closed.len() as u64 - done;
-                    }
-                    Err(e) => failed = Some(e),
+            held.send_modify(|h| {
+                for id in ids {
+                    h.remove(&id);
                 }
-            }
+            });
         }
         engine.finish().await;
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(summary),
+        (summary, first_err)
+    }
+
+    /// Records one group of answers: the confirmed ones closed with their receipts in one
+    /// transaction, the rest one by one.
+    async fn record_answers(
+        &self,
+        answers: Vec<engine::Sent<Task>>,
+        summary: &mut RunSummary,
+    ) -> Result<(), Error> {
+        let mut confirmed = Vec::with_capacity(answers.len());
+        for sent in answers {
+            match sent.answer {
+                Some(Ok(receipt)) => confirmed.push((sent.tag.lease, receipt)),
+                answer => self.record(&sent.tag, answer, summary).await?,
+            }
         }
+        if !confirmed.is_empty() {
+            let closed = self
+                .with_store_retries(|| self.store.complete_many(&confirmed))
+                .await?;
+            let done = closed.iter().filter(|r| r.is_some()).count() as u64;
+            summary.done += done;
+            summary.fenced += closed.len() as u64 - done;
+        }
+        Ok(())
     }
 
     async fn record(
@@ -304,8 +272,8 @@ impl Worker {
         self.run_loop(true, std::future::pending::<()>()).await
     }
 
-    /// [`run_until_idle`](Self::run_until_idle), or until `shutdown` completes (the batch in
-    /// flight then finishes).
+    /// [`run_until_idle`](Self::run_until_idle), or until `shutdown` completes (the calls in
+    /// flight then finish and are recorded; tasks claimed but not yet sent are handed back).
     pub async fn run_until_idle_or(
         &self,
         shutdown: impl Future<Output = ()>,
@@ -313,93 +281,146 @@ impl Worker {
         self.run_loop(true, shutdown).await
     }
 
-    /// Sends until `shutdown` completes; the batch in flight then finishes and nothing more
-    /// is claimed.
+    /// Sends until `shutdown` completes; the calls in flight then finish and are recorded,
+    /// tasks claimed but not yet sent are handed back (due again now), and nothing more is
+    /// claimed.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<RunSummary, Error> {
         self.run_loop(false, shutdown).await
     }
 
+    /// The run: one engine per provider for the whole run, fed by [`feed`](Self::feed) and
+    /// recorded by [`record_all`](Self::record_all), all three at once. Claims, provider
+    /// calls and closes overlap: nothing waits for a whole batch to be recorded before the
+    /// next is sent.
     async fn run_loop(
         &self,
         until_idle: bool,
         shutdown: impl Future<Output = ()>,
     ) -> Result<RunSummary, Error> {
-        let mut shutdown = std::pin::pin!(shutdown);
-        let mut stopped = false;
+        let held = Held::new(HashMap::new());
+        let _beat = Heartbeat::start(self.store.clone(), &held, self.config.lease);
+        let stop = watch::Sender::new(false);
+        let mut inputs = BTreeMap::new();
+        let mut recorders = Vec::with_capacity(self.clients.len());
+        for &provider in self.clients.keys() {
+            // At most two claims are held, so two chunks per provider always fit.
+            let (tx, rx) = mpsc::channel(2);
+            inputs.insert(provider, tx);
+            recorders.push(self.record_all(self.engine(provider, rx), &held, &stop));
+        }
+        let (fed, recorded) = tokio::join!(
+            self.feed(until_idle, shutdown, inputs, &held, &stop),
+            futures_util::future::join_all(recorders)
+        );
         let mut summary = RunSummary::default();
-        let mut backoff = Duration::from_millis(250);
+        let mut fatal = fed.err();
+        for (s, err) in recorded {
+            summary.add(&s);
+            // A store that stayed away was announced, and its tasks' leases run out.
+            if let Some(e) = err.filter(|e| !matches!(e, Error::Store { .. })) {
+                fatal = fatal.or(Some(e));
+            }
+        }
+        match fatal {
+            Some(e) => Err(e),
+            None => self.finish(summary).await,
+        }
+    }
+
+    /// Claims due tasks and hands them to the providers' engines, holding at most two
+    /// claims' worth at once (the one being sent and the next), until `shutdown` (or an error
+    /// that is not the store's absence), or, `until_idle`, until nothing of this worker's
+    /// providers is pending or in flight. Dropping `inputs` on return ends the engines' input.
+    async fn feed(
+        &self,
+        until_idle: bool,
+        shutdown: impl Future<Output = ()>,
+        inputs: BTreeMap<Provider, Input>,
+        held: &Held,
+        stop: &watch::Sender<bool>,
+    ) -> Result<(), Error> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut stopping = stop.subscribe();
+        let mut held_now = held.subscribe();
+        let size = self.claim_size();
         let providers = self.providers();
-        // A batch claimed while the previous one was being sent (see send_and_claim_ahead).
-        let mut ahead: Option<Claimed> = None;
+        let c = &self.config;
+        let mut backoff = Duration::from_millis(250);
         loop {
-            if !stopped && shutdown.as_mut().now_or_never().is_some() {
-                stopped = true;
+            if *stopping.borrow() {
+                return Ok(());
             }
-            if stopped {
-                break;
+            tokio::select! {
+                biased;
+                () = shutdown.as_mut() => break,
+                () = until_set(&mut stopping) => return Ok(()),
+                _ = held_now.wait_for(|h| h.len() <= size) => {}
             }
-            let mut sleep_for = Duration::ZERO;
-            let claimed = match ahead.take() {
-                Some(c) => Ok(c),
-                None => self.claim().await,
-            };
-            let result = match claimed {
-                Err(e) => Err(e),
-                Ok(c) if c.tasks.is_empty() => Ok(0),
-                Ok(c) => {
-                    let (sent, next) = self.send_and_claim_ahead(c, &mut summary).await;
-                    ahead = next;
-                    sent
-                }
-            };
-            match result {
-                Ok(n) => {
+            // How long to sleep: `Some` when nothing is due, `None` when the store is away.
+            let idle = match self.store.claim(&providers, size, &c.owner, c.lease).await {
+                Ok(tasks) if !tasks.is_empty() => {
                     self.store_up();
                     backoff = Duration::from_millis(250);
-                    if n == 0 {
-                        match self.store.next_due(&providers).await {
-                            Ok(None) if until_idle => break,
-                            Ok(None) => sleep_for = self.config.poll,
-                            Ok(Some(t)) => {
-                                let now = self.store.now();
-                                sleep_for = t
-                                    .duration_since(now)
-                                    .unwrap_or(Duration::ZERO)
-                                    .min(self.config.poll)
-                                    .max(Duration::from_millis(20));
-                            }
-                            Err(e) => {
-                                self.store_down(&e);
-                                sleep_for = backoff;
-                                backoff = (backoff * 2).min(Duration::from_secs(5));
-                            }
-                        }
+                    hold(held, &tasks);
+                    for (provider, items) in by_provider(tasks) {
+                        // An engine only goes away when the run ends.
+                        let _ = inputs[&provider].send(items).await;
                     }
+                    continue;
                 }
+                Ok(_) if !held.borrow().is_empty() => {
+                    // Nothing more is due yet; what is out may be rescheduled soon.
+                    tokio::select! {
+                        () = shutdown.as_mut() => break,
+                        _ = held_now.changed() => {}
+                        () = tokio::time::sleep(c.poll) => {}
+                    }
+                    continue;
+                }
+                Ok(_) => match self.store.next_due(&providers).await {
+                    Ok(None) if until_idle => return Ok(()),
+                    Ok(None) => Some(c.poll),
+                    Ok(Some(t)) => Some(
+                        t.duration_since(self.store.now())
+                            .unwrap_or(Duration::ZERO)
+                            .min(c.poll)
+                            .max(Duration::from_millis(20)),
+                    ),
+                    Err(e) => {
+                        self.store_down(&e);
+                        None
+                    }
+                },
                 Err(e @ Error::Store { .. }) => {
                     self.store_down(&e);
-                    sleep_for = backoff;
+                    None
+                }
+                Err(e) => {
+                    stop.send_replace(true);
+                    return Err(e);
+                }
+            };
+            let sleep_for = match idle {
+                Some(idle) => {
+                    self.store_up();
+                    backoff = Duration::from_millis(250);
+                    idle
+                }
+                None => {
+                    // The store is away: wait longer each time, up to 5 s.
+                    let away = backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
+                    away
                 }
-                Err(e) => return Err(e),
-            }
-            if !sleep_for.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(sleep_for) => {}
-                    _ = shutdown.as_mut() => stopped = true,
-                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(sleep_for) => {}
+                () = shutdown.as_mut() => break,
             }
         }
-        if let Some(c) = ahead.take() {
-            // Stopped with a batch claimed ahead: hand it back (due again now). Should the
-            // store be away, its leases simply run out: nothing is lost either way.
-            for t in &c.tasks {
-                if self.store.release(t.lease).await.is_err() {
-                    break;
-                }
-            }
-        }
-        self.finish(summary).await
+        // Shut down: calls in flight finish and are recorded, tasks not yet sent are released.
+        stop.send_replace(true);
+        Ok(())
     }
 
     /// Says once per outage that the store is away.
@@ -436,17 +457,61 @@ impl Worker {
     }
 }
 
-/// Claimed tasks and the heartbeat that renews their leases until the batch is dropped.
-struct Claimed {
-    tasks: Vec<Task>,
-    heartbeat: Option<tokio::task::JoinHandle<()>>,
+/// The channel that feeds one provider's engine.
+type Input = mpsc::Sender<Vec<engine::Item<Task>>>;
+
+/// The leases a worker holds (claimed, not yet recorded), by task: the heartbeat renews them,
+/// the claimer keeps their number within two claims.
+type Held = watch::Sender<HashMap<i64, Lease>>;
+
+/// Adds the leases of newly claimed tasks to `held`.
+fn hold(held: &Held, tasks: &[Task]) {
+    held.send_modify(|h| h.extend(tasks.iter().map(|t| (t.lease.task_id, t.lease))));
 }
 
-impl Drop for Claimed {
+/// The claimed tasks as their engines' items, by provider.
+fn by_provider(tasks: Vec<Task>) -> BTreeMap<Provider, Vec<engine::Item<Task>>> {
+    let mut by: BTreeMap<Provider, Vec<engine::Item<Task>>> = BTreeMap::new();
+    for t in tasks {
+        by.entry(t.provider).or_default().push(engine::Item {
+            request: Some(request(&t)),
+            tag: t,
+        });
+    }
+    by
+}
+
+/// Resolves once `flag` is set; never if its sender is gone unset.
+async fn until_set(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Renews every lease held, every third of the lease, until dropped: a task claimed ahead of
+/// its turn, or waiting on a slow provider, stays held.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    fn start(store: Arc<dyn Store>, held: &Held, lease: Duration) -> Heartbeat {
+        let held = held.subscribe();
+        Heartbeat(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let leases: Vec<Lease> = held.borrow().values().copied().collect();
+                // A failed renewal is retried at the next beat; if the store stays away the
+                // leases run out and the tasks are claimed again: nothing is lost.
+                if !leases.is_empty() {
+                    let _ = store.renew(&leases, lease).await;
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
     fn drop(&mut self) {
-        if let Some(h) = &self.heartbeat {
-            h.abort();
-        }
+        self.0.abort();
     }
 }
 

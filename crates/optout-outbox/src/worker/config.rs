@@ -105,3 +105,13 @@ pub struct RunSummary {
     /// At the end: pending tasks of providers this worker has no client for.
     pub unserved: u64,
 }
+
+impl RunSummary {
+    /// Adds what another part of the run recorded (the end-of-run counts are not added).
+    pub(crate) fn add(&mut self, other: &RunSummary) {
+        self.done += other.done;
+        self.retried += other.retried;
+        self.parked += other.parked;
+        self.fenced += other.fenced;
+    }
+}
