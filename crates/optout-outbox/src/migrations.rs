@@ -49,6 +49,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "claim_order_index",
         include_str!("../migrations/postgres/0004_claim_order_index.sql"),
     ),
+    (
+        5,
+        "partial_due_indexes",
+        include_str!("../migrations/postgres/0005_partial_due_indexes.sql"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -105,25 +110,29 @@ mod tests {
         )
     }
 
-    /// A file written under migration 1 alone (the first release's schema), with a receipt and
-    /// tasks still pending, opens with the later migrations applied: the due index is replaced
-    /// by the partial ones, the chain still verifies, and the pending tasks are claimed and
-    /// closed onto the same chain.
-    #[tokio::test]
-    async fn an_old_sqlite_file_migrates_and_keeps_its_chain() {
+    /// A store written under the first release's schema (migration 1 alone), with a receipt
+    /// and tasks still pending, opens with the later migrations applied: the due index is
+    /// replaced by the partial ones, the chain still verifies, and the pending tasks are
+    /// claimed and closed onto the same chain.
+    async fn an_old_store_migrates_and_keeps_its_chain(
+        dialect: Dialect,
+        url: &str,
+        indexes_sql: &str,
+    ) {
         crate::install_drivers();
-        let dir = std::env::temp_dir().join(format!("optout-migrate-{:016x}", fastrand::u64(..)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db").to_str().unwrap().to_string();
         let lease = Duration::from_secs(30);
         let hubspot = [Provider::HubSpot];
         {
             let pool = AnyPoolOptions::new()
                 .max_connections(1)
-                .connect(&format!("sqlite:{path}?mode=rwc"))
+                .connect(url)
                 .await
                 .unwrap();
-            Migrator::new(Embedded(&SQLITE[..1]))
+            let first = match dialect {
+                Dialect::Sqlite => &SQLITE[..1],
+                Dialect::Postgres => &POSTGRES[..1],
+            };
+            Migrator::new(Embedded(first))
                 .await
                 .unwrap()
                 .run(&pool)
@@ -131,7 +140,7 @@ mod tests {
                 .unwrap();
             let old = SqlStore {
                 pool: pool.clone(),
-                dialect: Dialect::Sqlite,
+                dialect,
                 label: "old".into(),
             };
             let opt_outs: Vec<OptOut> = (0..3)
@@ -153,21 +162,27 @@ mod tests {
             assert!(r.is_some());
             pool.close().await;
         }
-        let store = crate::sqlite::open(&path).await.unwrap();
-        let indexes: Vec<String> = sqlx::query(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' \
-             AND sql IS NOT NULL ORDER BY name",
-        )
-        .fetch_all(&store.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String, _>("name"))
-        .collect();
+        let store = match dialect {
+            Dialect::Sqlite => {
+                let path = url
+                    .trim_start_matches("sqlite:")
+                    .trim_end_matches("?mode=rwc");
+                crate::sqlite::open(path).await
+            }
+            Dialect::Postgres => crate::postgres::open(url).await,
+        }
+        .unwrap();
+        let indexes: Vec<String> = sqlx::query(indexes_sql)
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
         assert_eq!(
             indexes,
             ["tasks_in_flight", "tasks_opt_out", "tasks_pending"],
-            "migration 2 replaces tasks_due"
+            "the partial indexes replace tasks_due"
         );
         let v = store.verify().await.unwrap();
         assert_eq!((v.records, v.first_bad), (1, None));
@@ -189,6 +204,34 @@ mod tests {
         assert_eq!(store.counts().await.unwrap().total.done, 3);
         assert_eq!(store.next_due(&hubspot).await.unwrap(), None);
         store.pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_old_sqlite_file_migrates_and_keeps_its_chain() {
+        let dir = std::env::temp_dir().join(format!("optout-migrate-{:016x}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db").to_str().unwrap().to_string();
+        an_old_store_migrates_and_keeps_its_chain(
+            Dialect::Sqlite,
+            &format!("sqlite:{path}?mode=rwc"),
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .await;
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_postgres_database_migrates_and_keeps_its_chain() {
+        let Some(cluster) = optout_testkit::pg::shared() else {
+            return;
+        };
+        an_old_store_migrates_and_keeps_its_chain(
+            Dialect::Postgres,
+            &cluster.create_database("migrate"),
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'tasks' \
+             AND indexname <> 'tasks_pkey' ORDER BY indexname",
+        )
+        .await;
     }
 }

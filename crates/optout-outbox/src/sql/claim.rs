@@ -15,9 +15,8 @@ const TASK_COLS: &str = "id, opt_out_id, provider, recipient, topics, legal_basi
 
 impl SqlStore {
     /// The claim: the due pending tasks and the in-flight tasks whose lease ran out, nearest
-    /// deadline first. Each state is read in order from its own index (SQLite: the partial
-    /// `tasks_pending` and `tasks_in_flight`; PostgreSQL: its slice of `tasks_due`), up to
-    /// the limit, and the two short lists are merged: a claim reads about `limit` rows whatever
+    /// deadline first. Each state is read in order from its own partial index
+    /// (`tasks_pending`, `tasks_in_flight`), up to the limit, and the two short lists are merged: a claim reads about `limit` rows whatever
     /// the queue's length (one query with `state = ... OR state = ...` read and sorted every
     /// pending task on every claim).
     pub(crate) fn claim_sql(
@@ -86,7 +85,7 @@ impl SqlStore {
     /// Runs the claim built by [`claim_sql`](Self::claim_sql). On PostgreSQL, in a
     /// transaction with bitmap scans off: without statistics (a queue filled faster than
     /// autovacuum analyzes it) the planner guesses one due task, and reads and sorts every
-    /// pending task with a bitmap scan instead of walking `tasks_due` in the claim's order and
+    /// pending task with a bitmap scan instead of walking `tasks_pending` in the claim's order and
     /// stopping at the limit; with them off the plan does not depend on the statistics
     /// (migration 0004 has the measurements).
     pub(crate) async fn fetch_claim(
