@@ -2,11 +2,10 @@
 //! are the same text for SQLite and PostgreSQL (`$N` binds, `RETURNING`, `ON CONFLICT`), and
 //! the few that differ (the claim) come from the [`Dialect`].
 //!
-//! Here: accepting, claiming, renewing, failing and releasing tasks. The claim's statement is
-//! in `claim`, closing tasks with their receipts in `complete`, what the store answers about
+//! Here: claiming, renewing, failing and releasing tasks. Accepting opt-outs is in `accept`,
+//! the claim's statement in `claim`, closing tasks with their receipts in `complete`, what the store answers about
 //! itself (status, counts, receipts, the chain's check) in `read`, rows into types in `decode`.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -21,6 +20,7 @@ use crate::model::{
 };
 use crate::{Deadlines, Error, Store};
 
+mod accept;
 mod claim;
 pub(crate) mod complete;
 mod decode;
@@ -34,6 +34,16 @@ pub(crate) use decode::{json, legal_basis, outcome_str, provider, RECEIPT_COLS};
 pub(crate) enum Dialect {
     Sqlite,
     Postgres,
+}
+
+/// Rows per multi-row statement. PostgreSQL: 500 (19 binds a receipt, well under its 65,535
+/// bind limit). SQLite: 100 (1,900 binds, under its default limit of 32,766): its parameters
+/// are plain `?` ([`Args`]), so binding costs grow with their number, not its square.
+pub(crate) fn rows_per_statement(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 100,
+        Dialect::Postgres => 500,
+    }
 }
 
 /// The store: a pool and the dialect.
@@ -91,110 +101,7 @@ impl Store for SqlStore {
         opt_outs: &[OptOut],
         deadlines: &Deadlines,
     ) -> Result<Vec<Accepted>, Error> {
-        // Every opt-out is checked before the transaction starts: one bad one stores nothing.
-        let plans = opt_outs
-            .iter()
-            .map(OptOut::plan)
-            .collect::<Result<Vec<_>, _>>()?;
-        let now = self.now();
-        // What each opt-out became: created here, or the id its key already had.
-        enum Slot {
-            Created(Accepted),
-            Earlier(usize),
-            Stored(String),
-        }
-        let mut slots = Vec::with_capacity(opt_outs.len());
-        let mut keys: HashMap<&str, usize> = HashMap::new();
-        let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
-        for (i, (opt_out, plan)) in opt_outs.iter().zip(plans).enumerate() {
-            if let Some(key) = opt_out.idempotency_key.as_deref() {
-                if let Some(&first) = keys.get(key) {
-                    slots.push(Slot::Earlier(first));
-                    continue;
-                }
-                keys.insert(key, i);
-            }
-            let received = opt_out.received_at.map_or(now, |r| r.min(now));
-            let id = format!("{:032x}", fastrand::u128(..));
-            let request = serde_json::to_string(opt_out).map_err(|e| self.err(e))?;
-            let inserted = sqlx::query(
-                "INSERT INTO opt_outs (id, idempotency_key, received_at, accepted_at, \
-                 legal_basis, legal_basis_explanation, source, request) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(opt_out.idempotency_key.clone())
-            .bind(to_ms(received))
-            .bind(to_ms(now))
-            .bind(opt_out.legal_basis.map(|b| b.as_str().to_string()))
-            .bind(opt_out.legal_basis_explanation.clone())
-            .bind(opt_out.source.clone())
-            .bind(request)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?
-            .rows_affected();
-            if inserted == 0 {
-                let key = opt_out.idempotency_key.clone().unwrap_or_default();
-                let row = sqlx::query("SELECT id FROM opt_outs WHERE idempotency_key = $1")
-                    .bind(key)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| self.err(e))?;
-                slots.push(Slot::Stored(row.try_get("id").map_err(|e| self.err(e))?));
-                continue;
-            }
-            let mut out = Vec::with_capacity(plan.len());
-            for (provider, recipient, topics) in plan {
-                let deadline = deadlines.deadline(provider, received);
-                sqlx::query(
-                    "INSERT INTO tasks (opt_out_id, provider, recipient, recipient_text, topics, \
-                     legal_basis, legal_basis_explanation, source, received_at, deadline, state, \
-                     attempt, next_attempt_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11)",
-                )
-                .bind(&id)
-                .bind(provider.as_str())
-                .bind(serde_json::to_string(&recipient).map_err(|e| self.err(e))?)
-                .bind(recipient.to_string())
-                .bind(serde_json::to_string(&topics).map_err(|e| self.err(e))?)
-                .bind(opt_out.legal_basis.map(|b| b.as_str().to_string()))
-                .bind(opt_out.legal_basis_explanation.clone())
-                .bind(opt_out.source.clone())
-                .bind(to_ms(received))
-                .bind(to_ms(deadline))
-                .bind(to_ms(now))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-                out.push(TaskDeadline {
-                    provider,
-                    recipient,
-                    deadline,
-                });
-            }
-            slots.push(Slot::Created(Accepted {
-                id,
-                created: true,
-                received_at: received,
-                deadlines: out,
-            }));
-        }
-        tx.commit().await.map_err(|e| self.err(e))?;
-        let mut accepted: Vec<Accepted> = Vec::with_capacity(slots.len());
-        for slot in slots {
-            let a = match slot {
-                Slot::Created(a) => a,
-                Slot::Earlier(first) => Accepted {
-                    created: false,
-                    ..accepted[first].clone()
-                },
-                Slot::Stored(id) => self.accepted_of(&id).await?,
-            };
-            accepted.push(a);
-        }
-        Ok(accepted)
+        self.accept_rows(opt_outs, deadlines).await
     }
 
     async fn claim(

@@ -15,22 +15,14 @@ use optout_core::Receipt;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{json, legal_basis, outcome_str, provider, Dialect, SqlStore, RECEIPT_COLS};
+use super::{
+    json, legal_basis, outcome_str, provider, rows_per_statement, Dialect, SqlStore, RECEIPT_COLS,
+};
 use crate::args::Args;
 use crate::chain;
 use crate::deadline::{from_ms, to_ms};
 use crate::model::{Lease, ReceiptRecord};
 use crate::Error;
-
-/// Rows per multi-row statement. PostgreSQL: 500 (19 binds a receipt, well under its 65,535
-/// bind limit). SQLite: 100 (1,900 binds, under its default limit of 32,766): its parameters
-/// are plain `?` ([`Args`]), so binding costs grow with their number, not its square.
-fn rows_per_statement(dialect: Dialect) -> usize {
-    match dialect {
-        Dialect::Sqlite => 100,
-        Dialect::Postgres => 500,
-    }
-}
 
 /// The fence of a multi-row update, `pairs` being `(id, attempt)` rows: only the tasks still
 /// in flight under those attempts. PostgreSQL joins the list (a hash join): written
