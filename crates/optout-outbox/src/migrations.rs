@@ -156,7 +156,7 @@ mod tests {
                 .unwrap();
             let first = old.claim(&hubspot, 1, "old-worker", lease).await.unwrap();
             let r = old
-                .complete(first[0].lease, &receipt_for(&first[0]))
+                .complete(&first[0], &receipt_for(&first[0]))
                 .await
                 .unwrap();
             assert!(r.is_some());
@@ -195,7 +195,7 @@ mod tests {
             2,
             "the pending tasks are claimed after the upgrade"
         );
-        let done: Vec<_> = rest.iter().map(|t| (t.lease, receipt_for(t))).collect();
+        let done: Vec<_> = rest.iter().map(|t| (t.clone(), receipt_for(t))).collect();
         let closed = store.complete_many(&done).await.unwrap();
         assert!(closed.iter().all(Option::is_some));
         assert_eq!(closed[0].as_ref().unwrap().seq, 2);

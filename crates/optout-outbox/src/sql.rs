@@ -27,7 +27,7 @@ mod decode;
 mod read;
 
 use decode::task;
-pub(crate) use decode::{json, legal_basis, outcome_str, provider, RECEIPT_COLS};
+pub(crate) use decode::{json, outcome_str, provider, RECEIPT_COLS};
 
 /// Which SQL dialect a store speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,11 +157,11 @@ impl Store for SqlStore {
 
     async fn complete(
         &self,
-        lease: Lease,
+        task: &Task,
         receipt: &Receipt,
     ) -> Result<Option<ReceiptRecord>, Error> {
         Ok(self
-            .close_with_receipts(&[(lease, receipt.clone())])
+            .close_with_receipts(&[(task, receipt)])
             .await?
             .pop()
             .flatten())
@@ -169,9 +169,10 @@ impl Store for SqlStore {
 
     async fn complete_many(
         &self,
-        done: &[(Lease, Receipt)],
+        done: &[(Task, Receipt)],
     ) -> Result<Vec<Option<ReceiptRecord>>, Error> {
-        self.close_with_receipts(done).await
+        let done: Vec<(&Task, &Receipt)> = done.iter().map(|(t, r)| (t, r)).collect();
+        self.close_with_receipts(&done).await
     }
 
     async fn fail(&self, lease: Lease, error: &str, what: Failure) -> Result<bool, Error> {

@@ -62,10 +62,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Extends the leases still held; answers how many were.
     async fn renew(&self, leases: &[Lease], lease: Duration) -> Result<usize, Error>;
 
-    /// Writes the receipt and closes the task in one transaction. `None` when fenced.
+    /// Writes the receipt and closes the task (as claimed: its lease fences the write, and
+    /// the receipt records its opt-out, recipient, topics, legal basis, source and times) in
+    /// one transaction. `None` when fenced.
     async fn complete(
         &self,
-        lease: Lease,
+        task: &Task,
         receipt: &Receipt,
     ) -> Result<Option<ReceiptRecord>, Error>;
 
@@ -76,11 +78,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`complete`](Self::complete) at a time.
     async fn complete_many(
         &self,
-        done: &[(Lease, Receipt)],
+        done: &[(Task, Receipt)],
     ) -> Result<Vec<Option<ReceiptRecord>>, Error> {
         let mut out = Vec::with_capacity(done.len());
-        for (lease, receipt) in done {
-            out.push(self.complete(*lease, receipt).await?);
+        for (task, receipt) in done {
+            out.push(self.complete(task, receipt).await?);
         }
         Ok(out)
     }

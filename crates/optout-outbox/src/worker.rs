@@ -181,7 +181,7 @@ impl Worker {
         let mut confirmed = Vec::with_capacity(answers.len());
         for sent in answers {
             match sent.answer {
-                Some(Ok(receipt)) => confirmed.push((sent.tag.lease, receipt)),
+                Some(Ok(receipt)) => confirmed.push((sent.tag, receipt)),
                 answer => self.record(&sent.tag, answer, summary).await?,
             }
         }
@@ -211,7 +211,7 @@ impl Worker {
             }
             Some(Ok(receipt)) => {
                 let r = self
-                    .with_store_retries(|| self.store.complete(lease, receipt))
+                    .with_store_retries(|| self.store.complete(task, receipt))
                     .await?;
                 summary.done += u64::from(r.is_some());
                 r.is_some()

@@ -68,6 +68,13 @@ pub struct Task {
     pub legal_basis: Option<(LegalBasis, String)>,
     /// The deadline.
     pub deadline: SystemTime,
+    /// When the opt-out was received.
+    pub received_at: SystemTime,
+    /// Where the opt-out came from, if given.
+    pub source: Option<String>,
+    /// The legal basis's explanation exactly as stored (also without a basis), which the
+    /// receipt records as given.
+    pub(crate) explanation: Option<String>,
 }
 
 /// A claim on a task: only the holder of the latest attempt can close it.

@@ -11,7 +11,7 @@ use optout_core::Provider;
 const CLAIM_SETTINGS: &str = "SET LOCAL enable_bitmapscan = off";
 
 const TASK_COLS: &str = "id, opt_out_id, provider, recipient, topics, legal_basis, \
-    legal_basis_explanation, deadline, attempt";
+    legal_basis_explanation, source, received_at, deadline, attempt";
 
 impl SqlStore {
     /// The claim: the due pending tasks and the in-flight tasks whose lease ran out, nearest
@@ -74,7 +74,8 @@ impl SqlStore {
                  ORDER BY deadline, next_attempt_at, id LIMIT {}) \
                  UPDATE tasks t SET {} FROM c WHERE t.id = c.id \
                  RETURNING t.id, t.opt_out_id, t.provider, t.recipient, t.topics, \
-                 t.legal_basis, t.legal_basis_explanation, t.deadline, t.attempt",
+                 t.legal_basis, t.legal_basis_explanation, t.source, t.received_at, t.deadline, \
+                 t.attempt",
                 a.push(limit as i64),
                 set.replace("attempt = attempt", "attempt = t.attempt")
             ),

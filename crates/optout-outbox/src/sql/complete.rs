@@ -3,25 +3,22 @@
 //! so a drain pays one durable commit (SQLite's WAL fsync, PostgreSQL's commit) per batch
 //! instead of one per task, and holds the chain head's lock once per batch.
 //!
-//! Every statement is multi-row: the fenced close (`UPDATE ... RETURNING` of the listed
-//! `(id, attempt)` pairs still in flight, see [`fenced`]), then the receipts; the chain head is
-//! moved once. A confirmed attempt is recorded by its receipt (task, attempt number, time), not
+//! Every statement is multi-row: the fenced close (`UPDATE ... RETURNING id` of the listed
+//! `(id, attempt)` pairs still in flight, see [`fenced`]), then the receipts, built from the
+//! tasks as the worker claimed them; the chain head is moved once. A confirmed attempt is recorded by its receipt (task, attempt number, time), not
 //! by an `attempts` row as well (migration 0003, which gives the whole history as the view
 //! `attempt_history`).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use optout_core::Receipt;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{
-    json, legal_basis, outcome_str, provider, rows_per_statement, Dialect, SqlStore, RECEIPT_COLS,
-};
+use super::{outcome_str, rows_per_statement, Dialect, SqlStore, RECEIPT_COLS};
 use crate::args::Args;
 use crate::chain;
-use crate::deadline::{from_ms, to_ms};
-use crate::model::{Lease, ReceiptRecord};
+use crate::deadline::to_ms;
+use crate::model::{ReceiptRecord, Task};
 use crate::Error;
 
 /// The fence of a multi-row update, `pairs` being `(id, attempt)` rows: only the tasks still
@@ -42,10 +39,12 @@ pub(crate) fn fenced(dialect: Dialect, pairs: &str) -> String {
 }
 
 impl SqlStore {
-    /// See [`Store::complete_many`](crate::Store::complete_many).
+    /// See [`Store::complete_many`](crate::Store::complete_many). The receipts are built from
+    /// the tasks as claimed (their columns are never changed after the accept); the close
+    /// answers only which tasks it closed, so a fenced task gets no receipt.
     pub(crate) async fn close_with_receipts(
         &self,
-        done: &[(Lease, Receipt)],
+        done: &[(&Task, &Receipt)],
     ) -> Result<Vec<Option<ReceiptRecord>>, Error> {
         if done.is_empty() {
             return Ok(Vec::new());
@@ -54,20 +53,18 @@ impl SqlStore {
         let mut tx = self.pool.begin().await.map_err(|e| self.err(e))?;
         // The fenced writes come first: they take the write lock (SQLite) or the rows' locks
         // (PostgreSQL) before anything is read.
-        let mut closed: HashMap<i64, AnyRow> = HashMap::with_capacity(done.len());
+        let mut closed: HashSet<i64> = HashSet::with_capacity(done.len());
         for part in done.chunks(rows_per_statement(self.dialect)) {
             let mut a = Args::new(self.dialect);
             let at = a.push(to_ms(now));
             let pairs = part
                 .iter()
-                .map(|(l, _)| format!("({}, {})", a.push(l.task_id), a.push(l.attempt)))
+                .map(|(t, _)| format!("({}, {})", a.push(t.lease.task_id), a.push(t.lease.attempt)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
                 "UPDATE tasks SET state = 'done', lease_owner = NULL, lease_until = NULL, \
-                 last_error = NULL, updated_at = {at} {} \
-                 RETURNING id, opt_out_id, provider, recipient, topics, legal_basis, \
-                 legal_basis_explanation, source, received_at, deadline",
+                 last_error = NULL, updated_at = {at} {} RETURNING id",
                 fenced(self.dialect, &pairs)
             );
             for row in a
@@ -76,8 +73,7 @@ impl SqlStore {
                 .await
                 .map_err(|e| self.err(e))?
             {
-                let id: i64 = row.try_get("id").map_err(|e| self.err(e))?;
-                closed.insert(id, row);
+                closed.insert(row.try_get("id").map_err(|e| self.err(e))?);
             }
         }
         if closed.is_empty() {
@@ -96,38 +92,33 @@ impl SqlStore {
         let mut seq = last_seq - closed.len() as i64;
         let mut out = Vec::with_capacity(done.len());
         let mut records = Vec::with_capacity(closed.len());
-        for (lease, receipt) in done {
-            let Some(t) = closed.remove(&lease.task_id) else {
+        for (t, receipt) in done {
+            if !closed.remove(&t.lease.task_id) {
                 out.push(None);
                 continue;
-            };
+            }
             seq += 1;
-            let record = (|| -> Result<ReceiptRecord, sqlx::Error> {
-                let deadline = from_ms(t.try_get("deadline")?);
-                let mut r = ReceiptRecord {
-                    seq,
-                    opt_out_id: t.try_get("opt_out_id")?,
-                    task_id: lease.task_id,
-                    provider: provider(t.try_get("provider")?)?,
-                    recipient: json(t.try_get("recipient")?)?,
-                    topics: json(t.try_get("topics")?)?,
-                    outcome: receipt.outcome,
-                    reference: receipt.reference.clone(),
-                    received_at: from_ms(t.try_get("received_at")?),
-                    completed_at: now,
-                    deadline,
-                    deadline_met: now <= deadline,
-                    attempts: lease.attempt,
-                    legal_basis: legal_basis(t.try_get("legal_basis")?)?,
-                    legal_basis_explanation: t.try_get("legal_basis_explanation")?,
-                    source: t.try_get("source")?,
-                    prev_hash: std::mem::take(&mut prev),
-                    hash: String::new(),
-                };
-                r.hash = chain::hash(&r.prev_hash, &r);
-                Ok(r)
-            })()
-            .map_err(|e| self.err(e))?;
+            let mut record = ReceiptRecord {
+                seq,
+                opt_out_id: t.opt_out_id.clone(),
+                task_id: t.lease.task_id,
+                provider: t.provider,
+                recipient: t.recipient.clone(),
+                topics: t.topics.clone(),
+                outcome: receipt.outcome,
+                reference: receipt.reference.clone(),
+                received_at: t.received_at,
+                completed_at: now,
+                deadline: t.deadline,
+                deadline_met: now <= t.deadline,
+                attempts: t.lease.attempt,
+                legal_basis: t.legal_basis.as_ref().map(|(b, _)| *b),
+                legal_basis_explanation: t.explanation.clone(),
+                source: t.source.clone(),
+                prev_hash: std::mem::take(&mut prev),
+                hash: String::new(),
+            };
+            record.hash = chain::hash(&record.prev_hash, &record);
             prev.clone_from(&record.hash);
             records.push(out.len());
             out.push(Some(record));

@@ -55,8 +55,11 @@ pub(crate) fn task(r: &AnyRow) -> Result<Task, sqlx::Error> {
         provider: provider(r.try_get("provider")?)?,
         recipient: json::<Recipient>(r.try_get("recipient")?)?,
         topics: json::<Topics>(r.try_get("topics")?)?,
-        legal_basis: basis.map(|b| (b, explanation.unwrap_or_default())),
+        legal_basis: basis.map(|b| (b, explanation.clone().unwrap_or_default())),
         deadline: from_ms(r.try_get("deadline")?),
+        received_at: from_ms(r.try_get("received_at")?),
+        source: r.try_get("source")?,
+        explanation,
     })
 }
 

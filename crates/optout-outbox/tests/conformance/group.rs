@@ -70,8 +70,8 @@ impl Store for Gated {
     async fn renew(&self, leases: &[Lease], lease: Duration) -> Result<usize, Error> {
         self.inner.renew(leases, lease).await
     }
-    async fn complete(&self, l: Lease, r: &Receipt) -> Result<Option<ReceiptRecord>, Error> {
-        self.inner.complete(l, r).await
+    async fn complete(&self, t: &Task, r: &Receipt) -> Result<Option<ReceiptRecord>, Error> {
+        self.inner.complete(t, r).await
     }
     async fn fail(&self, l: Lease, e: &str, w: Failure) -> Result<bool, Error> {
         self.inner.fail(l, e, w).await

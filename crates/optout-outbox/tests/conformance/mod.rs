@@ -281,7 +281,7 @@ pub async fn a_stale_worker_cannot_write_after_its_lease_moved_on(b: &Backend) {
     assert_eq!(b.store.renew(&[stale.lease], LEASE).await.unwrap(), 0);
     assert!(b
         .store
-        .complete(stale.lease, &receipt_for(&stale))
+        .complete(&stale, &receipt_for(&stale))
         .await
         .unwrap()
         .is_none());
@@ -293,7 +293,7 @@ pub async fn a_stale_worker_cannot_write_after_its_lease_moved_on(b: &Backend) {
     assert!(!b.store.release(stale.lease).await.unwrap());
     let rec = b
         .store
-        .complete(fresh.lease, &receipt_for(&fresh))
+        .complete(&fresh, &receipt_for(&fresh))
         .await
         .unwrap()
         .unwrap();
@@ -301,7 +301,7 @@ pub async fn a_stale_worker_cannot_write_after_its_lease_moved_on(b: &Backend) {
     // Once done, even the right lease cannot close it twice.
     assert!(b
         .store
-        .complete(fresh.lease, &receipt_for(&fresh))
+        .complete(&fresh, &receipt_for(&fresh))
         .await
         .unwrap()
         .is_none());
@@ -384,7 +384,7 @@ pub async fn a_parked_task_is_visible_and_can_be_retried(b: &Backend) {
     let again = b.store.claim(&ALL, 1, "w", LEASE).await.unwrap().remove(0);
     assert_eq!(again.lease.attempt, 2);
     b.store
-        .complete(again.lease, &receipt_for(&again))
+        .complete(&again, &receipt_for(&again))
         .await
         .unwrap()
         .unwrap();
@@ -407,7 +407,7 @@ pub async fn overdue_tasks_are_counted_and_kept(b: &Backend) {
     let t = b.store.claim(&ALL, 1, "w", LEASE).await.unwrap().remove(0);
     let r = b
         .store
-        .complete(t.lease, &receipt_for(&t))
+        .complete(&t, &receipt_for(&t))
         .await
         .unwrap()
         .unwrap();
@@ -427,7 +427,7 @@ pub async fn receipts_keep_the_evidence_and_are_queryable(b: &Backend) {
         .unwrap();
     for t in b.store.claim(&ALL, 10, "w", LEASE).await.unwrap() {
         b.store
-            .complete(t.lease, &receipt_for(&t))
+            .complete(&t, &receipt_for(&t))
             .await
             .unwrap()
             .unwrap();
@@ -485,7 +485,7 @@ async fn three_receipts(b: &Backend) {
     }
     for t in b.store.claim(&ALL, 10, "w", LEASE).await.unwrap() {
         b.store
-            .complete(t.lease, &receipt_for(&t))
+            .complete(&t, &receipt_for(&t))
             .await
             .unwrap()
             .unwrap();
@@ -639,7 +639,7 @@ pub async fn every_attempt_is_in_the_history(b: &Backend) {
     let second = b.store.claim(&ALL, 1, "w", LEASE).await.unwrap().remove(0);
     let closed = b
         .store
-        .complete(second.lease, &receipt_for(&second))
+        .complete(&second, &receipt_for(&second))
         .await
         .unwrap()
         .unwrap();
