@@ -87,18 +87,14 @@ impl Worker {
     /// Claims one batch of due tasks, sends it and records every answer; answers how many
     /// tasks were claimed.
     pub async fn tick(&self, summary: &mut RunSummary) -> Result<usize, Error> {
-        let c = &self.config;
-        let tasks = self
-            .store
-            .claim(&self.providers(), self.claim_size(), &c.owner, c.lease)
-            .await?;
+        let tasks = self.claim().await?;
         let count = tasks.len();
         if count == 0 {
             return Ok(0);
         }
         let held = Held::new(HashMap::new());
         hold(&held, &tasks);
-        let _beat = Heartbeat::start(self.store.clone(), &held, c.lease);
+        let _beat = Heartbeat::start(self.store.clone(), &held, self.config.lease);
         let stop = watch::Sender::new(false);
         let recorders = by_provider(tasks).into_iter().map(|(provider, items)| {
             let (tx, rx) = mpsc::channel(1);
@@ -115,6 +111,24 @@ impl Worker {
             Some(e) => Err(e),
             None => Ok(count),
         }
+    }
+
+    /// Claims up to a claim's worth of due tasks of this worker's providers. A task of
+    /// another provider, which a store should not answer, is handed back rather than sent.
+    async fn claim(&self) -> Result<Vec<Task>, Error> {
+        let c = &self.config;
+        let tasks = self
+            .store
+            .claim(&self.providers(), self.claim_size(), &c.owner, c.lease)
+            .await?;
+        let (served, stray): (Vec<Task>, Vec<Task>) = tasks
+            .into_iter()
+            .partition(|t| self.clients.contains_key(&t.provider));
+        for t in stray {
+            // If the store is away its lease runs out instead.
+            let _ = self.store.release(t.lease).await;
+        }
+        Ok(served)
     }
 
     /// Records every answer of `engine` as it comes, until its input ends: the confirmed
@@ -357,14 +371,17 @@ impl Worker {
                 _ = held_now.wait_for(|h| h.len() <= size) => {}
             }
             // How long to sleep: `Some` when nothing is due, `None` when the store is away.
-            let idle = match self.store.claim(&providers, size, &c.owner, c.lease).await {
+            let idle = match self.claim().await {
                 Ok(tasks) if !tasks.is_empty() => {
                     self.store_up();
                     backoff = Duration::from_millis(250);
                     hold(held, &tasks);
                     for (provider, items) in by_provider(tasks) {
-                        // An engine only goes away when the run ends.
-                        let _ = inputs[&provider].send(items).await;
+                        // Every task's provider has an engine (`claim`), which only goes
+                        // away when the run ends.
+                        if let Some(input) = inputs.get(&provider) {
+                            let _ = input.send(items).await;
+                        }
                     }
                     continue;
                 }
