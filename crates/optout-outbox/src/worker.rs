@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use optout_core::engine::{self, Engine};
-use optout_core::{Error as CoreError, Provider, Receipt, Unsubscribe, Unsubscriber};
+use optout_core::{Error as CoreError, Provider, Unsubscribe, Unsubscriber};
 use tokio::sync::{mpsc, watch};
 
 use crate::model::{Failure, Lease, Task};
@@ -196,7 +196,11 @@ impl Worker {
         for sent in answers {
             match sent.answer {
                 Some(Ok(receipt)) => confirmed.push((sent.tag, receipt)),
-                answer => self.record(&sent.tag, answer, summary).await?,
+                Some(Err(e)) => {
+                    self.record_unconfirmed(&sent.tag, Some(&e), summary)
+                        .await?
+                }
+                None => self.record_unconfirmed(&sent.tag, None, summary).await?,
             }
         }
         if !confirmed.is_empty() {
@@ -210,48 +214,36 @@ impl Worker {
         Ok(())
     }
 
-    async fn record(
+    /// Records an answer that confirmed nothing: the provider's error (the task is
+    /// rescheduled or parked, per the retry policy) or, `None`, no call at all (the task is
+    /// handed back, due now). Confirmed answers are closed together by `record_answers`.
+    async fn record_unconfirmed(
         &self,
         task: &Task,
-        answer: Option<Result<Receipt, CoreError>>,
+        error: Option<&CoreError>,
         summary: &mut RunSummary,
     ) -> Result<(), Error> {
         let lease = task.lease;
-        let recorded = match &answer {
-            None => {
-                // Nothing was sent for this one: due again now.
-                self.store.release(lease).await?;
-                return Ok(());
-            }
-            Some(Ok(receipt)) => {
-                let r = self
-                    .with_store_retries(|| self.store.complete(task, receipt))
-                    .await?;
-                summary.done += u64::from(r.is_some());
-                r.is_some()
-            }
-            Some(Err(e)) => {
-                let what = next_attempt(
-                    e,
-                    lease.attempt.clamp(1, i64::from(u32::MAX)) as u32,
-                    self.store.now(),
-                    &self.config.backoff,
-                    fastrand::f64(),
-                );
-                let text = e.to_string();
-                let r = self
-                    .with_store_retries(|| self.store.fail(lease, &text, what))
-                    .await?;
-                if r {
-                    match what {
-                        Failure::Park => summary.parked += 1,
-                        Failure::RetryAt(_) => summary.retried += 1,
-                    }
-                }
-                r
-            }
+        let Some(e) = error else {
+            self.store.release(lease).await?;
+            return Ok(());
         };
-        summary.fenced += u64::from(!recorded);
+        let what = next_attempt(
+            e,
+            lease.attempt.clamp(1, i64::from(u32::MAX)) as u32,
+            self.store.now(),
+            &self.config.backoff,
+            fastrand::f64(),
+        );
+        let text = e.to_string();
+        let recorded = self
+            .with_store_retries(|| self.store.fail(lease, &text, what))
+            .await?;
+        match (recorded, what) {
+            (false, _) => summary.fenced += 1,
+            (true, Failure::Park) => summary.parked += 1,
+            (true, Failure::RetryAt(_)) => summary.retried += 1,
+        }
         Ok(())
     }
 
