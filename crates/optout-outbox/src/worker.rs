@@ -353,9 +353,6 @@ impl Worker {
         let c = &self.config;
         let mut backoff = Duration::from_millis(250);
         loop {
-            if *stopping.borrow() {
-                return Ok(());
-            }
             tokio::select! {
                 biased;
                 () = shutdown.as_mut() => break,
