@@ -303,7 +303,7 @@ async fn send_one<T>(
     }
 }
 
-/// Sends the items of one batch that have a request in one `unsubscribe_many` call, and
+/// Sends the items of one batch that have a request in one `unsubscribe_owned` call, and
 /// appends every item of the batch, with its answer, to `done` (in the batch's order). The
 /// requests are moved into the call, not copied; the call is timed into `latency`.
 async fn send_batch<T>(
@@ -330,7 +330,7 @@ async fn send_batch<T>(
     if requests.is_empty() {
         return;
     }
-    let answers = latency.time(client.unsubscribe_many(&requests)).await;
+    let answers = latency.time(client.unsubscribe_owned(requests)).await;
     let mut answers = answers.into_iter();
     for at in waiting {
         let Some(item) = done.get_mut(at) else {

@@ -69,6 +69,16 @@ pub trait Unsubscriber: Send + Sync + std::fmt::Debug {
         results
     }
 
+    /// [`unsubscribe_many`](Self::unsubscribe_many), taking the requests by value, so that a
+    /// provider can move each request's recipient and topics into its receipt rather than
+    /// copy them. The same calls and the same answers as `unsubscribe_many`; the sending
+    /// [engine](crate::engine) (bulk runs, the outbox worker) calls this one. The default
+    /// calls `unsubscribe_many`; a wrapper that overrides `unsubscribe_many` (to count or
+    /// time calls) is called through it unless it overrides this too.
+    async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
+        self.unsubscribe_many(&requests).await
+    }
+
     /// A dry run of [`unsubscribe`](Self::unsubscribe): the requests it would send (secrets
     /// redacted), with nothing sent. Bad input is refused with the same error `unsubscribe`
     /// gives. When later requests depend on the answers, the plan holds the first ones and
@@ -141,6 +151,9 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for Box<T> {
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         (**self).unsubscribe_many(requests).await
     }
+    async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
+        (**self).unsubscribe_owned(requests).await
+    }
     async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
         (**self).plan(request).await
     }
@@ -163,6 +176,9 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for Arc<T> {
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         (**self).unsubscribe_many(requests).await
     }
+    async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
+        (**self).unsubscribe_owned(requests).await
+    }
     async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
         (**self).plan(request).await
     }
@@ -184,6 +200,9 @@ impl<T: Unsubscriber + ?Sized> Unsubscriber for &T {
     }
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         (**self).unsubscribe_many(requests).await
+    }
+    async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
+        (**self).unsubscribe_owned(requests).await
     }
     async fn plan(&self, request: &Unsubscribe) -> Result<Plan, Error> {
         (**self).plan(request).await

@@ -2,6 +2,7 @@
 //! 100 requests of one topic per DELETE, each request matched to its part of Novu's answer.
 
 use std::borrow::Cow;
+use std::time::SystemTime;
 
 use optout_core::{
     async_trait, validate, Error, Provider, Receipt, Recipient, TopicOutcome, Topics, Unsubscribe,
@@ -91,17 +92,92 @@ impl Unsubscriber for Novu {
     /// the same subscriber id with a different identifier goes one by one, so that every item
     /// of a DELETE is about a different subscriber and Novu's answer maps back unambiguously.
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
-        let mut results: Vec<Option<Result<Receipt, Error>>> =
-            requests.iter().map(|_| None).collect();
+        let answers = self.send_batched(requests).await;
+        requests
+            .iter()
+            .zip(answers)
+            .map(|(request, answer)| {
+                answer.receipt(|| (request.recipient.clone(), request.topics.clone()))
+            })
+            .collect()
+    }
+
+    /// [`unsubscribe_many`](Unsubscriber::unsubscribe_many), with each request's recipient
+    /// and topics moved into its receipt.
+    async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
+        let answers = self.send_batched(&requests).await;
+        requests
+            .into_iter()
+            .zip(answers)
+            .map(|(request, answer)| answer.receipt(|| (request.recipient, request.topics)))
+            .collect()
+    }
+
+    /// The requests [`unsubscribe`](Unsubscriber::unsubscribe) would send, built by the same
+    /// code and recorded instead of sent ([`optout_core::plan`]).
+    async fn plan(&self, request: &Unsubscribe) -> Result<optout_core::Plan, Error> {
+        optout_core::plan_by_capture(self, request).await
+    }
+
+    /// The requests [`unsubscribe_many`](Unsubscriber::unsubscribe_many) would send,
+    /// recorded instead of sent.
+    async fn plan_many(
+        &self,
+        requests: &[Unsubscribe],
+    ) -> (optout_core::Plan, Vec<Result<(), Error>>) {
+        optout_core::plan_many_by_capture(self, requests).await
+    }
+}
+
+/// What a batch said of one request, before its receipt is made.
+enum Answered {
+    /// Sent in a DELETE of its topic: what Novu's answer says of it, when that answer came,
+    /// and the topic key as sent when it is not the request's own topics unchanged (a key
+    /// the request named twice).
+    Batched {
+        outcome: Result<TopicOutcome, Error>,
+        at: SystemTime,
+        topic: Option<String>,
+    },
+    /// Sent on its own, through `unsubscribe`.
+    Alone(Result<Receipt, Error>),
+}
+
+impl Answered {
+    /// The request's receipt, made of its recipient and topics (`parts`, taken only for a
+    /// batched request that succeeded), or its error.
+    fn receipt(self, parts: impl FnOnce() -> (Recipient, Topics)) -> Result<Receipt, Error> {
+        match self {
+            Answered::Alone(result) => result,
+            Answered::Batched { outcome, at, topic } => outcome.map(|t| {
+                let (recipient, topics) = parts();
+                // A batched request names exactly one topic: its own, or the key as sent.
+                let topics = topic.map_or(topics, |key| Topics::Only(vec![key]));
+                Receipt::confirmed_at(PROVIDER, recipient, topics, t.outcome, t.reference, at)
+            }),
+        }
+    }
+}
+
+impl Novu {
+    /// The calls of `unsubscribe_many`, and what they said of each request, in order.
+    async fn send_batched(&self, requests: &[Unsubscribe]) -> Vec<Answered> {
+        let mut results: Vec<Option<Answered>> = requests.iter().map(|_| None).collect();
         // Usually one or two topics per batch: a scan finds a request's group.
         let mut groups: Vec<Group<'_>> = Vec::new();
         let mut singles = Vec::new();
         let mut checked = None;
+        // Whether a request's topic key as sent is its own text, unchanged (nearly always; not
+        // when it named the key twice): then its receipt takes the request's topics.
+        let mut own_topic = vec![false; requests.len()];
         for (index, request) in requests.iter().enumerate() {
             let Some((topic, subscriber, item)) = batchable(request, &mut checked) else {
                 singles.push(index);
                 continue;
             };
+            if let (Cow::Borrowed(_), Some(own)) = (&topic, own_topic.get_mut(index)) {
+                *own = true;
+            }
             if let Some(group) = groups.iter_mut().find(|g| g.topic == topic) {
                 group.add(subscriber, item, index, &mut singles);
                 continue;
@@ -125,57 +201,43 @@ impl Unsubscriber for Novu {
                         Ok(outcomes) => outcomes,
                         Err(error) => items.iter().map(|_| Err(error.clone())).collect(),
                     };
+                // One time for the whole answer: when it confirmed its items.
+                let at = SystemTime::now();
                 for (k, outcome) in outcomes.into_iter().enumerate() {
-                    let mut result = Some(outcome);
-                    // Nearly always one request per item: the result is moved, not copied.
+                    let mut outcome = Some(outcome);
+                    // Nearly always one request per item: the outcome is moved, not copied.
                     let mut asked = group.requesters(chunk * MAX_SUBSCRIPTIONS + k).peekable();
                     while let Some(index) = asked.next() {
-                        let result = match asked.peek() {
-                            Some(_) => result.clone(),
-                            None => result.take(),
+                        let outcome = match asked.peek() {
+                            Some(_) => outcome.clone(),
+                            None => outcome.take(),
                         };
-                        let (Some(result), Some(request), Some(slot)) =
-                            (result, requests.get(index), results.get_mut(index))
-                        else {
+                        let (Some(outcome), Some(slot)) = (outcome, results.get_mut(index)) else {
                             continue;
                         };
-                        *slot = Some(result.map(|t| {
-                            Receipt::new(
-                                PROVIDER,
-                                request.recipient.clone(),
-                                Topics::Only(vec![group.topic.to_string()]),
-                                t.outcome,
-                                t.reference,
-                            )
-                        }));
+                        let own = own_topic.get(index).copied().unwrap_or(false);
+                        *slot = Some(Answered::Batched {
+                            outcome,
+                            at,
+                            topic: (!own).then(|| group.topic.to_string()),
+                        });
                     }
                 }
             }
         }
         for index in singles {
             if let (Some(request), Some(slot)) = (requests.get(index), results.get_mut(index)) {
-                *slot = Some(self.unsubscribe(request).await);
+                *slot = Some(Answered::Alone(self.unsubscribe(request).await));
             }
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::config("no call was made for this request"))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Answered::Alone(Err(Error::config("no call was made for this request")))
+                })
+            })
             .collect()
-    }
-
-    /// The requests [`unsubscribe`](Unsubscriber::unsubscribe) would send, built by the same
-    /// code and recorded instead of sent ([`optout_core::plan`]).
-    async fn plan(&self, request: &Unsubscribe) -> Result<optout_core::Plan, Error> {
-        optout_core::plan_by_capture(self, request).await
-    }
-
-    /// The requests [`unsubscribe_many`](Unsubscriber::unsubscribe_many) would send,
-    /// recorded instead of sent.
-    async fn plan_many(
-        &self,
-        requests: &[Unsubscribe],
-    ) -> (optout_core::Plan, Vec<Result<(), Error>>) {
-        optout_core::plan_many_by_capture(self, requests).await
     }
 }
 

@@ -229,6 +229,14 @@ impl Unsubscriber for Timed {
             .observe_send(self.inner.provider(), start.elapsed());
         results
     }
+
+    async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
+        let start = Instant::now();
+        let results = self.inner.unsubscribe_owned(requests).await;
+        self.metrics
+            .observe_send(self.inner.provider(), start.elapsed());
+        results
+    }
 }
 
 #[cfg(test)]
@@ -261,10 +269,11 @@ mod tests {
         let client = Timed::wrap(Arc::new(Ok200), metrics.clone());
         let req = Unsubscribe::new(Recipient::device("d").unwrap(), Topics::All);
         client.unsubscribe(&req).await.unwrap();
-        client.unsubscribe_many(&[req.clone(), req]).await;
+        client.unsubscribe_many(&[req.clone(), req.clone()]).await;
+        client.unsubscribe_owned(vec![req]).await;
         let text = metrics.render(None);
         assert!(
-            text.contains("optout_send_seconds_count{provider=\"pushy\"} 2"),
+            text.contains("optout_send_seconds_count{provider=\"pushy\"} 3"),
             "{text}"
         );
         assert!(

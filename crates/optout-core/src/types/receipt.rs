@@ -118,6 +118,26 @@ impl Receipt {
             completed_at: SystemTime::now(),
         }
     }
+
+    /// A receipt completed at `completed_at`: what a batch answer confirmed for many
+    /// requests at once carries one time, the answer's, for all of them.
+    pub fn confirmed_at(
+        provider: Provider,
+        recipient: Recipient,
+        topics: Topics,
+        outcome: Outcome,
+        reference: Option<String>,
+        completed_at: SystemTime,
+    ) -> Self {
+        Receipt {
+            provider,
+            recipient,
+            topics,
+            outcome,
+            reference,
+            completed_at,
+        }
+    }
 }
 
 impl fmt::Display for Receipt {

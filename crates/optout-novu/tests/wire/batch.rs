@@ -395,3 +395,76 @@ async fn escaped_strings_in_the_answer_match_their_requests() {
     let single = novu.unsubscribe(&requests[1]).await.unwrap();
     assert_eq!(single.reference.as_deref(), Some("sub-2"));
 }
+
+/// What a batch call says of one request, without the time of its receipt.
+fn summary(result: &Result<Receipt, Error>) -> String {
+    match result {
+        Ok(r) => format!(
+            "{} {:?} {:?} {:?}",
+            r.recipient, r.topics, r.outcome, r.reference
+        ),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+#[tokio::test]
+async fn the_owned_call_sends_the_same_deletes_and_answers_the_same() {
+    // `unsubscribe_owned` (what the engine calls) moves each request's recipient and topics
+    // into its receipt; it must send what `unsubscribe_many` sends and answer what it answers.
+    let requests = vec![
+        one("new-1", TOPIC),
+        one("gone-1", TOPIC),
+        one("ghost-1", TOPIC),
+        one("silent-1", TOPIC),
+        one("new-1", TOPIC), // again: sent once, both get the outcome
+        Unsubscribe::new(
+            Recipient::subscriber_with_identifier("new-2", "tk=x:si=new-2").unwrap(),
+            Topics::Only(vec![TOPIC.into(), TOPIC.into()]), // a repeat, dropped: topics [TOPIC]
+        ),
+        one("new-3", TOPIC).idempotency_key("k-1"), // sent on its own, with its key
+        one("o-1", "other"),
+    ];
+    let mut answers = Vec::new();
+    let mut calls = Vec::new();
+    for owned in [false, true] {
+        let server = MockServer::start().await;
+        Mock::given(method("DELETE"))
+            .respond_with(Batch)
+            .mount(&server)
+            .await;
+        let novu = client(&server);
+        let results = if owned {
+            novu.unsubscribe_owned(requests.clone()).await
+        } else {
+            novu.unsubscribe_many(&requests).await
+        };
+        answers.push(results.iter().map(summary).collect::<Vec<_>>());
+        calls.push(
+            received(&server)
+                .await
+                .iter()
+                .map(|r| {
+                    let key = r
+                        .headers
+                        .get("idempotency-key")
+                        .map(|v| v.as_bytes().to_vec());
+                    (r.url.path().to_owned(), key, ids_in(r))
+                })
+                .collect::<Vec<_>>(),
+        );
+        if owned {
+            // One time for every receipt one DELETE confirmed: the answer's.
+            let at: Vec<_> = [0, 1, 4, 5]
+                .iter()
+                .map(|&i| results[i].as_ref().unwrap().completed_at)
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] == w[1]), "{at:?}");
+        }
+    }
+    assert_eq!(calls[0], calls[1]);
+    assert_eq!(calls[0].len(), 3, "{:?}", calls[0]);
+    assert_eq!(answers[0], answers[1]);
+    let topic = format!("{:?}", Topics::one(TOPIC));
+    assert!(answers[1][5].contains(&topic), "{}", answers[1][5]);
+    assert!(answers[1][3].starts_with("error "), "{}", answers[1][3]);
+}
