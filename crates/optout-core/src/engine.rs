@@ -130,9 +130,15 @@ const RESULT_ITEMS: usize = 64;
 const RESULT_BATCHES: usize = 8;
 const HAND_OVER_EVERY: Duration = Duration::from_millis(20);
 
-/// How many answered items a sender of batches of `batch` keeps before handing them over.
-fn hand_over_at(batch: usize) -> usize {
-    RESULT_ITEMS.max(batch.saturating_mul(RESULT_BATCHES))
+/// How many answered items one of `concurrency` senders of batches of `batch` keeps before
+/// handing them over: [`RESULT_BATCHES`] calls' worth across the senders (at least one call's
+/// each, and [`RESULT_ITEMS`]). Not that many per sender: at concurrency 32, eight calls of
+/// 100 each kept 25,600 answered rows waiting (and a 165 KB buffer per sender), which cost
+/// more in memory traffic than the receiver's wake-ups they saved; with many senders the
+/// receiver is rarely asleep anyway.
+fn hand_over_at(batch: usize, concurrency: usize) -> usize {
+    let calls = RESULT_BATCHES.div_ceil(concurrency.max(1));
+    RESULT_ITEMS.max(batch.saturating_mul(calls))
 }
 
 /// A running engine: its senders, and the answers on their way out.
@@ -207,7 +213,7 @@ impl<T: Send + 'static> Engine<T> {
         let (answers_tx, answers) = mpsc::channel(concurrency * 2);
         let senders = (0..concurrency)
             .map(|_| {
-                let sender = Sender::new(answers_tx.clone(), batch, stop.clone());
+                let sender = Sender::new(answers_tx.clone(), batch, concurrency, stop.clone());
                 Spawned(tokio::spawn(sender.run(client.clone(), queue.clone())))
             })
             .collect();
@@ -400,6 +406,8 @@ impl<T> Queue<T> {
 struct Sender<T> {
     /// Items per call: the provider's batch size.
     batch: usize,
+    /// Answered items kept before they are handed over ([`hand_over_at`]).
+    hand_over_at: usize,
     answers: mpsc::Sender<Vec<Sent<T>>>,
     results: Vec<Sent<T>>,
     /// When the results were last handed over.
@@ -409,11 +417,18 @@ struct Sender<T> {
 }
 
 impl<T: Send + 'static> Sender<T> {
-    fn new(answers: mpsc::Sender<Vec<Sent<T>>>, batch: usize, stop: Arc<Stop>) -> Self {
+    fn new(
+        answers: mpsc::Sender<Vec<Sent<T>>>,
+        batch: usize,
+        concurrency: usize,
+        stop: Arc<Stop>,
+    ) -> Self {
+        let hand_over_at = hand_over_at(batch, concurrency);
         Sender {
             batch,
+            hand_over_at,
             answers,
-            results: Vec::with_capacity(hand_over_at(batch) + batch),
+            results: Vec::with_capacity(hand_over_at + batch),
             since: tokio::time::Instant::now(),
             latency: Histogram::new(),
             stop,
@@ -472,10 +487,9 @@ impl<T: Send + 'static> Sender<T> {
                 )
                 .await;
             }
-            // The answers go out RESULT_ITEMS at a time, or every HAND_OVER_EVERY if calls
+            // The answers go out `hand_over_at` at a time, or every HAND_OVER_EVERY if calls
             // are slow: one wake-up of the receiver per handful of items, not per request.
-            if (self.results.len() >= hand_over_at(self.batch)
-                || self.since.elapsed() >= HAND_OVER_EVERY)
+            if (self.results.len() >= self.hand_over_at || self.since.elapsed() >= HAND_OVER_EVERY)
                 && !self.hand_over().await
             {
                 break;
