@@ -46,7 +46,10 @@ pub fn non_empty(field: &str, value: &str) -> Result<(), Error> {
 /// `Some(whether all are spaces)` when every byte is printable ASCII (`' '` to `'~'`), else
 /// `None`. Eight bytes at a time: a byte below `' '` or above `'~'` sets its top bit in
 /// `(w - 0x20..) & !w` or in `(w + 0x01..) | w` (exact as a yes or no: a borrow or carry only
-/// starts at a byte that is itself out of range). The last word is padded with spaces.
+/// starts at a byte that is itself out of range). Each byte is checked in its own lane, so
+/// the lanes' order does not matter; the bytes after the last whole word are checked as the
+/// last eight bytes (overlapping bytes already checked) when there are eight, else in a word
+/// padded with spaces built in a register.
 fn printable_ascii(bytes: &[u8]) -> Option<bool> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -68,11 +71,18 @@ fn printable_ascii(bytes: &[u8]) -> Option<bool> {
     }
     let rest = words.remainder();
     if !rest.is_empty() {
-        let mut w = [b' '; 8];
-        if let Some(head) = w.get_mut(..rest.len()) {
-            head.copy_from_slice(rest);
-        }
-        if !check(u64::from_ne_bytes(w)) {
+        // Not a copy of `rest` into a padded array: the byte-wise copy (a call to memcpy)
+        // and the eight-byte load right after it stalled on store forwarding, half of this
+        // function's time in a bulk run's profile.
+        let last_eight = bytes.get(bytes.len().saturating_sub(8)..);
+        let w = match last_eight.and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(last) => u64::from_ne_bytes(last),
+            None => rest.iter().enumerate().fold(SPACES, |w, (i, &b)| {
+                let lane = 8 * i as u32;
+                (w & !(0xff << lane)) | (u64::from(b) << lane)
+            }),
+        };
+        if !check(w) {
             return None;
         }
     }
