@@ -10,6 +10,7 @@
 //! client; other whole-batch refusals (400, 404, 413, 422, ...) send that batch's pairs one by
 //! one through v3, so that one bad pair cannot fail the others.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
@@ -19,9 +20,7 @@ use optout_core::{
 
 use crate::client::{Answer, HubSpot};
 use crate::decode::traced;
-use crate::wire::{
-    check_legal_basis, BatchResponse, BatchWriteRequest, StandardError, StatusWrite,
-};
+use crate::wire::{check_legal_basis, BatchResponse, StandardError, StatusWrite};
 use crate::PROVIDER;
 
 /// One request that can go into a batch write: its address and its subscription ids, each
@@ -56,7 +55,7 @@ impl HubSpot {
         let mut planned: Vec<Planned> = Vec::new();
         let mut singles: Vec<usize> = Vec::new();
         if self.batch_size > 1 && !self.batch_refused.load(Ordering::Relaxed) {
-            let mut index: HashMap<(String, u64), usize> = HashMap::new();
+            let mut index = PairIndex::new();
             for (at, request) in requests.iter().enumerate() {
                 match plan(request, &mut inputs, &mut index) {
                     Some((ids, pairs)) => planned.push(Planned {
@@ -135,10 +134,7 @@ impl HubSpot {
             "a batch write refused as a whole (403 without the batch scope; 400, 404, 405, \
              409, 413, 422) is followed by one v3 unsubscribe per pair it holds",
         );
-        let request = BatchWriteRequest {
-            inputs: chunk.to_vec(),
-        };
-        match self.batch_write(&request).await {
+        match self.batch_write_inputs(chunk).await {
             Ok(answer) => read_answer(&answer, chunk)
                 .into_iter()
                 .map(PairResult::Answered)
@@ -168,12 +164,17 @@ impl HubSpot {
     }
 }
 
+/// The batch's pairs so far: for each address in lower case, its subscription ids and the
+/// index of each one's input. Keyed by the address alone, so that a lookup borrows it (an
+/// address has one or a few subscriptions).
+type PairIndex = HashMap<String, Vec<(u64, usize)>>;
+
 /// Adds `request`'s pairs to `inputs` (once per distinct address and subscription): its
 /// subscription ids and the index of each one's pair, or `None` if it cannot be batched.
 fn plan(
     request: &Unsubscribe,
     inputs: &mut Vec<StatusWrite>,
-    index: &mut HashMap<(String, u64), usize>,
+    index: &mut PairIndex,
 ) -> Option<(Vec<String>, Vec<usize>)> {
     let Recipient::Email { address } = &request.recipient else {
         return None;
@@ -188,35 +189,57 @@ fn plan(
     let ids = validate::topic_ids(PROVIDER, "topic", &request.topics).ok()?;
     let numbers: Vec<u64> = ids
         .iter()
-        .map(|id| id.parse::<u64>().ok().filter(|n| n.to_string() == *id))
+        .map(|id| canonical_number(id))
         .collect::<Option<_>>()?;
-    let email = address.to_ascii_lowercase();
+    // Copied only when it has a capital letter (addresses nearly never do).
+    let email: Cow<'_, str> = if address.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(address.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(address)
+    };
+    let known =
+        |pairs: &[(u64, usize)], n: u64| pairs.iter().find(|(m, _)| *m == n).map(|&(_, at)| at);
     // A pair already asked for with another legal basis cannot share its input.
-    let same_basis = |at: &usize| {
-        inputs.get(*at).is_some_and(|input: &StatusWrite| {
+    let same_basis = |at: usize| {
+        inputs.get(at).is_some_and(|input: &StatusWrite| {
             input.legal_basis == basis && input.legal_basis_explanation.as_deref() == explanation
         })
     };
-    if numbers
-        .iter()
-        .filter_map(|n| index.get(&(email.clone(), *n)))
-        .any(|at| !same_basis(at))
-    {
-        return None;
+    if let Some(pairs) = index.get(email.as_ref()) {
+        if numbers
+            .iter()
+            .filter_map(|&n| known(pairs, n))
+            .any(|at| !same_basis(at))
+        {
+            return None;
+        }
     }
-    let pairs = numbers
+    let pairs = index.entry(email.into_owned()).or_default();
+    let at = numbers
         .iter()
         .map(|&n| {
-            *index.entry((email.clone(), n)).or_insert_with(|| {
+            known(pairs, n).unwrap_or_else(|| {
                 let mut input = StatusWrite::unsubscribe(address.clone(), n);
                 input.legal_basis = basis;
                 input.legal_basis_explanation = explanation.map(str::to_owned);
                 inputs.push(input);
+                pairs.push((n, inputs.len() - 1));
                 inputs.len() - 1
             })
         })
         .collect();
-    Some((ids.into_owned(), pairs))
+    Some((ids.into_owned(), at))
+}
+
+/// `id` as a subscription id: decimal digits that read back as the same text (no sign, no
+/// leading zero), which is what HubSpot's number is sent as.
+fn canonical_number(id: &str) -> Option<u64> {
+    let digits = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+    let leading_zero = id.len() > 1 && id.starts_with('0');
+    if !digits || leading_zero {
+        return None;
+    }
+    id.parse().ok()
 }
 
 /// What the batch answer says of each input of `chunk`, in order.

@@ -12,8 +12,8 @@ use optout_core::{http_builder_methods, validate, Error, HttpClient, Outcome, Re
 use crate::auth::{OAuthCredentials, TokenSource};
 use crate::decode::{api_error, correlation_id, decode_v3, decode_v4_all, V3Status};
 use crate::wire::{
-    BatchResponse, BatchWriteRequest, SetStatusSuccessReason, SubscriptionStatus,
-    UnsubscribeRequest,
+    validate_inputs, BatchResponse, BatchWriteBody, BatchWriteRequest, SetStatusSuccessReason,
+    StatusWrite, SubscriptionStatus, UnsubscribeRequest,
 };
 use crate::{
     ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, DEFAULT_BASE_URL,
@@ -380,7 +380,16 @@ impl HubSpot {
         &self,
         request: &BatchWriteRequest,
     ) -> Result<Answer<BatchResponse>, Error> {
-        request.validate()?;
+        self.batch_write_inputs(&request.inputs).await
+    }
+
+    /// [`batch_write`](Self::batch_write) of borrowed `inputs` (`unsubscribe_many` writes
+    /// its chunks without copying them into a [`BatchWriteRequest`]).
+    pub(crate) async fn batch_write_inputs(
+        &self,
+        inputs: &[StatusWrite],
+    ) -> Result<Answer<BatchResponse>, Error> {
+        validate_inputs(inputs)?;
         let path = [
             "communication-preferences",
             "v4",
@@ -399,7 +408,8 @@ impl HubSpot {
                 earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
             })
         };
-        self.send(Request::json(Method::POST, url, request)?, decode)
+        let body = BatchWriteBody { inputs };
+        self.send(Request::json(Method::POST, url, &body)?, decode)
             .await
     }
 }

@@ -357,39 +357,48 @@ impl StatusWrite {
     }
 }
 
+/// [`BatchWriteRequest`]'s body over borrowed inputs: the same JSON, without a copy of them.
+#[derive(Serialize)]
+pub(crate) struct BatchWriteBody<'a> {
+    pub(crate) inputs: &'a [StatusWrite],
+}
+
 impl BatchWriteRequest {
     /// Checks every input, so that nothing malformed is sent.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.inputs.is_empty() {
+        validate_inputs(&self.inputs)
+    }
+}
+
+/// [`BatchWriteRequest::validate`] of `inputs`.
+pub(crate) fn validate_inputs(inputs: &[StatusWrite]) -> Result<(), Error> {
+    if inputs.is_empty() {
+        return Err(Error::invalid_input(
+            "inputs",
+            "no status given; give at least one",
+        ));
+    }
+    for input in inputs {
+        validate::email("subscriberIdString", &input.subscriber_id_string)?;
+        if input.channel != CHANNEL_EMAIL {
             return Err(Error::invalid_input(
-                "inputs",
-                "no status given; give at least one",
+                "channel",
+                format!(
+                    "{:?} is not supported; HubSpot takes only \"EMAIL\"",
+                    input.channel
+                ),
             ));
         }
-        for input in &self.inputs {
-            validate::email("subscriberIdString", &input.subscriber_id_string)?;
-            if input.channel != CHANNEL_EMAIL {
-                return Err(Error::invalid_input(
-                    "channel",
-                    format!(
-                        "{:?} is not supported; HubSpot takes only \"EMAIL\"",
-                        input.channel
-                    ),
-                ));
-            }
-            if let StatusState::Other(other) = &input.status_state {
-                return Err(Error::invalid_input(
-                    "statusState",
-                    format!(
-                        "{other:?} is not allowed; use SUBSCRIBED, UNSUBSCRIBED or NOT_SPECIFIED"
-                    ),
-                ));
-            }
-            let explanation = input.legal_basis_explanation.as_deref();
-            check_legal_basis("legalBasisExplanation", input.legal_basis, explanation)?;
+        if let StatusState::Other(other) = &input.status_state {
+            return Err(Error::invalid_input(
+                "statusState",
+                format!("{other:?} is not allowed; use SUBSCRIBED, UNSUBSCRIBED or NOT_SPECIFIED"),
+            ));
         }
-        Ok(())
+        let explanation = input.legal_basis_explanation.as_deref();
+        check_legal_basis("legalBasisExplanation", input.legal_basis, explanation)?;
     }
+    Ok(())
 }
 
 /// HubSpot's error body: `{status, message, correlationId, category, subCategory?, errors?}`;
