@@ -11,6 +11,7 @@
 //! one through v3, so that one bad pair cannot fail the others.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
@@ -20,7 +21,9 @@ use optout_core::{
 
 use crate::client::{Answer, HubSpot};
 use crate::decode::traced;
-use crate::wire::{check_legal_basis, BatchResponse, StandardError, StatusWrite};
+use crate::wire::{
+    canonical_id, check_legal_basis, BatchAnswer, StandardError, StatusView, StatusWrite,
+};
 use crate::PROVIDER;
 
 /// One request that can go into a batch write: its address and its subscription ids, each
@@ -134,11 +137,9 @@ impl HubSpot {
             "a batch write refused as a whole (403 without the batch scope; 400, 404, 405, \
              409, 413, 422) is followed by one v3 unsubscribe per pair it holds",
         );
-        match self.batch_write_inputs(chunk).await {
-            Ok(answer) => read_answer(&answer, chunk)
-                .into_iter()
-                .map(PairResult::Answered)
-                .collect(),
+        let read = |answer: &Answer<BatchAnswer<'_>>| read_answer(answer, chunk);
+        match self.batch_write_read(chunk, read).await {
+            Ok(results) => results.into_iter().map(PairResult::Answered).collect(),
             Err(error) if error.status() == Some(403) => {
                 if !self.batch_refused.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
@@ -189,7 +190,7 @@ fn plan(
     let ids = validate::topic_ids(PROVIDER, "topic", &request.topics).ok()?;
     let numbers: Vec<u64> = ids
         .iter()
-        .map(|id| canonical_number(id))
+        .map(|id| canonical_id(id))
         .collect::<Option<_>>()?;
     // Copied only when it has a capital letter (addresses nearly never do).
     let email: Cow<'_, str> = if address.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -231,44 +232,54 @@ fn plan(
     Some((ids.into_owned(), at))
 }
 
-/// `id` as a subscription id: decimal digits that read back as the same text (no sign, no
-/// leading zero), which is what HubSpot's number is sent as.
-fn canonical_number(id: &str) -> Option<u64> {
-    let digits = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
-    let leading_zero = id.len() > 1 && id.starts_with('0');
-    if !digits || leading_zero {
-        return None;
+/// `text` in lower case, copied only when it has a capital letter.
+fn lowered(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
     }
-    id.parse().ok()
 }
 
 /// What the batch answer says of each input of `chunk`, in order.
 fn read_answer(
-    answer: &Answer<BatchResponse>,
+    answer: &Answer<BatchAnswer<'_>>,
     chunk: &[StatusWrite],
 ) -> Vec<Result<TopicOutcome, Error>> {
     let batch = &answer.body;
     let correlation = answer.correlation_id.as_deref();
     let complete = batch.status.as_str().eq_ignore_ascii_case("COMPLETE");
-    // (address in lower case, subscription id) -> the statuses listed for it.
-    let mut listed: HashMap<(String, &str), Vec<&crate::wire::PublicStatus>> = HashMap::new();
-    for result in &batch.results {
-        listed
-            .entry((
-                result.subscriber_id_string.to_ascii_lowercase(),
-                result.subscription_id.as_str(),
-            ))
-            .or_default()
-            .push(result);
+    // (address in lower case, subscription id) -> the first status listed for it; the rare
+    // further ones for the same pair in `again`, (first, further).
+    let mut listed: HashMap<(Cow<'_, str>, u64), usize> = HashMap::with_capacity(chunk.len());
+    let mut again: Vec<(usize, usize)> = Vec::new();
+    for (at, result) in batch.results.iter().enumerate() {
+        // An id no write could have named matches no pair.
+        let Some(id) = result.subscription_id else {
+            continue;
+        };
+        let key = (lowered(&result.subscriber_id_string), id);
+        match listed.entry(key) {
+            Entry::Occupied(first) => again.push((*first.get(), at)),
+            Entry::Vacant(slot) => {
+                slot.insert(at);
+            }
+        }
     }
-    let emails: Vec<String> = chunk
-        .iter()
-        .map(|i| i.subscriber_id_string.to_ascii_lowercase())
-        .collect();
-    let subs: Vec<String> = chunk
-        .iter()
-        .map(|i| i.subscription_id.to_string())
-        .collect();
+    // Only an answer that lists errors needs every pair's text, to find whom each names.
+    let (emails, subs): (Vec<String>, Vec<String>) = if batch.errors.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        chunk
+            .iter()
+            .map(|i| {
+                (
+                    i.subscriber_id_string.to_ascii_lowercase(),
+                    i.subscription_id.to_string(),
+                )
+            })
+            .unzip()
+    };
     let errors: Vec<(&StandardError, Vec<&str>)> =
         batch.errors.iter().map(|e| (e, e.named())).collect();
     let unattributed = errors
@@ -281,11 +292,18 @@ fn read_answer(
         .map(|(e, _)| *e);
 
     let reference = answer.correlation_id.clone();
-    emails
+    chunk
         .iter()
-        .zip(&subs)
-        .map(|(email, sub)| {
-            if let Some(statuses) = listed.get(&(email.clone(), sub.as_str())) {
+        .enumerate()
+        .map(|(at, input)| {
+            let sub = input.subscription_id;
+            let key = (lowered(&input.subscriber_id_string), sub);
+            if let Some(&first) = listed.get(&key) {
+                let further = again.iter().filter(|(f, _)| *f == first).map(|(_, a)| *a);
+                let statuses: Vec<&StatusView<'_>> = std::iter::once(first)
+                    .chain(further)
+                    .filter_map(|i| batch.results.get(i))
+                    .collect();
                 if let Some(other) = statuses
                     .iter()
                     .find(|s| !s.status.as_str().eq_ignore_ascii_case("UNSUBSCRIBED"))
@@ -324,16 +342,18 @@ fn read_answer(
                     reference: reference.clone(),
                 });
             }
-            if let Some((error, _)) = errors
-                .iter()
-                .find(|(_, named)| names(named, email, sub, &emails, &subs))
-            {
-                return listed_error(
-                    error,
-                    correlation,
-                    reference.clone(),
-                    answer.earlier_attempt_may_have_applied,
-                );
+            if let (Some(email), Some(sub)) = (emails.get(at), subs.get(at)) {
+                if let Some((error, _)) = errors
+                    .iter()
+                    .find(|(_, named)| names(named, email, sub, &emails, &subs))
+                {
+                    return listed_error(
+                        error,
+                        correlation,
+                        reference.clone(),
+                        answer.earlier_attempt_may_have_applied,
+                    );
+                }
             }
             let why = match unattributed {
                 Some(e) => format!(

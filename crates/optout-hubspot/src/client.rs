@@ -12,8 +12,8 @@ use optout_core::{http_builder_methods, validate, Error, HttpClient, Outcome, Re
 use crate::auth::{OAuthCredentials, TokenSource};
 use crate::decode::{api_error, correlation_id, decode_v3, decode_v4_all, V3Status};
 use crate::wire::{
-    validate_inputs, BatchResponse, BatchWriteBody, BatchWriteRequest, SetStatusSuccessReason,
-    StatusWrite, SubscriptionStatus, UnsubscribeRequest,
+    validate_inputs, BatchAnswer, BatchResponse, BatchWriteBody, BatchWriteRequest,
+    SetStatusSuccessReason, StatusWrite, SubscriptionStatus, UnsubscribeRequest,
 };
 use crate::{
     ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, DEFAULT_BASE_URL,
@@ -383,12 +383,32 @@ impl HubSpot {
         self.batch_write_inputs(&request.inputs).await
     }
 
-    /// [`batch_write`](Self::batch_write) of borrowed `inputs` (`unsubscribe_many` writes
-    /// its chunks without copying them into a [`BatchWriteRequest`]).
-    pub(crate) async fn batch_write_inputs(
+    /// [`batch_write`](Self::batch_write) of borrowed `inputs`.
+    async fn batch_write_inputs(
         &self,
         inputs: &[StatusWrite],
     ) -> Result<Answer<BatchResponse>, Error> {
+        self.post_batch(inputs, |r| batch_answer(&r)).await
+    }
+
+    /// The batch write of `inputs` (`unsubscribe_many`'s chunks, not copied), whose answer
+    /// `read` maps while its body is at hand: the answer's strings are borrowed, not copied.
+    pub(crate) async fn batch_write_read<T>(
+        &self,
+        inputs: &[StatusWrite],
+        read: impl Fn(&Answer<BatchAnswer<'_>>) -> T,
+    ) -> Result<T, Error> {
+        self.post_batch(inputs, |r| batch_answer(&r).map(|answer| read(&answer)))
+            .await
+    }
+
+    /// `POST /communication-preferences/v4/statuses/batch/write` of `inputs`, checked first,
+    /// each answer decoded by `decode`.
+    async fn post_batch<T>(
+        &self,
+        inputs: &[StatusWrite],
+        decode: impl Fn(Response<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         validate_inputs(inputs)?;
         let path = [
             "communication-preferences",
@@ -398,20 +418,22 @@ impl HubSpot {
             "write",
         ];
         let url = self.http.endpoint(&path);
-        let decode = |r: Response<'_>| {
-            if !r.status.is_success() {
-                return Err(api_error(&r));
-            }
-            Ok(Answer {
-                body: r.json(PROVIDER)?,
-                correlation_id: correlation_id(&r),
-                earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
-            })
-        };
         let body = BatchWriteBody { inputs };
         self.send(Request::json(Method::POST, url, &body)?, decode)
             .await
     }
+}
+
+/// A batch write's answer: refused (as an API error) unless 2xx, else its body as `D`.
+fn batch_answer<'r, D: serde::Deserialize<'r>>(r: &Response<'r>) -> Result<Answer<D>, Error> {
+    if !r.status.is_success() {
+        return Err(api_error(r));
+    }
+    Ok(Answer {
+        body: r.json(PROVIDER)?,
+        correlation_id: correlation_id(r),
+        earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
+    })
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters.

@@ -226,6 +226,50 @@ async fn a_pair_the_answer_does_not_confirm_is_never_done() {
 }
 
 #[tokio::test]
+async fn a_status_is_matched_by_address_in_any_case_and_by_id_as_a_number_or_its_text() {
+    // The address in another case and the id as text confirm the pair; an id whose text is
+    // not the one written (a leading zero), a negative one or none at all confirm nothing.
+    let with_id = |name: &str, id: Value| {
+        let mut s = status(name, 0, "UNSUBSCRIBED", "REQUESTED_CHANGE_OCCURRED");
+        s["subscriberIdString"] = json!(format!("{}@EXAMPLE.com", name.to_uppercase()));
+        match id {
+            Value::Null => drop(s.as_object_mut().map(|m| m.remove("subscriptionId"))),
+            id => s["subscriptionId"] = id,
+        }
+        s
+    };
+    let body = batch_answer(
+        vec![
+            with_id("alice", json!("7")),
+            with_id("bob", json!("07")),
+            with_id("carol", json!(-7)),
+            with_id("dave", Value::Null),
+            with_id("erin", json!(7)),
+        ],
+        vec![],
+    );
+    let server = MockServer::start().await;
+    mount_batch(&server, ok(body), 1).await;
+    let names = ["alice", "bob", "carol", "dave", "erin"];
+    let requests: Vec<Unsubscribe> = names.iter().map(|n| only(n, &["7"])).collect();
+    let results = without_retries(&server.uri())
+        .build()
+        .unwrap()
+        .unsubscribe_many(&requests)
+        .await;
+    for (name, result) in names.iter().zip(&results) {
+        match *name {
+            "alice" | "erin" => assert_eq!(outcome(result), Outcome::Unsubscribed, "{name}"),
+            _ => {
+                let err = result.as_ref().unwrap_err();
+                assert!(err.is_retryable(), "{name}: {err}");
+                assert!(err.to_string().contains("no status and no error"), "{err}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_error_naming_a_subscription_fails_every_pair_of_it_and_only_those() {
     let server = MockServer::start().await;
     let answer = batch_answer(
