@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
 use optout_core::{
     validate, Error, Outcome, Receipt, Recipient, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
@@ -28,10 +29,37 @@ use crate::PROVIDER;
 
 /// One request that can go into a batch write: its address and its subscription ids, each
 /// with the index of its (address, subscription) pair among the batch's inputs.
-struct Planned {
+struct Planned<'r> {
     request: usize,
-    ids: Vec<String>,
+    /// Its subscription ids: the request's own (borrowed) unless a repeat was dropped.
+    ids: Cow<'r, [String]>,
     pairs: Vec<usize>,
+}
+
+/// What `unsubscribe_many` made of one request, before its receipt is made.
+pub(crate) enum Answered {
+    /// Batched, for the one subscription id it named as given: the pair's outcome, and when
+    /// the call's answers were all in.
+    One(Result<TopicOutcome, Error>, SystemTime),
+    /// Its receipt or error, made already (several subscriptions, or sent on its own).
+    Whole(Result<Receipt, Error>),
+}
+
+impl Answered {
+    /// The request's receipt, made of its recipient and topics (`parts`, taken only for a
+    /// batched request that succeeded), or its error.
+    pub(crate) fn receipt(
+        self,
+        parts: impl FnOnce() -> (Recipient, Topics),
+    ) -> Result<Receipt, Error> {
+        match self {
+            Answered::Whole(result) => result,
+            Answered::One(outcome, at) => outcome.map(|t| {
+                let (recipient, topics) = parts();
+                Receipt::confirmed_at(PROVIDER, recipient, topics, t.outcome, t.reference, at)
+            }),
+        }
+    }
 }
 
 /// What became of one (address, subscription) pair.
@@ -48,12 +76,8 @@ impl HubSpot {
     /// different legal bases) go through [`unsubscribe`](Unsubscriber::unsubscribe), one by
     /// one, as do all requests when batch writes are off or refused, or when the requests
     /// hold fewer than two pairs.
-    pub(crate) async fn unsubscribe_batched(
-        &self,
-        requests: &[Unsubscribe],
-    ) -> Vec<Result<Receipt, Error>> {
-        let mut results: Vec<Option<Result<Receipt, Error>>> =
-            requests.iter().map(|_| None).collect();
+    pub(crate) async fn unsubscribe_batched(&self, requests: &[Unsubscribe]) -> Vec<Answered> {
+        let mut results: Vec<Option<Answered>> = requests.iter().map(|_| None).collect();
         let mut inputs: Vec<StatusWrite> = Vec::new();
         let mut planned: Vec<Planned> = Vec::new();
         let mut singles: Vec<usize> = Vec::new();
@@ -96,35 +120,47 @@ impl HubSpot {
             }));
         }
 
+        // Every answer is in: the time the batched requests were confirmed.
+        let at = SystemTime::now();
         for plan in planned {
             let Some(request) = requests.get(plan.request) else {
                 continue;
             };
-            let outcomes: Vec<Result<TopicOutcome, Error>> = plan
-                .pairs
-                .iter()
-                .map(|&p| match pairs.get(p) {
-                    Some(Some(result)) => result.clone(),
-                    _ => Err(Error::unconfirmed(
-                        PROVIDER,
-                        "no answer was mapped to this subscription",
-                    )),
-                })
-                .collect();
-            let calls = outcomes.into_iter().map(std::future::ready);
-            let receipt = optout_core::per_topic(PROVIDER, request, &plan.ids, calls).await;
+            let outcome = |p: usize| match pairs.get(p) {
+                Some(Some(result)) => result.clone(),
+                _ => Err(Error::unconfirmed(
+                    PROVIDER,
+                    "no answer was mapped to this subscription",
+                )),
+            };
+            let answered = match (&plan.ids, plan.pairs.as_slice()) {
+                // One subscription, the request's own topics: its pair's outcome is its own
+                // (what `per_topic` makes of one topic), the receipt made by the caller.
+                (Cow::Borrowed([_]), &[p]) => Answered::One(outcome(p), at),
+                _ => {
+                    let outcomes: Vec<_> = plan.pairs.iter().map(|&p| outcome(p)).collect();
+                    let calls = outcomes.into_iter().map(std::future::ready);
+                    Answered::Whole(
+                        optout_core::per_topic(PROVIDER, request, &plan.ids, calls).await,
+                    )
+                }
+            };
             if let Some(slot) = results.get_mut(plan.request) {
-                *slot = Some(receipt);
+                *slot = Some(answered);
             }
         }
         for at in singles {
             if let (Some(request), Some(slot)) = (requests.get(at), results.get_mut(at)) {
-                *slot = Some(self.unsubscribe(request).await);
+                *slot = Some(Answered::Whole(self.unsubscribe(request).await));
             }
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::config("no call was made for this request"))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Answered::Whole(Err(Error::config("no call was made for this request")))
+                })
+            })
             .collect()
     }
 
@@ -172,11 +208,11 @@ type PairIndex = HashMap<String, Vec<(u64, usize)>>;
 
 /// Adds `request`'s pairs to `inputs` (once per distinct address and subscription): its
 /// subscription ids and the index of each one's pair, or `None` if it cannot be batched.
-fn plan(
-    request: &Unsubscribe,
+fn plan<'r>(
+    request: &'r Unsubscribe,
     inputs: &mut Vec<StatusWrite>,
     index: &mut PairIndex,
-) -> Option<(Vec<String>, Vec<usize>)> {
+) -> Option<(Cow<'r, [String]>, Vec<usize>)> {
     let Recipient::Email { address } = &request.recipient else {
         return None;
     };
@@ -229,7 +265,7 @@ fn plan(
             })
         })
         .collect();
-    Some((ids.into_owned(), at))
+    Some((ids, at))
 }
 
 /// `text` in lower case, copied only when it has a capital letter.

@@ -541,3 +541,69 @@ async fn batch_write_refuses_bad_inputs_with_nothing_sent() {
         assert_eq!(err.field(), Some(field), "{err}");
     }
 }
+
+#[tokio::test]
+async fn the_owned_call_sends_the_same_write_and_answers_the_same() {
+    // `unsubscribe_owned` (what the engine calls) moves each request's recipient and topics
+    // into its receipt; it must send what `unsubscribe_many` sends and answer what it answers.
+    let answer = batch_answer(
+        vec![
+            status("alice", 111, "UNSUBSCRIBED", "REQUESTED_CHANGE_OCCURRED"),
+            status("alice", 222, "UNSUBSCRIBED", "NO_STATUS_CHANGE"),
+            status("bob", 111, "UNSUBSCRIBED", "NO_STATUS_CHANGE"),
+            status("erin", 111, "UNSUBSCRIBED", "REQUESTED_CHANGE_OCCURRED"),
+        ],
+        vec![json!({
+            "category": "VALIDATION_ERROR",
+            "message": "carol@example.com is not a valid contact",
+            "context": {"subscriberIdString": ["carol@example.com"]},
+        })],
+    );
+    let requests = vec![
+        only("alice", &["111", "222"]),
+        only("bob", &["111"]),
+        only("carol", &["111"]),
+        only("dave", &["111"]),
+        only("erin", &["111", "111"]), // a repeat, dropped: topics ["111"]
+        Unsubscribe::new(Recipient::phone("+254700000000").unwrap(), Topics::one("1")),
+    ];
+    let summary = |r: &Result<Receipt, optout_core::Error>| match r {
+        Ok(r) => format!(
+            "{} {:?} {:?} {:?}",
+            r.recipient, r.topics, r.outcome, r.reference
+        ),
+        Err(e) => format!("error {e}"),
+    };
+    let mut answers = Vec::new();
+    let mut bodies = Vec::new();
+    for owned in [false, true] {
+        let server = MockServer::start().await;
+        mount_batch(
+            &server,
+            ResponseTemplate::new(207)
+                .set_body_json(&answer)
+                .insert_header("x-hubspot-correlation-id", "c-1"),
+            1,
+        )
+        .await;
+        let hubspot = client(&server);
+        let results = if owned {
+            hubspot.unsubscribe_owned(requests.clone()).await
+        } else {
+            hubspot.unsubscribe_many(&requests).await
+        };
+        answers.push(results.iter().map(summary).collect::<Vec<_>>());
+        let sent = received(&server).await;
+        bodies.push(
+            sent.iter()
+                .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[0].len(), 1);
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[1][4].contains(r#"Only(["111"])"#), "{}", answers[1][4]);
+    assert!(answers[1][0].contains("c-1,c-1"), "{}", answers[1][0]);
+    assert!(answers[1][2].starts_with("error "), "{}", answers[1][2]);
+}
