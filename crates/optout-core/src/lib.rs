@@ -16,6 +16,7 @@
 //! - [`validate`]: the input checks every provider applies before sending;
 //! - [`plan`]: dry runs, the requests a call would send, recorded instead of sent.
 
+mod answered;
 pub mod engine;
 mod error;
 pub mod http;
@@ -28,6 +29,7 @@ mod types;
 mod unsubscriber;
 pub mod validate;
 
+pub use answered::{receipts, receipts_owned, Answered};
 pub use async_trait::async_trait;
 pub use error::{snippet, Error, ErrorKind, Partial};
 pub use http::{HttpClient, HttpConfig, Request, Response};

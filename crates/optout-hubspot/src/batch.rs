@@ -17,14 +17,13 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use optout_core::{
-    validate, Error, Outcome, Receipt, Recipient, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
+    validate, Answered, Error, Outcome, Recipient, TopicOutcome, Topics, Unsubscribe, Unsubscriber,
 };
 
 use crate::client::{Answer, HubSpot};
 use crate::decode::traced;
-use crate::wire::{
-    canonical_id, check_legal_basis, BatchAnswer, StandardError, StatusView, StatusWrite,
-};
+use crate::view::{canonical_id, BatchAnswer, StatusView};
+use crate::wire::{check_legal_basis, StandardError, StatusWrite};
 use crate::PROVIDER;
 
 /// One request that can go into a batch write: its address and its subscription ids, each
@@ -34,32 +33,6 @@ struct Planned<'r> {
     /// Its subscription ids: the request's own (borrowed) unless a repeat was dropped.
     ids: Cow<'r, [String]>,
     pairs: Vec<usize>,
-}
-
-/// What `unsubscribe_many` made of one request, before its receipt is made.
-pub(crate) enum Answered {
-    /// Batched, for the one subscription id it named as given: the pair's outcome, and when
-    /// the call's answers were all in.
-    One(Result<TopicOutcome, Error>, SystemTime),
-    /// Its receipt or error, made already (several subscriptions, or sent on its own).
-    Whole(Result<Receipt, Error>),
-}
-
-impl Answered {
-    /// The request's receipt, made of its recipient and topics (`parts`, taken only for a
-    /// batched request that succeeded), or its error.
-    pub(crate) fn receipt(
-        self,
-        parts: impl FnOnce() -> (Recipient, Topics),
-    ) -> Result<Receipt, Error> {
-        match self {
-            Answered::Whole(result) => result,
-            Answered::One(outcome, at) => outcome.map(|t| {
-                let (recipient, topics) = parts();
-                Receipt::confirmed_at(PROVIDER, recipient, topics, t.outcome, t.reference, at)
-            }),
-        }
-    }
 }
 
 /// What became of one (address, subscription) pair.
@@ -136,7 +109,11 @@ impl HubSpot {
             let answered = match (&plan.ids, plan.pairs.as_slice()) {
                 // One subscription, the request's own topics: its pair's outcome is its own
                 // (what `per_topic` makes of one topic), the receipt made by the caller.
-                (Cow::Borrowed([_]), &[p]) => Answered::One(outcome(p), at),
+                (Cow::Borrowed([_]), &[p]) => Answered::Batched {
+                    outcome: outcome(p),
+                    at,
+                    topics: None,
+                },
                 _ => {
                     let outcomes: Vec<_> = plan.pairs.iter().map(|&p| outcome(p)).collect();
                     let calls = outcomes.into_iter().map(std::future::ready);

@@ -10,10 +10,11 @@ use optout_core::secrecy::SecretString;
 use optout_core::{http_builder_methods, validate, Error, HttpClient, Outcome, Request, Response};
 
 use crate::auth::{OAuthCredentials, TokenSource};
-use crate::decode::{api_error, correlation_id, decode_v3, decode_v4_all, V3Status};
+use crate::decode::{batch_answer, decode_v3, decode_v4_all, V3Status};
+use crate::view::BatchAnswer;
 use crate::wire::{
-    validate_inputs, BatchAnswer, BatchResponse, BatchWriteBody, BatchWriteRequest,
-    SetStatusSuccessReason, StatusWrite, SubscriptionStatus, UnsubscribeRequest,
+    validate_inputs, BatchResponse, BatchWriteBody, BatchWriteRequest, SetStatusSuccessReason,
+    StatusWrite, SubscriptionStatus, UnsubscribeRequest,
 };
 use crate::{
     ACCESS_TOKEN_VAR, BATCH_SIZE_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, DEFAULT_BASE_URL,
@@ -422,18 +423,6 @@ impl HubSpot {
         self.send(Request::json(Method::POST, url, &body)?, decode)
             .await
     }
-}
-
-/// A batch write's answer: refused (as an API error) unless 2xx, else its body as `D`.
-fn batch_answer<'r, D: serde::Deserialize<'r>>(r: &Response<'r>) -> Result<Answer<D>, Error> {
-    if !r.status.is_success() {
-        return Err(api_error(r));
-    }
-    Ok(Answer {
-        body: r.json(PROVIDER)?,
-        correlation_id: correlation_id(r),
-        earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
-    })
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters.

@@ -299,3 +299,15 @@ pub(crate) fn decode_v4_all(
         earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
     })
 }
+
+/// A batch write's answer: refused (as an API error) unless 2xx, else its body as `D`.
+pub(crate) fn batch_answer<'r, D: Deserialize<'r>>(r: &Response<'r>) -> Result<Answer<D>, Error> {
+    if !r.status.is_success() {
+        return Err(api_error(r));
+    }
+    Ok(Answer {
+        body: r.json(PROVIDER)?,
+        correlation_id: correlation_id(r),
+        earlier_attempt_may_have_applied: r.earlier_attempt_may_have_applied,
+    })
+}

@@ -43,6 +43,7 @@ mod batch;
 mod client;
 mod decode;
 mod mapping;
+mod view;
 mod wire;
 
 use optout_core::reqwest::header::HeaderName;

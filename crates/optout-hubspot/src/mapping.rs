@@ -91,24 +91,14 @@ impl Unsubscriber for HubSpot {
     /// one v3 call per pair instead, with one warning; see the `batch` module for the rest.
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         let answers = self.unsubscribe_batched(requests).await;
-        requests
-            .iter()
-            .zip(answers)
-            .map(|(request, answer)| {
-                answer.receipt(|| (request.recipient.clone(), request.topics.clone()))
-            })
-            .collect()
+        optout_core::receipts(PROVIDER, requests, answers)
     }
 
     /// [`unsubscribe_many`](Unsubscriber::unsubscribe_many), with each request's recipient
     /// and topics moved into its receipt.
     async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
         let answers = self.unsubscribe_batched(&requests).await;
-        requests
-            .into_iter()
-            .zip(answers)
-            .map(|(request, answer)| answer.receipt(|| (request.recipient, request.topics)))
-            .collect()
+        optout_core::receipts_owned(PROVIDER, requests, answers)
     }
 
     /// The requests [`unsubscribe`](Unsubscriber::unsubscribe) would send, built by the same

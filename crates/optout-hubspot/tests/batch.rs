@@ -603,7 +603,11 @@ async fn the_owned_call_sends_the_same_write_and_answers_the_same() {
     assert_eq!(bodies[0], bodies[1]);
     assert_eq!(bodies[0].len(), 1);
     assert_eq!(answers[0], answers[1]);
-    assert!(answers[1][4].contains(r#"Only(["111"])"#), "{}", answers[1][4]);
+    assert!(
+        answers[1][4].contains(r#"Only(["111"])"#),
+        "{}",
+        answers[1][4]
+    );
     assert!(answers[1][0].contains("c-1,c-1"), "{}", answers[1][0]);
     assert!(answers[1][2].starts_with("error "), "{}", answers[1][2]);
 }

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use optout_core::{
-    async_trait, validate, Error, Provider, Receipt, Recipient, TopicOutcome, Topics, Unsubscribe,
-    Unsubscriber,
+    async_trait, validate, Answered, Error, Provider, Receipt, Recipient, TopicOutcome, Topics,
+    Unsubscribe, Unsubscriber,
 };
 
 use crate::answer::AnswerIndex;
@@ -93,24 +93,14 @@ impl Unsubscriber for Novu {
     /// of a DELETE is about a different subscriber and Novu's answer maps back unambiguously.
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
         let answers = self.send_batched(requests).await;
-        requests
-            .iter()
-            .zip(answers)
-            .map(|(request, answer)| {
-                answer.receipt(|| (request.recipient.clone(), request.topics.clone()))
-            })
-            .collect()
+        optout_core::receipts(PROVIDER, requests, answers)
     }
 
     /// [`unsubscribe_many`](Unsubscriber::unsubscribe_many), with each request's recipient
     /// and topics moved into its receipt.
     async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
         let answers = self.send_batched(&requests).await;
-        requests
-            .into_iter()
-            .zip(answers)
-            .map(|(request, answer)| answer.receipt(|| (request.recipient, request.topics)))
-            .collect()
+        optout_core::receipts_owned(PROVIDER, requests, answers)
     }
 
     /// The requests [`unsubscribe`](Unsubscriber::unsubscribe) would send, built by the same
@@ -126,36 +116,6 @@ impl Unsubscriber for Novu {
         requests: &[Unsubscribe],
     ) -> (optout_core::Plan, Vec<Result<(), Error>>) {
         optout_core::plan_many_by_capture(self, requests).await
-    }
-}
-
-/// What a batch said of one request, before its receipt is made.
-enum Answered {
-    /// Sent in a DELETE of its topic: what Novu's answer says of it, when that answer came,
-    /// and the topic key as sent when it is not the request's own topics unchanged (a key
-    /// the request named twice).
-    Batched {
-        outcome: Result<TopicOutcome, Error>,
-        at: SystemTime,
-        topic: Option<String>,
-    },
-    /// Sent on its own, through `unsubscribe`.
-    Alone(Result<Receipt, Error>),
-}
-
-impl Answered {
-    /// The request's receipt, made of its recipient and topics (`parts`, taken only for a
-    /// batched request that succeeded), or its error.
-    fn receipt(self, parts: impl FnOnce() -> (Recipient, Topics)) -> Result<Receipt, Error> {
-        match self {
-            Answered::Alone(result) => result,
-            Answered::Batched { outcome, at, topic } => outcome.map(|t| {
-                let (recipient, topics) = parts();
-                // A batched request names exactly one topic: its own, or the key as sent.
-                let topics = topic.map_or(topics, |key| Topics::Only(vec![key]));
-                Receipt::confirmed_at(PROVIDER, recipient, topics, t.outcome, t.reference, at)
-            }),
-        }
     }
 }
 
@@ -219,7 +179,7 @@ impl Novu {
                         *slot = Some(Answered::Batched {
                             outcome,
                             at,
-                            topic: (!own).then(|| group.topic.to_string()),
+                            topics: (!own).then(|| Topics::one(group.topic.as_ref())),
                         });
                     }
                 }
@@ -227,14 +187,14 @@ impl Novu {
         }
         for index in singles {
             if let (Some(request), Some(slot)) = (requests.get(index), results.get_mut(index)) {
-                *slot = Some(Answered::Alone(self.unsubscribe(request).await));
+                *slot = Some(Answered::Whole(self.unsubscribe(request).await));
             }
         }
         results
             .into_iter()
             .map(|r| {
                 r.unwrap_or_else(|| {
-                    Answered::Alone(Err(Error::config("no call was made for this request")))
+                    Answered::Whole(Err(Error::config("no call was made for this request")))
                 })
             })
             .collect()

@@ -90,8 +90,9 @@ pub mod provider_kit {
     #[doc(inline)]
     pub use optout_core::{engine, http, plan, validate};
     pub use optout_core::{
-        per_topic, plan_by_capture, plan_many_by_capture, snippet, wait_from_headers, Decision,
-        HttpClient, HttpConfig, Request, Response, TOPIC_CONCURRENCY,
+        per_topic, plan_by_capture, plan_many_by_capture, receipts, receipts_owned, snippet,
+        wait_from_headers, Answered, Decision, HttpClient, HttpConfig, Request, Response,
+        TOPIC_CONCURRENCY,
     };
 }
 

@@ -109,14 +109,14 @@ impl Receipt {
         outcome: Outcome,
         reference: Option<String>,
     ) -> Self {
-        Receipt {
+        Receipt::confirmed_at(
             provider,
             recipient,
             topics,
             outcome,
             reference,
-            completed_at: SystemTime::now(),
-        }
+            SystemTime::now(),
+        )
     }
 
     /// A receipt completed at `completed_at`: what a batch answer confirmed for many
