@@ -206,11 +206,7 @@ fn plan<'r>(
         .map(|id| canonical_id(id))
         .collect::<Option<_>>()?;
     // Copied only when it has a capital letter (addresses nearly never do).
-    let email: Cow<'_, str> = if address.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(address.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(address)
-    };
+    let email = lowered(address);
     let known =
         |pairs: &[(u64, usize)], n: u64| pairs.iter().find(|(m, _)| *m == n).map(|&(_, at)| at);
     // A pair already asked for with another legal basis cannot share its input.
