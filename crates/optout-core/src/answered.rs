@@ -12,7 +12,7 @@
 //! let requests = vec![Unsubscribe::new(Recipient::subscriber("s-1")?, Topics::one("news"))];
 //! // What the provider's answer said of each request:
 //! let outcome = TopicOutcome { outcome: Outcome::Unsubscribed, reference: Some("r-1".into()) };
-//! let answers = vec![Answered::Batched { outcome: Ok(outcome), at: SystemTime::now(), topics: None }];
+//! let answers = vec![Some(Answered::Batched { outcome: Ok(outcome), at: SystemTime::now(), topics: None })];
 //! let receipts = optout::receipts_owned(Provider::Novu, requests, answers);
 //! assert_eq!(receipts[0].as_ref().unwrap().topics, Topics::one("news"));
 //! # Ok::<(), optout::Error>(())
@@ -64,18 +64,19 @@ impl Answered {
 }
 
 /// [`Unsubscriber::unsubscribe_many`](crate::Unsubscriber::unsubscribe_many)'s results from
-/// the `answers` to `requests` (one each, in order): each receipt copies its request's
-/// recipient and topics. A request without an answer gets an error, never a receipt.
+/// the `answers` to `requests` (one slot each, in order): each receipt copies its request's
+/// recipient and topics. A request whose slot is empty, or missing, gets an error ("no call
+/// was made"), never a receipt.
 pub fn receipts(
     provider: Provider,
     requests: &[Unsubscribe],
-    answers: Vec<Answered>,
+    answers: Vec<Option<Answered>>,
 ) -> Vec<Result<Receipt, Error>> {
     let mut answers = answers.into_iter();
     requests
         .iter()
         .map(|request| {
-            answer_or_error(answers.next()).receipt(provider, || {
+            answer_or_error(answers.next().flatten()).receipt(provider, || {
                 (request.recipient.clone(), request.topics.clone())
             })
         })
@@ -87,13 +88,13 @@ pub fn receipts(
 pub fn receipts_owned(
     provider: Provider,
     requests: Vec<Unsubscribe>,
-    answers: Vec<Answered>,
+    answers: Vec<Option<Answered>>,
 ) -> Vec<Result<Receipt, Error>> {
     let mut answers = answers.into_iter();
     requests
         .into_iter()
         .map(|request| {
-            answer_or_error(answers.next())
+            answer_or_error(answers.next().flatten())
                 .receipt(provider, || (request.recipient, request.topics))
         })
         .collect()
@@ -120,26 +121,28 @@ mod tests {
             outcome: Outcome::Unsubscribed,
             reference: Some(reference.into()),
         };
+        // The fourth request's slot is empty and the fifth has none: both errors.
         let answers = || {
             vec![
-                Answered::Batched {
+                Some(Answered::Batched {
                     outcome: Ok(done("r-1")),
                     at,
                     topics: None,
-                },
-                Answered::Batched {
+                }),
+                Some(Answered::Batched {
                     outcome: Ok(done("r-2")),
                     at,
                     topics: Some(Topics::one("a")),
-                },
-                Answered::Batched {
+                }),
+                Some(Answered::Batched {
                     outcome: Err(Error::unconfirmed(Provider::Novu, "silent")),
                     at,
                     topics: None,
-                },
+                }),
+                None,
             ]
         };
-        let requests: Vec<Unsubscribe> = ["s-1", "s-2", "s-3", "s-4"].map(request).into();
+        let requests: Vec<Unsubscribe> = ["s-1", "s-2", "s-3", "s-4", "s-5"].map(request).into();
         let copied = receipts(Provider::Novu, &requests, answers());
         let taken = receipts_owned(Provider::Novu, requests.clone(), answers());
         let show = |r: &Result<Receipt, Error>| format!("{r:?}");
@@ -155,5 +158,6 @@ mod tests {
         assert_eq!(copied[1].as_ref().unwrap().topics, Topics::one("a"));
         assert_eq!(copied[2].as_ref().unwrap_err().kind(), ErrorKind::Decode);
         assert_eq!(copied[3].as_ref().unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(copied[4].as_ref().unwrap_err().kind(), ErrorKind::Config);
     }
 }

@@ -48,8 +48,12 @@ impl HubSpot {
     /// input, `Topics::All`, a subscription id that is not a number, a pair asked twice with
     /// different legal bases) go through [`unsubscribe`](Unsubscriber::unsubscribe), one by
     /// one, as do all requests when batch writes are off or refused, or when the requests
-    /// hold fewer than two pairs.
-    pub(crate) async fn unsubscribe_batched(&self, requests: &[Unsubscribe]) -> Vec<Answered> {
+    /// hold fewer than two pairs. One slot per request, in order (`None`: no call was made
+    /// for it, which `receipts` turns into an error).
+    pub(crate) async fn unsubscribe_batched(
+        &self,
+        requests: &[Unsubscribe],
+    ) -> Vec<Option<Answered>> {
         let mut results: Vec<Option<Answered>> = requests.iter().map(|_| None).collect();
         let mut inputs: Vec<StatusWrite> = Vec::new();
         let mut planned: Vec<Planned> = Vec::new();
@@ -132,13 +136,6 @@ impl HubSpot {
             }
         }
         results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Answered::Whole(Err(Error::config("no call was made for this request")))
-                })
-            })
-            .collect()
     }
 
     /// One batch write of `chunk`, and what it says of each pair, in order.

@@ -120,8 +120,9 @@ impl Unsubscriber for Novu {
 }
 
 impl Novu {
-    /// The calls of `unsubscribe_many`, and what they said of each request, in order.
-    async fn send_batched(&self, requests: &[Unsubscribe]) -> Vec<Answered> {
+    /// The calls of `unsubscribe_many`, and what they said of each request, in order (`None`:
+    /// no call was made for it, which `receipts` turns into an error).
+    async fn send_batched(&self, requests: &[Unsubscribe]) -> Vec<Option<Answered>> {
         let mut results: Vec<Option<Answered>> = requests.iter().map(|_| None).collect();
         // Usually one or two topics per batch: a scan finds a request's group.
         let mut groups: Vec<Group<'_>> = Vec::new();
@@ -191,13 +192,6 @@ impl Novu {
             }
         }
         results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Answered::Whole(Err(Error::config("no call was made for this request")))
-                })
-            })
-            .collect()
     }
 }
 
