@@ -22,7 +22,7 @@ use optout_core::{
 
 use crate::client::{Answer, HubSpot};
 use crate::decode::traced;
-use crate::view::{canonical_id, BatchAnswer, StatusView};
+use crate::view::{canonical_id, BatchAnswer};
 use crate::wire::{check_legal_basis, StandardError, StatusWrite};
 use crate::PROVIDER;
 
@@ -305,14 +305,16 @@ fn read_answer(
             let sub = input.subscription_id;
             let key = (lowered(&input.subscriber_id_string), sub);
             if let Some(&first) = listed.get(&key) {
-                let further = again.iter().filter(|(f, _)| *f == first).map(|(_, a)| *a);
-                let statuses: Vec<&StatusView<'_>> = std::iter::once(first)
-                    .chain(further)
-                    .filter_map(|i| batch.results.get(i))
-                    .collect();
-                if let Some(other) = statuses
-                    .iter()
-                    .find(|s| !s.status.as_str().eq_ignore_ascii_case("UNSUBSCRIBED"))
+                // The pair's statuses, in the answer's order (read twice, not collected: a
+                // list per row for what is nearly always one status).
+                let statuses = || {
+                    let further = again.iter().filter(|(f, _)| *f == first).map(|(_, a)| *a);
+                    std::iter::once(first)
+                        .chain(further)
+                        .filter_map(|i| batch.results.get(i))
+                };
+                if let Some(other) =
+                    statuses().find(|s| !s.status.as_str().eq_ignore_ascii_case("UNSUBSCRIBED"))
                 {
                     return Err(unconfirmed(
                         other.status.as_str(),
@@ -334,7 +336,7 @@ fn read_answer(
                         correlation,
                     ));
                 }
-                let already = statuses.iter().all(|s| {
+                let already = statuses().all(|s| {
                     s.set_status_success_reason
                         .as_ref()
                         .is_some_and(|r| r.as_str().eq_ignore_ascii_case("NO_STATUS_CHANGE"))
