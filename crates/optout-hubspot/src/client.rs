@@ -381,15 +381,7 @@ impl HubSpot {
         &self,
         request: &BatchWriteRequest,
     ) -> Result<Answer<BatchResponse>, Error> {
-        self.batch_write_inputs(&request.inputs).await
-    }
-
-    /// [`batch_write`](Self::batch_write) of borrowed `inputs`.
-    async fn batch_write_inputs(
-        &self,
-        inputs: &[StatusWrite],
-    ) -> Result<Answer<BatchResponse>, Error> {
-        self.post_batch(inputs, |r| batch_answer(&r)).await
+        self.post_batch(&request.inputs, |r| batch_answer(&r)).await
     }
 
     /// The batch write of `inputs` (`unsubscribe_many`'s chunks, not copied), whose answer
