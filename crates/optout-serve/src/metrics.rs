@@ -202,6 +202,15 @@ impl Timed {
             metrics,
         })
     }
+
+    /// Runs one send, `call`, and counts its time.
+    async fn timed<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        let start = Instant::now();
+        let result = call.await;
+        self.metrics
+            .observe_send(self.inner.provider(), start.elapsed());
+        result
+    }
 }
 
 #[async_trait]
@@ -211,11 +220,7 @@ impl Unsubscriber for Timed {
     }
 
     async fn unsubscribe(&self, request: &Unsubscribe) -> Result<Receipt, Error> {
-        let start = Instant::now();
-        let result = self.inner.unsubscribe(request).await;
-        self.metrics
-            .observe_send(self.inner.provider(), start.elapsed());
-        result
+        self.timed(self.inner.unsubscribe(request)).await
     }
 
     fn batch_size(&self) -> usize {
@@ -223,19 +228,11 @@ impl Unsubscriber for Timed {
     }
 
     async fn unsubscribe_many(&self, requests: &[Unsubscribe]) -> Vec<Result<Receipt, Error>> {
-        let start = Instant::now();
-        let results = self.inner.unsubscribe_many(requests).await;
-        self.metrics
-            .observe_send(self.inner.provider(), start.elapsed());
-        results
+        self.timed(self.inner.unsubscribe_many(requests)).await
     }
 
     async fn unsubscribe_owned(&self, requests: Vec<Unsubscribe>) -> Vec<Result<Receipt, Error>> {
-        let start = Instant::now();
-        let results = self.inner.unsubscribe_owned(requests).await;
-        self.metrics
-            .observe_send(self.inner.provider(), start.elapsed());
-        results
+        self.timed(self.inner.unsubscribe_owned(requests)).await
     }
 }
 
